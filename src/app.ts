@@ -1,0 +1,79 @@
+import Koa from 'koa';
+import type Provider from 'oidc-provider';
+import type { Logger } from 'pino';
+
+import { createAccountService } from './accounts/account-service.js';
+import type { Config } from './config/schema.js';
+import { assets } from './http/assets.js';
+import { errorHandler } from './http/error-handler.js';
+import { health } from './http/health.js';
+import { requestLog } from './http/request-log.js';
+import { securityHeaders } from './http/security-headers.js';
+import { createCsrf } from './interactions/csrf.js';
+import { createInteractionRouter } from './interactions/router.js';
+import { loadKeySet, type KeySet } from './keys/key-manager.js';
+import { createProvider } from './provider/create-provider.js';
+import type { Store } from './storage/types.js';
+import { createViews } from './views/render.js';
+
+export interface AppDeps {
+  config: Readonly<Config>;
+  store: Store;
+  logger: Logger;
+}
+
+export interface IdportApp {
+  app: Koa;
+  provider(): Provider;
+  /** Re-reads keys from the store; rebuilds the provider if they changed. Returns true if so. */
+  reloadKeys(): Promise<boolean>;
+  /** Makes /readyz answer 503 so load balancers move traffic away. */
+  startDraining(): void;
+}
+
+/** Composes our middleware, our routes and oidc-provider into one Koa app. */
+export async function createApp({ config, store, logger }: AppDeps): Promise<IdportApp> {
+  const accounts = createAccountService(store.accounts);
+  const views = createViews(config.productName);
+  let keys: KeySet = await loadKeySet(store);
+  const build = (k: KeySet) => {
+    const provider = createProvider({ config, store, accounts, keys: k, views });
+    provider.on('server_error', (_ctx, err) => logger.error({ err }, 'oidc-provider server_error'));
+    return { provider, handle: provider.callback() };
+  };
+  let current = build(keys);
+  let draining = false;
+
+  const csrf = createCsrf(() => keys.cookieKeys);
+  const interactions = createInteractionRouter({ provider: () => current.provider, accounts, views, csrf });
+
+  const app = new Koa();
+  app.proxy = config.proxy;
+  app.silent = true;
+  app.use(requestLog(logger));
+  app.use(securityHeaders({ https: config.issuer.startsWith('https:') }));
+  app.use(errorHandler(views, logger));
+  app.use(health(store, () => draining));
+  app.use(assets());
+  app.use(interactions.routes());
+  app.use(interactions.allowedMethods());
+  app.use(async function runProvider(ctx) {
+    ctx.respond = false;
+    await current.handle(ctx.req, ctx.res);
+  });
+
+  return {
+    app,
+    provider: () => current.provider,
+    async reloadKeys() {
+      const next = await loadKeySet(store);
+      if (next.version === keys.version) return false;
+      keys = next;
+      current = build(next);
+      return true;
+    },
+    startDraining() {
+      draining = true;
+    },
+  };
+}

@@ -1,0 +1,51 @@
+import { parseArgs } from 'node:util';
+
+import { UsageError } from './context.js';
+
+/** Every option any command takes; each command reads the ones it knows. */
+const options = {
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  username: { type: 'string' },
+  password: { type: 'string' },
+  'password-stdin': { type: 'boolean' },
+  email: { type: 'string' },
+  'email-verified': { type: 'boolean' },
+  name: { type: 'string' },
+  claims: { type: 'string' },
+  'redirect-uri': { type: 'string', multiple: true },
+  'post-logout-redirect-uri': { type: 'string', multiple: true },
+  'grant-type': { type: 'string', multiple: true },
+  public: { type: 'boolean' },
+  scope: { type: 'string', multiple: true },
+  cookies: { type: 'boolean' },
+} as const;
+
+export interface Args {
+  positional: string[];
+  flag(name: string): boolean;
+  string(name: string): string | undefined;
+  list(name: string): string[];
+}
+
+export function parseCliArgs(argv: string[]): Args {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message.split('\n')[0]!);
+  }
+  const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
+  return {
+    positional: parsed.positionals,
+    flag: (name) => values[name] === true,
+    string: (name) => {
+      const v = values[name];
+      return typeof v === 'string' ? v : undefined;
+    },
+    list: (name) => {
+      const v = values[name];
+      return Array.isArray(v) ? v : typeof v === 'string' ? [v] : [];
+    },
+  };
+}

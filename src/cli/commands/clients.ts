@@ -1,0 +1,89 @@
+import { randomBytes } from 'node:crypto';
+
+import type { ClientMetadata } from '../../storage/types.js';
+import type { Args } from '../args.js';
+import { UsageError, type CliContext } from '../context.js';
+import { print, table } from '../output.js';
+
+const grantTypes = new Set(['authorization_code', 'refresh_token', 'client_credentials']);
+
+/** Builds client metadata from the command line; oidc-provider validates it before it is stored. */
+export function clientFromArgs(args: Args): ClientMetadata {
+  const name = args.string('name');
+  if (!name) throw new UsageError('--name is required');
+  const grants = args.list('grant-type');
+  for (const g of grants) {
+    if (!grantTypes.has(g)) throw new UsageError(`--grant-type ${g} is not supported (${[...grantTypes].join(', ')})`);
+  }
+  const grant_types = grants.length ? [...new Set(grants)] : ['authorization_code', 'refresh_token'];
+  const interactive = grant_types.includes('authorization_code');
+  const redirect_uris = args.list('redirect-uri');
+  if (interactive && !redirect_uris.length) throw new UsageError('--redirect-uri is required for a client that signs users in');
+  if (!interactive && redirect_uris.length) throw new UsageError('--redirect-uri needs --grant-type authorization_code');
+  const isPublic = args.flag('public');
+  if (isPublic && grant_types.includes('client_credentials')) {
+    throw new UsageError('a --public client has no secret and cannot use client_credentials');
+  }
+  const scope = args.list('scope').flatMap((s) => s.split(/\s+/)).filter(Boolean);
+
+  return {
+    client_id: randomBytes(16).toString('base64url'),
+    ...(isPublic ? { token_endpoint_auth_method: 'none' } : { client_secret: randomBytes(32).toString('base64url') }),
+    client_name: name,
+    grant_types,
+    response_types: interactive ? ['code'] : [],
+    redirect_uris,
+    ...(args.list('post-logout-redirect-uri').length ? { post_logout_redirect_uris: args.list('post-logout-redirect-uri') } : {}),
+    ...(scope.length ? { scope: [...new Set(scope)].join(' ') } : {}),
+  };
+}
+
+/** What `list` and `show` print: never the secret. */
+const summary = (c: ClientMetadata) => {
+  const { client_secret: secret, ...rest } = c;
+  return { ...rest, public: c.token_endpoint_auth_method === 'none', has_secret: typeof secret === 'string' };
+};
+
+export async function clients(ctx: CliContext, verb: string | undefined, args: Args): Promise<void> {
+  const json = args.flag('json');
+  switch (verb) {
+    case 'add': {
+      const metadata = clientFromArgs(args);
+      try {
+        await ctx.validateClient(metadata);
+      } catch (err) {
+        const e = err as { error?: string; error_description?: string; message: string };
+        throw new UsageError(`invalid client: ${e.error_description ?? e.message}`);
+      }
+      await ctx.store.clients.upsert(metadata);
+      return print(metadata, json, () =>
+        [
+          `added client "${metadata.client_name}"`,
+          `client_id:     ${metadata.client_id}`,
+          metadata.client_secret ? `client_secret: ${metadata.client_secret}  (shown once here; keep it secret)` : 'public client: no secret, PKCE required',
+        ].join('\n'),
+      );
+    }
+    case 'list': {
+      const all = (await ctx.store.clients.list()).map(summary);
+      const rows = all.map((c) => ({ ...c, grant_types: ((c as ClientMetadata).grant_types as string[]).join(',') }));
+      return print({ clients: all }, json, () => table(rows, ['client_id', 'client_name', 'grant_types', 'public']));
+    }
+    case 'show': {
+      const id = args.positional[0];
+      if (!id) throw new UsageError('name the client: clients show CLIENT_ID');
+      const found = await ctx.store.clients.find(id);
+      if (!found) throw new Error(`no client "${id}"`);
+      const view = summary(found);
+      return print(view, json, () => Object.entries(view).map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(' ') : String(v)}`).join('\n'));
+    }
+    case 'remove': {
+      const id = args.positional[0];
+      if (!id) throw new UsageError('name the client: clients remove CLIENT_ID');
+      if (!(await ctx.store.clients.remove(id))) throw new Error(`no client "${id}"`);
+      return print({ removed: true, client_id: id }, json, () => `removed client ${id}`);
+    }
+    default:
+      throw new UsageError(`unknown command "clients ${verb ?? ''}" (add, list, show, remove)`);
+  }
+}

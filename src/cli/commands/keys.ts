@@ -1,0 +1,42 @@
+import { ensureKeys, rotateKeys } from '../../keys/key-manager.js';
+import type { Args } from '../args.js';
+import { UsageError, type CliContext } from '../context.js';
+import { iso, print, table } from '../output.js';
+
+/** How long a retired signing key stays published: the longest-lived token it may have signed, plus node refresh lag. */
+export function retiredKeyLifetime(ctx: CliContext): number {
+  const { ttl, keys } = ctx.config;
+  return Math.max(ttl.idToken, ttl.accessToken, ttl.clientCredentials) + keys.refreshSeconds;
+}
+
+export async function keys(ctx: CliContext, verb: string | undefined, args: Args): Promise<void> {
+  const json = args.flag('json');
+  switch (verb) {
+    case 'list': {
+      await ensureKeys(ctx.store);
+      const all = (await ctx.store.keys.list('signing')).map((k) => ({
+        kid: k.kid,
+        alg: k.material.alg,
+        status: k.retiredAt === null ? 'active' : 'retired',
+        created_at: iso(k.createdAt),
+        retired_at: iso(k.retiredAt),
+        published_until: k.retiredAt === null ? null : iso(k.expiresAt),
+      }));
+      return print({ keys: all }, json, () => table(all, ['kid', 'alg', 'status', 'created_at', 'published_until']));
+    }
+    case 'rotate': {
+      await ensureKeys(ctx.store);
+      const keepSeconds = retiredKeyLifetime(ctx);
+      const fresh = await rotateKeys(ctx.store, keepSeconds, { cookies: args.flag('cookies') });
+      const result = { rotated: fresh, old_keys_published_for_seconds: keepSeconds, nodes_pick_up_within_seconds: ctx.config.keys.refreshSeconds };
+      return print(result, json, () =>
+        [
+          `new signing keys: ${fresh.map((k) => `${k.alg} ${k.kid}`).join(', ')}`,
+          `old keys stay published (verify only) for ${keepSeconds}s; running nodes switch within ${ctx.config.keys.refreshSeconds}s`,
+        ].join('\n'),
+      );
+    }
+    default:
+      throw new UsageError(`unknown command "keys ${verb ?? ''}" (list, rotate)`);
+  }
+}

@@ -1,0 +1,83 @@
+import { readFileSync } from 'node:fs';
+
+import type { AccountRecord } from '../../storage/types.js';
+import { UsageError, type CliContext } from '../context.js';
+import { iso, print, table } from '../output.js';
+import type { Args } from '../args.js';
+
+const publicView = (a: AccountRecord) => ({
+  sub: a.id,
+  username: a.username,
+  email: a.email,
+  email_verified: a.emailVerified,
+  name: a.name,
+  claims: a.claims,
+  created_at: iso(a.createdAt),
+  updated_at: iso(a.updatedAt),
+});
+
+function passwordFrom(args: Args): string {
+  if (args.flag('password-stdin')) {
+    return readFileSync(0, 'utf8').replace(/\r?\n$/, '');
+  }
+  const password = args.string('password');
+  if (password === undefined) throw new UsageError('--password (or --password-stdin) is required');
+  return password;
+}
+
+async function findUser(ctx: CliContext, ref: string | undefined): Promise<AccountRecord> {
+  if (!ref) throw new UsageError('name the user: a username, email or sub');
+  const account = (await ctx.store.accounts.findById(ref)) ?? (await ctx.store.accounts.findByLogin(ref));
+  if (!account) throw new Error(`no user "${ref}"`);
+  return account;
+}
+
+function parseClaims(text: string | undefined): Record<string, unknown> | undefined {
+  if (text === undefined) return undefined;
+  try {
+    const value: unknown = JSON.parse(text);
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('not an object');
+    return value as Record<string, unknown>;
+  } catch {
+    throw new UsageError('--claims must be a JSON object, e.g. \'{"given_name":"Alice"}\'');
+  }
+}
+
+export async function users(ctx: CliContext, verb: string | undefined, args: Args): Promise<void> {
+  const json = args.flag('json');
+  switch (verb) {
+    case 'add': {
+      const username = args.string('username');
+      if (!username) throw new UsageError('--username is required');
+      const account = await ctx.accounts.create({
+        username,
+        password: passwordFrom(args),
+        email: args.string('email'),
+        name: args.string('name'),
+        emailVerified: args.flag('email-verified'),
+        claims: parseClaims(args.string('claims')),
+      });
+      return print(publicView(account), json, () => `added user ${account.username} (sub ${account.id})`);
+    }
+    case 'list': {
+      const all = (await ctx.store.accounts.list()).map(publicView);
+      return print({ users: all }, json, () => table(all, ['username', 'email', 'name', 'sub']));
+    }
+    case 'show': {
+      const view = publicView(await findUser(ctx, args.positional[0]));
+      return print(view, json, () => Object.entries(view).map(([k, v]) => `${k}: ${typeof v === 'object' && v ? JSON.stringify(v) : v ?? '-'}`).join('\n'));
+    }
+    case 'remove': {
+      const account = await findUser(ctx, args.positional[0]);
+      await ctx.store.accounts.remove(account.id);
+      return print({ removed: true, sub: account.id, username: account.username }, json, () => `removed user ${account.username}`);
+    }
+    case 'set-password': {
+      const account = await findUser(ctx, args.positional[0]);
+      await ctx.accounts.setPassword(account.id, passwordFrom(args));
+      return print({ updated: true, sub: account.id, username: account.username }, json, () => `password changed for ${account.username}`);
+    }
+    default:
+      throw new UsageError(`unknown command "users ${verb ?? ''}" (add, list, show, remove, set-password)`);
+  }
+}

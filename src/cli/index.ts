@@ -1,0 +1,48 @@
+import { parseCliArgs } from './args.js';
+import { clients } from './commands/clients.js';
+import { keys } from './commands/keys.js';
+import { users } from './commands/users.js';
+import { openCliContext, UsageError } from './context.js';
+
+export const usage = `usage: idport <command> [options]
+
+  users add --username U (--password P | --password-stdin) [--email E] [--name N]
+            [--email-verified] [--claims JSON]
+  users list | show USER | remove USER | set-password USER (--password P | --password-stdin)
+  clients add --name N --redirect-uri URI [--redirect-uri URI …] [--post-logout-redirect-uri URI]
+              [--grant-type authorization_code|refresh_token|client_credentials …] [--public] [--scope S]
+  clients list | show CLIENT_ID | remove CLIENT_ID
+  keys list | rotate [--cookies]
+
+Every command takes --json (prints exactly one JSON object). The CLI uses the server's
+configuration (config/default.json, IDPORT_CONFIG, DATABASE_URL …) and works while it runs.`;
+
+const nouns = { users, clients, keys } as const;
+
+export async function runCli(argv: string[]): Promise<number> {
+  const [noun, verb, ...rest] = argv;
+  if (!noun || noun === 'help' || noun === '--help' || noun === '-h') {
+    process.stdout.write(`${usage}\n`);
+    return noun ? 0 : 2;
+  }
+  let ctx;
+  try {
+    const command = nouns[noun as keyof typeof nouns];
+    if (!command) throw new UsageError(`unknown command "${noun}"`);
+    const args = parseCliArgs(rest);
+    if (args.flag('help')) {
+      process.stdout.write(`${usage}\n`);
+      return 0;
+    }
+    ctx = await openCliContext();
+    await command(ctx, verb, args);
+    return 0;
+  } catch (err) {
+    // Messages only, never stacks: every error we expect carries a message meant for people.
+    process.stderr.write(`idport: ${(err as Error).message}\n`);
+    if (err instanceof UsageError) process.stderr.write(`run "idport help" for usage\n`);
+    return err instanceof UsageError ? 2 : 1;
+  } finally {
+    await ctx?.store.close();
+  }
+}

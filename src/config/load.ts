@@ -1,0 +1,128 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+
+import { configSchema, type Config } from './schema.js';
+
+export const packageRoot = fileURLToPath(new URL('../../', import.meta.url));
+const defaultFile = `${packageRoot}config/default.json`;
+
+export class ConfigError extends Error {
+  readonly code = 'ERR_CONFIG';
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+type Env = Record<string, string | undefined>;
+type Raw = Record<string, unknown>;
+
+/** Environment variables and the config key each one sets. */
+export const envKeys: Record<string, { key: string; type: 'string' | 'int' | 'bool' }> = {
+  PORT: { key: 'port', type: 'int' },
+  HOST: { key: 'host', type: 'string' },
+  ISSUER: { key: 'issuer', type: 'string' },
+  DATABASE_URL: { key: 'databaseUrl', type: 'string' },
+  LOG_LEVEL: { key: 'logLevel', type: 'string' },
+  TRUST_PROXY: { key: 'proxy', type: 'bool' },
+  KEY_REFRESH_SECONDS: { key: 'keys.refreshSeconds', type: 'int' },
+};
+
+function readJson(path: string): Raw {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError([`${path}: cannot read file (${(err as NodeJS.ErrnoException).code})`]);
+  }
+  try {
+    const value: unknown = JSON.parse(text);
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      throw new Error('top level must be an object');
+    }
+    return value as Raw;
+  } catch (err) {
+    throw new ConfigError([`${path}: not valid JSON (${(err as Error).message})`]);
+  }
+}
+
+function setPath(target: Raw, dotted: string, value: unknown): void {
+  const parts = dotted.split('.');
+  let node = target;
+  for (const part of parts.slice(0, -1)) {
+    if (typeof node[part] !== 'object' || node[part] === null) node[part] = {};
+    node = node[part] as Raw;
+  }
+  node[parts[parts.length - 1]!] = value;
+}
+
+function envOverrides(env: Env, problems: string[]): Raw {
+  const out: Raw = {};
+  for (const [name, { key, type }] of Object.entries(envKeys)) {
+    const value = env[name];
+    if (value === undefined || value === '') continue;
+    if (type === 'int') {
+      if (!/^\d+$/.test(value)) {
+        problems.push(`${key} (env ${name}): expected an integer, received "${value}"`);
+        continue;
+      }
+      setPath(out, key, Number(value));
+    } else if (type === 'bool') {
+      if (!/^(true|false|1|0)$/.test(value)) {
+        problems.push(`${key} (env ${name}): expected true or false, received "${value}"`);
+        continue;
+      }
+      setPath(out, key, value === 'true' || value === '1');
+    } else {
+      setPath(out, key, value);
+    }
+  }
+  return out;
+}
+
+function merge(base: Raw, over: Raw): Raw {
+  const out: Raw = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const prev = out[k];
+    const bothObjects =
+      typeof v === 'object' && v !== null && !Array.isArray(v) && typeof prev === 'object' && prev !== null;
+    out[k] = bothObjects ? merge(prev as Raw, v as Raw) : v;
+  }
+  return out;
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const path = issue.path.join('.') || '(root)';
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((k) => `${[...issue.path, k].join('.')}: unknown key`).join('\n  - ');
+  }
+  return `${path}: ${issue.message}`;
+}
+
+/**
+ * Builds the configuration: config/default.json, then the file named by IDPORT_CONFIG,
+ * then environment variables; validated once, then frozen.
+ */
+export function loadConfig(env: Env = process.env, overrides: Raw = {}): Readonly<Config> {
+  const problems: string[] = [];
+  let raw = readJson(defaultFile);
+  if (env.IDPORT_CONFIG) raw = merge(raw, readJson(env.IDPORT_CONFIG));
+  raw = merge(raw, envOverrides(env, problems));
+  raw = merge(raw, overrides);
+  if (problems.length) throw new ConfigError(problems);
+
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) throw new ConfigError(parsed.error.issues.map(describeIssue));
+
+  const value = parsed.data;
+  const issuer = (value.issuer ?? `http://localhost:${value.port}`).replace(/\/+$/, '');
+  return deepFreeze({ ...value, issuer });
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,50 @@
+import type { Context } from 'koa';
+import type Provider from 'oidc-provider';
+import type { InteractionResults } from 'oidc-provider';
+
+import { scopeDescriptions } from '../provider/claims.js';
+import type { Views } from '../views/render.js';
+import type { Csrf } from './csrf.js';
+
+type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
+
+interface PromptDetails {
+  missingOIDCScope?: string[];
+  missingOIDCClaims?: string[];
+  missingResourceScopes?: Record<string, string[]>;
+}
+
+export async function renderConsent(
+  ctx: Context,
+  { views, csrf, found, clientName, username }: { views: Views; csrf: Csrf; found: Details; clientName: string; username?: string | undefined },
+) {
+  const asked = found.prompt.details as PromptDetails;
+  const scopes = [...(asked.missingOIDCScope ?? []), ...Object.values(asked.missingResourceScopes ?? {}).flat()];
+  ctx.type = 'html';
+  ctx.body = views.render('consent', {
+    title: 'Allow access',
+    uid: found.uid,
+    csrf: csrf.token(found.uid),
+    clientName,
+    username,
+    scopes: [...new Set(scopes)].map((name) => ({ name, description: scopeDescriptions[name] ?? `Use ${name}` })),
+    claims: asked.missingOIDCClaims ?? [],
+  });
+}
+
+/** Records the user's consent in a grant (new, or the one this session already has for the client). */
+export async function finishConsent(provider: Provider, found: Details): Promise<InteractionResults> {
+  const asked = found.prompt.details as PromptDetails;
+  const accountId = found.session?.accountId;
+  const grant = found.grantId
+    ? await provider.Grant.find(found.grantId)
+    : new provider.Grant({ accountId, clientId: String(found.params.client_id) });
+  if (!grant) return { error: 'access_denied', error_description: 'the grant being changed no longer exists' };
+  if (asked.missingOIDCScope) grant.addOIDCScope(asked.missingOIDCScope.join(' '));
+  if (asked.missingOIDCClaims) grant.addOIDCClaims(asked.missingOIDCClaims);
+  for (const [indicator, scopes] of Object.entries(asked.missingResourceScopes ?? {})) {
+    grant.addResourceScope(indicator, scopes.join(' '));
+  }
+  const grantId = await grant.save();
+  return { consent: found.grantId ? {} : { grantId } };
+}

@@ -1,0 +1,25 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+/**
+ * Per-interaction CSRF tokens: an HMAC of the interaction uid under the store's cookie keys.
+ * Stateless, so any node can check a token another node issued; still valid across a key
+ * rotation because every current key is tried.
+ */
+export function createCsrf(getSecrets: () => readonly string[]) {
+  const mac = (secret: string, uid: string) => createHmac('sha256', secret).update(`csrf:${uid}`).digest();
+  return {
+    token(uid: string): string {
+      return mac(getSecrets()[0]!, uid).toString('base64url');
+    },
+    verify(uid: string, token: unknown): boolean {
+      if (typeof token !== 'string' || token.length > 128) return false;
+      const given = Buffer.from(token, 'base64url');
+      return getSecrets().some((secret) => {
+        const expected = mac(secret, uid);
+        return given.length === expected.length && timingSafeEqual(given, expected);
+      });
+    },
+  };
+}
+
+export type Csrf = ReturnType<typeof createCsrf>;

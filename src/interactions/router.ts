@@ -1,0 +1,101 @@
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import type Provider from 'oidc-provider';
+import type { InteractionResults } from 'oidc-provider';
+
+import type { AccountService } from '../accounts/account-service.js';
+import { formString, parseForm } from '../http/form-body.js';
+import { HttpError } from '../http/http-error.js';
+import type { Views } from '../views/render.js';
+import { finishConsent, renderConsent } from './consent.js';
+import type { Csrf } from './csrf.js';
+
+export interface InteractionDeps {
+  provider: () => Provider;
+  accounts: AccountService;
+  views: Views;
+  csrf: Csrf;
+}
+
+/** Wrong credentials always read the same, whatever was wrong. */
+export const loginFailedMessage = 'The username or password is incorrect.';
+
+type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
+
+async function clientName(provider: Provider, details: Details): Promise<string> {
+  const client = await provider.Client.find(String(details.params.client_id));
+  return client?.clientName ?? String(details.params.client_id);
+}
+
+/** Login, consent and abort pages under /interaction/:uid (the interaction cookie's path). */
+export function createInteractionRouter({ provider, accounts, views, csrf }: InteractionDeps): Router {
+  const router = new Router({ prefix: '/interaction/:uid' });
+
+  const details = async (ctx: Context, expectedPrompt?: string): Promise<Details> => {
+    const found = await provider().interactionDetails(ctx.req, ctx.res);
+    if (found.uid !== ctx.params.uid) throw new HttpError(400, 'invalid_request', 'interaction mismatch');
+    if (expectedPrompt && found.prompt.name !== expectedPrompt) {
+      throw new HttpError(400, 'invalid_request', 'this step of the sign-in is already done; go back to the app and start again');
+    }
+    if (ctx.method === 'POST' && !csrf.verify(found.uid, (ctx.request.body as Record<string, unknown>)?.csrf)) {
+      throw new HttpError(403, 'invalid_request', 'the form expired or did not come from this site; go back and try again');
+    }
+    return found;
+  };
+
+  const renderLogin = async (ctx: Context, found: Details, extra: { login?: string; error?: string } = {}) => {
+    ctx.type = 'html';
+    ctx.body = views.render('login', {
+      title: 'Sign in',
+      uid: found.uid,
+      csrf: csrf.token(found.uid),
+      clientName: await clientName(provider(), found),
+      login: extra.login ?? (typeof found.params.login_hint === 'string' ? found.params.login_hint : ''),
+      error: extra.error,
+    });
+  };
+
+  const finish = async (ctx: Context, result: InteractionResults, mergeWithLastSubmission: boolean) => {
+    const returnTo = await provider().interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission });
+    ctx.status = 303;
+    ctx.redirect(returnTo);
+  };
+
+  router.use(async (ctx, next) => {
+    ctx.set('cache-control', 'no-store');
+    await next();
+  });
+
+  router.get('/', async (ctx) => {
+    const found = await details(ctx);
+    if (found.prompt.name === 'login') return renderLogin(ctx, found);
+    if (found.prompt.name === 'consent') {
+      const account = found.session?.accountId ? await accounts.find(found.session.accountId) : undefined;
+      return renderConsent(ctx, { views, csrf, found, clientName: await clientName(provider(), found), username: account?.username });
+    }
+    throw new HttpError(400, 'invalid_request', `unsupported interaction prompt ${found.prompt.name}`);
+  });
+
+  router.post('/login', parseForm, async (ctx) => {
+    const found = await details(ctx, 'login');
+    const login = formString(ctx, 'login', 320).trim();
+    const password = formString(ctx, 'password', 1024);
+    const account = await accounts.authenticate(login, password);
+    if (!account) return renderLogin(ctx, found, { login, error: loginFailedMessage });
+    await finish(ctx, { login: { accountId: account.id, amr: ['pwd'] } }, false);
+  });
+
+  router.post('/consent', parseForm, async (ctx) => {
+    const found = await details(ctx, 'consent');
+    const result = await finishConsent(provider(), found);
+    await finish(ctx, result, true);
+  });
+
+  router.post('/abort', parseForm, async (ctx) => {
+    await details(ctx);
+    const result = { error: 'access_denied', error_description: 'End-User aborted interaction' };
+    await finish(ctx, result, false);
+  });
+
+  return router;
+}

@@ -1,0 +1,84 @@
+import { randomBytes } from 'node:crypto';
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
+
+import type { KeyRecord, Store } from '../storage/types.js';
+
+/** Signing algorithms we always hold a key for: RS256 (OIDC's mandatory default) and ES256. */
+export const signingAlgs = ['RS256', 'ES256'] as const;
+
+export interface KeySet {
+  /** private JWKs for oidc-provider, newest first; retired keys verify only */
+  jwks: { keys: JWK[] };
+  /** cookie signing secrets, newest first (oidc-provider signs with the first) */
+  cookieKeys: string[];
+  /** changes whenever the set of keys changes */
+  version: string;
+}
+
+async function newSigningKey(alg: (typeof signingAlgs)[number], at: number): Promise<KeyRecord> {
+  const { privateKey } = await generateKeyPair(alg, { extractable: true, modulusLength: 2048 });
+  const jwk = await exportJWK(privateKey);
+  const kid = await calculateJwkThumbprint(jwk);
+  return {
+    kid,
+    kind: 'signing',
+    material: { ...jwk, kid, alg, use: 'sig' },
+    createdAt: at,
+    retiredAt: null,
+    expiresAt: null,
+  };
+}
+
+function newCookieKey(at: number): KeyRecord {
+  const k = randomBytes(32).toString('base64url');
+  return { kid: `cookie-${randomBytes(8).toString('hex')}`, kind: 'cookie', material: { k }, createdAt: at, retiredAt: null, expiresAt: null };
+}
+
+export const generateSigningKeys = (at = Date.now()) => Promise.all(signingAlgs.map((alg) => newSigningKey(alg, at)));
+
+/**
+ * Makes sure the store holds signing and cookie keys. Race-safe: when several nodes start on an
+ * empty store at once, the store keeps exactly one node's set and the others use it.
+ */
+export async function ensureKeys(store: Store): Promise<void> {
+  if ((await store.keys.list('signing')).every((k) => k.retiredAt !== null)) {
+    await store.keys.insertIfNone('signing', await generateSigningKeys());
+  }
+  if ((await store.keys.list('cookie')).every((k) => k.retiredAt !== null)) {
+    await store.keys.insertIfNone('cookie', [newCookieKey(Date.now())]);
+  }
+}
+
+/** Reads the current key set from the store. */
+export async function loadKeySet(store: Store): Promise<KeySet> {
+  const [signing, cookie] = await Promise.all([store.keys.list('signing'), store.keys.list('cookie')]);
+  if (!signing.some((k) => k.retiredAt === null) || !cookie.length) {
+    throw new Error('the store holds no active keys (run the server once, or `idport keys rotate`)');
+  }
+  const keys = signing.map((k) => {
+    const jwk = { ...k.material } as JWK;
+    // A retired key stays published so tokens it signed still verify, but never signs again.
+    if (k.retiredAt !== null) jwk.key_ops = ['verify'];
+    return jwk;
+  });
+  return {
+    jwks: { keys },
+    cookieKeys: cookie.map((k) => String(k.material.k)),
+    version: [...signing, ...cookie].map((k) => `${k.kid}:${k.retiredAt ?? ''}`).join(','),
+  };
+}
+
+/**
+ * Replaces the signing keys (and cookie keys with `cookies: true`). Old signing keys stay
+ * published, verify-only, for `keepSeconds` so tokens they signed keep verifying.
+ */
+export async function rotateKeys(store: Store, keepSeconds: number, options: { cookies?: boolean } = {}) {
+  const now = Date.now();
+  const fresh = await generateSigningKeys(now);
+  await store.keys.rotate('signing', fresh, now + keepSeconds * 1000);
+  if (options.cookies) {
+    // Old cookie keys keep verifying existing cookies for the session lifetime.
+    await store.keys.rotate('cookie', [newCookieKey(now)], now + keepSeconds * 1000);
+  }
+  return fresh.map((k) => ({ kid: k.kid, alg: String(k.material.alg) }));
+}

@@ -1,0 +1,91 @@
+import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+
+import type { AccountService } from '../accounts/account-service.js';
+import type { Config } from '../config/schema.js';
+import type { KeySet } from '../keys/key-manager.js';
+import type { Store } from '../storage/types.js';
+import type { Views } from '../views/render.js';
+import { createAdapterFactory } from './adapter.js';
+import { claimsByScope, supportedScopes } from './claims.js';
+import { createRenderError } from './render-error.js';
+import { createTtls } from './ttl.js';
+
+export interface ProviderDeps {
+  config: Readonly<Config>;
+  store: Store;
+  accounts: AccountService;
+  keys: KeySet;
+  views: Views;
+}
+
+/** A client may only introspect or revoke tokens issued to itself. */
+const ownTokenOnly = async (_ctx: KoaContextWithOIDC, client: { clientId: string }, token: { clientId?: string }) =>
+  token.clientId === client.clientId;
+
+export const interactionPath = (uid: string) => `/interaction/${uid}`;
+
+/** Builds the oidc-provider instance from our configuration and hooks. */
+export function createProvider({ config, store, accounts, keys, views }: ProviderDeps): Provider {
+  const secureCookies = config.issuer.startsWith('https:');
+  const cookieOptions = { httpOnly: true, sameSite: 'lax', secure: secureCookies } as const;
+
+  const configuration: Configuration = {
+    adapter: createAdapterFactory(store) as unknown as Configuration['adapter'],
+    findAccount: accounts.findAccount,
+    jwks: keys.jwks as Configuration['jwks'],
+    cookies: {
+      keys: keys.cookieKeys,
+      long: cookieOptions,
+      short: cookieOptions,
+      names: secureCookies
+        ? { session: '__Host-idport.session', interaction: '__Host-idport.interaction', resume: '__Host-idport.resume' }
+        : { session: 'idport.session', interaction: 'idport.interaction', resume: 'idport.resume' },
+    },
+    claims: claimsByScope as unknown as Configuration['claims'],
+    scopes: supportedScopes,
+    responseTypes: ['code'],
+    clientDefaults: {
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+      id_token_signed_response_alg: 'RS256',
+    },
+    // RFC 9700 §2.1.1: PKCE (S256 only, oidc-provider supports no other) for every client.
+    pkce: { required: () => true },
+    features: {
+      devInteractions: { enabled: false },
+      claimsParameter: { enabled: true },
+      clientCredentials: { enabled: true },
+      introspection: { enabled: true, allowedPolicy: ownTokenOnly },
+      revocation: { enabled: true, allowedPolicy: ownTokenOnly },
+      userinfo: { enabled: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        async logoutSource(ctx, form) {
+          ctx.type = 'html';
+          ctx.body = views.render('logout', { title: 'Sign out', form, clientName: ctx.oidc.client?.clientName });
+        },
+        async postLogoutSuccessSource(ctx) {
+          ctx.type = 'html';
+          ctx.body = views.render('logged-out', { title: 'Signed out', clientName: ctx.oidc.client?.clientName });
+        },
+      },
+    },
+    ttl: createTtls(config.ttl),
+    rotateRefreshToken(ctx) {
+      const { RefreshToken: token, Client: client } = ctx.oidc.entities;
+      if (!token || !client) return false;
+      // Past the absolute lifetime a refresh token is not renewed; it simply runs out.
+      if (token.totalLifetime() >= config.ttl.refreshTokenAbsolute) return false;
+      // Public clients rotate on every use (reuse of an old one revokes the grant).
+      if (client.clientAuthMethod === 'none') return true;
+      return token.ttlPercentagePassed() >= 70;
+    },
+    interactions: { url: (_ctx, interaction) => interactionPath(interaction.uid) },
+    renderError: createRenderError(views) as Configuration['renderError'],
+  };
+
+  const provider = new Provider(config.issuer, configuration);
+  provider.proxy = config.proxy;
+  return provider;
+}

@@ -1,0 +1,24 @@
+import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
+
+import type { Config } from '../config/schema.js';
+
+/** Explicit lifetimes for every artifact oidc-provider issues (seconds; functions must be synchronous). */
+export function createTtls(ttl: Config['ttl']): NonNullable<Configuration['ttl']> {
+  return {
+    AccessToken: ttl.accessToken,
+    ClientCredentials: ttl.clientCredentials,
+    AuthorizationCode: ttl.authorizationCode,
+    IdToken: ttl.idToken,
+    Interaction: ttl.interaction,
+    Session: ttl.session,
+    Grant: ttl.grant,
+    DeviceCode: 600,
+    BackchannelAuthenticationRequest: 600,
+    RefreshToken(ctx: KoaContextWithOIDC) {
+      // A rotated token inherits what is left of the absolute lifetime.
+      const rotated = ctx?.oidc?.entities.RotatedRefreshToken;
+      const left = rotated ? ttl.refreshTokenAbsolute - rotated.totalLifetime() : ttl.refreshTokenAbsolute;
+      return Math.max(1, Math.min(ttl.refreshToken, left));
+    },
+  } as NonNullable<Configuration['ttl']>;
+}

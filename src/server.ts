@@ -1,0 +1,90 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import pino, { type Logger } from 'pino';
+
+import { createApp, type IdportApp } from './app.js';
+import type { Config } from './config/schema.js';
+import { ensureKeys } from './keys/key-manager.js';
+import { openStore } from './storage/open-store.js';
+import type { Store } from './storage/types.js';
+
+export interface RunningServer {
+  url: string;
+  server: Server;
+  store: Store;
+  idport: IdportApp;
+  /** Stops accepting, waits for in-flight requests (up to the configured timeout), closes the store. */
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  logger?: Logger;
+  /** an already open store (tests); otherwise config.databaseUrl is opened */
+  store?: Store;
+}
+
+const listen = (server: Server, port: number, host: string) =>
+  new Promise<number>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+
+/**
+ * Opens the store, makes sure keys exist, and serves idport. With port 0 and no explicit
+ * issuer, the issuer becomes http://localhost:<the port given>.
+ */
+export async function startServer(baseConfig: Readonly<Config>, options: StartOptions = {}): Promise<RunningServer> {
+  const logger = options.logger ?? pino({ level: baseConfig.logLevel });
+  const store = options.store ?? (await openStore(baseConfig.databaseUrl));
+  const server = createServer();
+  server.keepAliveTimeout = 65_000;
+  let timers: NodeJS.Timeout[] = [];
+  try {
+    await ensureKeys(store);
+    const port = await listen(server, baseConfig.port, baseConfig.host);
+    const config = baseConfig.port === 0 && baseConfig.issuer === 'http://localhost:0'
+      ? { ...baseConfig, port, issuer: `http://${/^(0\.0\.0\.0|::)$/.test(baseConfig.host) ? 'localhost' : baseConfig.host}:${port}` }
+      : baseConfig;
+    const idport = await createApp({ config, store, logger });
+    server.on('request', idport.app.callback());
+
+    timers = [
+      setInterval(() => {
+        store.sweep().then(
+          (n) => n && logger.debug({ swept: n }, 'expired records removed'),
+          (err: unknown) => logger.error({ err }, 'sweep failed'),
+        );
+      }, config.sweepSeconds * 1000),
+      setInterval(() => {
+        idport.reloadKeys().then(
+          (changed) => changed && logger.info('signing keys changed in the store; now using the new set'),
+          (err: unknown) => logger.error({ err }, 'key reload failed'),
+        );
+      }, config.keys.refreshSeconds * 1000),
+    ];
+    for (const t of timers) t.unref();
+
+    let closing: Promise<void> | undefined;
+    const close = () =>
+      (closing ??= (async () => {
+        idport.startDraining();
+        for (const t of timers) clearInterval(t);
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        const deadline = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutSeconds * 1000);
+        await closed;
+        clearTimeout(deadline);
+        if (!options.store) await store.close();
+      })());
+
+    return { url: config.issuer, server, store, idport, close };
+  } catch (err) {
+    for (const t of timers) clearInterval(t);
+    server.close();
+    if (!options.store) await store.close();
+    throw err;
+  }
+}

@@ -1,0 +1,24 @@
+import { resolve } from 'node:path';
+
+import { openSqliteStore } from './sqlite/sqlite-store.js';
+import type { Store } from './types.js';
+
+export class StoreUrlError extends Error {
+  readonly code = 'ERR_STORE_URL';
+}
+
+/** Picks and opens the adapter named by a DATABASE_URL. */
+export async function openStore(databaseUrl: string, options: { now?: () => number } = {}): Promise<Store> {
+  if (databaseUrl.startsWith('sqlite:')) {
+    const rest = databaseUrl.slice('sqlite:'.length).replace(/^\/\//, '');
+    if (!rest) throw new StoreUrlError(`databaseUrl: "${databaseUrl}" names no file (try sqlite:./data/idport.db)`);
+    const path = rest === ':memory:' ? rest : resolve(rest);
+    return openSqliteStore({ path, ...options });
+  }
+  if (/^mongodb(\+srv)?:\/\//.test(databaseUrl)) {
+    throw new StoreUrlError('databaseUrl: the MongoDB store is not supported yet; use sqlite:PATH');
+  }
+  throw new StoreUrlError(
+    `databaseUrl: unsupported scheme in "${databaseUrl.replace(/\/\/[^@/]*@/, '//***@')}" (expected sqlite:PATH)`,
+  );
+}

@@ -1,0 +1,89 @@
+import type { Database } from 'better-sqlite3';
+
+import { DuplicateError, type AccountRecord, type AccountStore } from '../types.js';
+import { normalizeLogin } from '../normalize.js';
+
+interface Row {
+  id: string;
+  username: string;
+  email: string | null;
+  email_verified: number;
+  name: string | null;
+  password_hash: string;
+  claims: string;
+  created_at: number;
+  updated_at: number;
+}
+
+const toRecord = (row: Row | undefined): AccountRecord | undefined =>
+  row && {
+    id: row.id,
+    username: row.username,
+    email: row.email,
+    emailVerified: row.email_verified === 1,
+    name: row.name,
+    passwordHash: row.password_hash,
+    claims: JSON.parse(row.claims) as Record<string, unknown>,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+
+export function createSqliteAccounts(db: Database, now: () => number): AccountStore {
+  const stmts = {
+    insert: db.prepare(`
+      INSERT INTO accounts (id, username, username_norm, email, email_norm, email_verified, name, password_hash, claims, created_at, updated_at)
+      VALUES (@id, @username, @usernameNorm, @email, @emailNorm, @emailVerified, @name, @passwordHash, @claims, @now, @now)`),
+    byId: db.prepare('SELECT * FROM accounts WHERE id = ?'),
+    byLogin: db.prepare('SELECT * FROM accounts WHERE username_norm = @login OR email_norm = @login ORDER BY username_norm = @login DESC LIMIT 1'),
+    taken: db.prepare('SELECT username_norm = @usernameNorm AS sameUsername FROM accounts WHERE username_norm IN (@usernameNorm, @emailNorm) OR email_norm IN (@usernameNorm, @emailNorm) LIMIT 1'),
+    list: db.prepare('SELECT * FROM accounts ORDER BY username_norm'),
+    setPassword: db.prepare('UPDATE accounts SET password_hash = ?, updated_at = ? WHERE id = ?'),
+    remove: db.prepare('DELETE FROM accounts WHERE id = ?'),
+  };
+
+  // A username may not equal anyone's email and vice versa, so a login string names one account.
+  const create = db.transaction((account: Parameters<AccountStore['create']>[0], at: number) => {
+    const usernameNorm = normalizeLogin(account.username);
+    const emailNorm = account.email ? normalizeLogin(account.email) : null;
+    const clash = stmts.taken.get({ usernameNorm, emailNorm }) as { sameUsername: number } | undefined;
+    if (clash) throw new DuplicateError(clash.sameUsername ? 'username' : 'email');
+    stmts.insert.run({
+      ...account,
+      usernameNorm,
+      emailNorm,
+      emailVerified: account.emailVerified ? 1 : 0,
+      claims: JSON.stringify(account.claims),
+      now: at,
+    });
+  });
+
+  return {
+    async create(account) {
+      const at = now();
+      try {
+        create.immediate(account, at);
+      } catch (err) {
+        if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
+          throw new DuplicateError(String((err as Error).message).includes('email') ? 'email' : 'username');
+        }
+        throw err;
+      }
+      return { ...account, createdAt: at, updatedAt: at };
+    },
+    async findById(id) {
+      return toRecord(stmts.byId.get(id) as Row | undefined);
+    },
+    async findByLogin(login) {
+      return toRecord(stmts.byLogin.get({ login: normalizeLogin(login) }) as Row | undefined);
+    },
+    async list() {
+      return (stmts.list.all() as Row[]).map((row) => toRecord(row)!);
+    },
+    async setPasswordHash(id, passwordHash) {
+      return stmts.setPassword.run(passwordHash, now(), id).changes === 1;
+    },
+    async remove(id) {
+      return stmts.remove.run(id).changes === 1;
+    },
+  };
+}

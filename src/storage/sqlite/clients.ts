@@ -1,0 +1,31 @@
+import type { Database } from 'better-sqlite3';
+
+import type { ClientMetadata, ClientStore } from '../types.js';
+
+export function createSqliteClients(db: Database, now: () => number): ClientStore {
+  const stmts = {
+    upsert: db.prepare(`
+      INSERT INTO clients (client_id, metadata, created_at, updated_at) VALUES (@id, @metadata, @now, @now)
+      ON CONFLICT (client_id) DO UPDATE SET metadata = excluded.metadata, updated_at = excluded.updated_at`),
+    find: db.prepare('SELECT metadata FROM clients WHERE client_id = ?'),
+    list: db.prepare('SELECT metadata FROM clients ORDER BY created_at, client_id'),
+    remove: db.prepare('DELETE FROM clients WHERE client_id = ?'),
+  };
+  const parse = (row: { metadata: string } | undefined) =>
+    row ? (JSON.parse(row.metadata) as ClientMetadata) : undefined;
+
+  return {
+    async upsert(metadata) {
+      stmts.upsert.run({ id: metadata.client_id, metadata: JSON.stringify(metadata), now: now() });
+    },
+    async find(clientId) {
+      return parse(stmts.find.get(clientId) as { metadata: string } | undefined);
+    },
+    async list() {
+      return (stmts.list.all() as { metadata: string }[]).map((row) => parse(row)!);
+    },
+    async remove(clientId) {
+      return stmts.remove.run(clientId).changes === 1;
+    },
+  };
+}

@@ -1,0 +1,71 @@
+import type { Database } from 'better-sqlite3';
+
+/**
+ * Ordered schema changes. Never edit a shipped entry: append a new one.
+ * Times are epoch milliseconds.
+ */
+const migrations: string[] = [
+  `
+  CREATE TABLE oidc_records (
+    model       TEXT NOT NULL,
+    id          TEXT NOT NULL,
+    payload     TEXT NOT NULL,
+    grant_id    TEXT,
+    user_code   TEXT,
+    uid         TEXT,
+    expires_at  INTEGER,
+    consumed_at INTEGER,
+    PRIMARY KEY (model, id)
+  ) WITHOUT ROWID;
+  CREATE INDEX oidc_records_grant ON oidc_records (grant_id) WHERE grant_id IS NOT NULL;
+  CREATE INDEX oidc_records_user_code ON oidc_records (model, user_code) WHERE user_code IS NOT NULL;
+  CREATE INDEX oidc_records_uid ON oidc_records (model, uid) WHERE uid IS NOT NULL;
+  CREATE INDEX oidc_records_expiry ON oidc_records (expires_at) WHERE expires_at IS NOT NULL;
+
+  CREATE TABLE accounts (
+    id             TEXT PRIMARY KEY,
+    username       TEXT NOT NULL,
+    username_norm  TEXT NOT NULL UNIQUE,
+    email          TEXT,
+    email_norm     TEXT UNIQUE,
+    email_verified INTEGER NOT NULL DEFAULT 0,
+    name           TEXT,
+    password_hash  TEXT NOT NULL,
+    claims         TEXT NOT NULL DEFAULT '{}',
+    created_at     INTEGER NOT NULL,
+    updated_at     INTEGER NOT NULL
+  );
+
+  CREATE TABLE clients (
+    client_id  TEXT PRIMARY KEY,
+    metadata   TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+
+  CREATE TABLE keys (
+    kid        TEXT PRIMARY KEY,
+    kind       TEXT NOT NULL,
+    material   TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    retired_at INTEGER,
+    expires_at INTEGER
+  );
+  CREATE INDEX keys_kind ON keys (kind, created_at);
+  `,
+];
+
+export function migrate(db: Database): number {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
+  const apply = db.transaction(() => {
+    const row = db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null };
+    const current = row.v ?? 0;
+    for (let i = current; i < migrations.length; i += 1) {
+      db.exec(migrations[i]!);
+      db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(i + 1, Date.now());
+    }
+    return migrations.length - current;
+  });
+  // IMMEDIATE takes the write lock first, so two processes starting at once migrate in turn.
+  return apply.immediate();
+}

@@ -1,0 +1,80 @@
+import type { Database } from 'better-sqlite3';
+
+import type { OidcModelStore, OidcPayload } from '../types.js';
+
+interface Row {
+  payload: string;
+  consumed_at: number | null;
+}
+
+/** Prepared statements shared by every oidc-provider model; the model name is a column. */
+export function createOidcRecords(db: Database, now: () => number) {
+  const notExpired = '(expires_at IS NULL OR expires_at > @now)';
+  const stmts = {
+    upsert: db.prepare(`
+      INSERT INTO oidc_records (model, id, payload, grant_id, user_code, uid, expires_at, consumed_at)
+      VALUES (@model, @id, @payload, @grantId, @userCode, @uid, @expiresAt, NULL)
+      ON CONFLICT (model, id) DO UPDATE SET
+        payload = excluded.payload, grant_id = excluded.grant_id, user_code = excluded.user_code,
+        uid = excluded.uid, expires_at = excluded.expires_at`),
+    find: db.prepare(`SELECT payload, consumed_at FROM oidc_records WHERE model = @model AND id = @id AND ${notExpired}`),
+    findByUid: db.prepare(
+      `SELECT payload, consumed_at FROM oidc_records WHERE model = @model AND uid = @uid AND ${notExpired} LIMIT 1`,
+    ),
+    findByUserCode: db.prepare(
+      `SELECT payload, consumed_at FROM oidc_records WHERE model = @model AND user_code = @userCode AND ${notExpired} LIMIT 1`,
+    ),
+    consume: db.prepare(
+      `UPDATE oidc_records SET consumed_at = @now WHERE model = @model AND id = @id AND consumed_at IS NULL AND ${notExpired}`,
+    ),
+    destroy: db.prepare('DELETE FROM oidc_records WHERE model = @model AND id = @id'),
+    revokeByGrantId: db.prepare(
+      "DELETE FROM oidc_records WHERE grant_id = @grantId OR (model = 'Grant' AND id = @grantId)",
+    ),
+    sweep: db.prepare('DELETE FROM oidc_records WHERE expires_at IS NOT NULL AND expires_at <= @now'),
+  };
+
+  const toPayload = (row: Row | undefined): OidcPayload | undefined => {
+    if (!row) return undefined;
+    const payload = JSON.parse(row.payload) as OidcPayload;
+    if (row.consumed_at !== null) payload.consumed = Math.floor(row.consumed_at / 1000);
+    return payload;
+  };
+
+  const model = (name: string): OidcModelStore => ({
+    async upsert(id, payload, expiresIn) {
+      stmts.upsert.run({
+        model: name,
+        id,
+        payload: JSON.stringify(payload),
+        grantId: typeof payload.grantId === 'string' ? payload.grantId : null,
+        userCode: typeof payload.userCode === 'string' ? payload.userCode : null,
+        uid: typeof payload.uid === 'string' ? payload.uid : null,
+        expiresAt: expiresIn ? now() + expiresIn * 1000 : null,
+      });
+    },
+    async find(id) {
+      return toPayload(stmts.find.get({ model: name, id, now: now() }) as Row | undefined);
+    },
+    async findByUid(uid) {
+      return toPayload(stmts.findByUid.get({ model: name, uid, now: now() }) as Row | undefined);
+    },
+    async findByUserCode(userCode) {
+      return toPayload(stmts.findByUserCode.get({ model: name, userCode, now: now() }) as Row | undefined);
+    },
+    async consume(id) {
+      return stmts.consume.run({ model: name, id, now: now() }).changes === 1;
+    },
+    async destroy(id) {
+      stmts.destroy.run({ model: name, id });
+    },
+    async revokeByGrantId(grantId) {
+      stmts.revokeByGrantId.run({ grantId });
+    },
+  });
+
+  return {
+    model,
+    sweep: () => stmts.sweep.run({ now: now() }).changes,
+  };
+}

@@ -1,0 +1,48 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+
+import type { Store } from '../types.js';
+import { createSqliteAccounts } from './accounts.js';
+import { createSqliteClients } from './clients.js';
+import { createSqliteKeys } from './keys.js';
+import { migrate } from './migrations.js';
+import { createOidcRecords } from './oidc-records.js';
+
+export interface SqliteOptions {
+  /** file path, or ':memory:' */
+  path: string;
+  /** clock in epoch ms (tests move it) */
+  now?: () => number;
+}
+
+export function openSqliteStore({ path, now = Date.now }: SqliteOptions): Store {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  // Several processes may share the file: wait for the write lock rather than fail.
+  db.pragma('busy_timeout = 5000');
+  db.pragma('foreign_keys = ON');
+  migrate(db);
+
+  const records = createOidcRecords(db, now);
+  const ping = db.prepare('SELECT 1');
+
+  return {
+    kind: 'sqlite',
+    model: records.model,
+    accounts: createSqliteAccounts(db, now),
+    clients: createSqliteClients(db, now),
+    keys: createSqliteKeys(db, now),
+    async sweep() {
+      return records.sweep();
+    },
+    async ping() {
+      ping.get();
+    },
+    async close() {
+      if (db.open) db.close();
+    },
+  };
+}
