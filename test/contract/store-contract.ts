@@ -1,0 +1,249 @@
+import { DuplicateError, type KeyRecord, type Store } from '../../src/storage/types.js';
+
+/** A clock the tests move by hand. */
+export class TestClock {
+  constructor(public ms = Date.UTC(2030, 0, 1)) {}
+  readonly now = () => this.ms;
+  advance(seconds: number) {
+    this.ms += seconds * 1000;
+  }
+}
+
+export type OpenStore = (clock: TestClock) => Promise<Store>;
+
+const key = (kid: string, kind: KeyRecord['kind'], at: number): KeyRecord => ({
+  kid,
+  kind,
+  material: { kid, secret: `${kid}-material` },
+  createdAt: at,
+  retiredAt: null,
+  expiresAt: null,
+});
+
+const account = (n: string) => ({
+  id: `sub-${n}`,
+  username: n,
+  email: `${n}@Example.com`,
+  emailVerified: false,
+  name: `User ${n}`,
+  passwordHash: '$argon2id$fake',
+  claims: { locale: 'en' },
+});
+
+/**
+ * The storage contract, written once and run against every adapter. Each test opens its own
+ * store: nothing is shared between tests.
+ */
+export function runStoreContract(adapterName: string, open: OpenStore) {
+  describe(`storage contract: ${adapterName}`, () => {
+    let clock: TestClock;
+    let store: Store;
+    beforeEach(async () => {
+      clock = new TestClock();
+      store = await open(clock);
+    });
+    afterEach(() => store.close());
+
+    describe('oidc-provider models', () => {
+      test('upsert then find returns the payload; unknown ids give undefined', async () => {
+        const m = store.model('AccessToken');
+        await m.upsert('at1', { jti: 'at1', grantId: 'g1', scope: 'openid' }, 60);
+        expect(await m.find('at1')).toEqual({ jti: 'at1', grantId: 'g1', scope: 'openid' });
+        expect(await m.find('nope')).toBeUndefined();
+        expect(await store.model('RefreshToken').find('at1')).toBeUndefined();
+      });
+
+      test('upsert replaces an existing record', async () => {
+        const m = store.model('Session');
+        await m.upsert('s1', { jti: 's1', uid: 'u1', v: 1 }, 60);
+        await m.upsert('s1', { jti: 's1', uid: 'u2', v: 2 }, 60);
+        expect(await m.find('s1')).toEqual({ jti: 's1', uid: 'u2', v: 2 });
+        expect(await m.findByUid('u1')).toBeUndefined();
+        expect(await m.findByUid('u2')).toMatchObject({ v: 2 });
+      });
+
+      test('find never returns expired records, even before a sweep', async () => {
+        const m = store.model('AuthorizationCode');
+        await m.upsert('c1', { jti: 'c1' }, 10);
+        await m.upsert('forever', { jti: 'forever' });
+        clock.advance(9);
+        expect(await m.find('c1')).toBeDefined();
+        clock.advance(1);
+        expect(await m.find('c1')).toBeUndefined();
+        expect(await m.find('forever')).toBeDefined();
+      });
+
+      test('findByUid and findByUserCode respect model and expiry', async () => {
+        await store.model('Session').upsert('s1', { jti: 's1', uid: 'uid-1' }, 5);
+        await store.model('DeviceCode').upsert('d1', { jti: 'd1', userCode: 'ABCD-EFGH' }, 5);
+        expect(await store.model('Session').findByUid('uid-1')).toMatchObject({ jti: 's1' });
+        expect(await store.model('Interaction').findByUid('uid-1')).toBeUndefined();
+        expect(await store.model('DeviceCode').findByUserCode('ABCD-EFGH')).toMatchObject({ jti: 'd1' });
+        clock.advance(6);
+        expect(await store.model('Session').findByUid('uid-1')).toBeUndefined();
+        expect(await store.model('DeviceCode').findByUserCode('ABCD-EFGH')).toBeUndefined();
+      });
+
+      test('consume marks the record consumed and succeeds once', async () => {
+        const m = store.model('AuthorizationCode');
+        await m.upsert('c1', { jti: 'c1', grantId: 'g1' }, 60);
+        expect(await m.consume('c1')).toBe(true);
+        expect((await m.find('c1'))?.consumed).toEqual(expect.any(Number));
+        expect(await m.consume('c1')).toBe(false);
+        expect(await m.consume('missing')).toBe(false);
+      });
+
+      test('consume is atomic: of many parallel calls exactly one wins', async () => {
+        const m = store.model('AuthorizationCode');
+        await m.upsert('c1', { jti: 'c1' }, 60);
+        const results = await Promise.all(Array.from({ length: 20 }, () => m.consume('c1')));
+        expect(results.filter(Boolean)).toHaveLength(1);
+      });
+
+      test('an expired record cannot be consumed', async () => {
+        const m = store.model('AuthorizationCode');
+        await m.upsert('c1', { jti: 'c1' }, 1);
+        clock.advance(2);
+        expect(await m.consume('c1')).toBe(false);
+      });
+
+      test('destroy removes one record', async () => {
+        const m = store.model('AccessToken');
+        await m.upsert('a', { jti: 'a' }, 60);
+        await m.upsert('b', { jti: 'b' }, 60);
+        await m.destroy('a');
+        await m.destroy('never-existed');
+        expect(await m.find('a')).toBeUndefined();
+        expect(await m.find('b')).toBeDefined();
+      });
+
+      test('revokeByGrantId removes every artifact of the grant, across models, and the grant', async () => {
+        await store.model('Grant').upsert('g1', { jti: 'g1', accountId: 'x' }, 60);
+        await store.model('AccessToken').upsert('at', { jti: 'at', grantId: 'g1' }, 60);
+        await store.model('RefreshToken').upsert('rt', { jti: 'rt', grantId: 'g1' }, 60);
+        await store.model('AuthorizationCode').upsert('code', { jti: 'code', grantId: 'g1' }, 60);
+        await store.model('AccessToken').upsert('other', { jti: 'other', grantId: 'g2' }, 60);
+        await store.model('AccessToken').revokeByGrantId('g1');
+        expect(await store.model('Grant').find('g1')).toBeUndefined();
+        expect(await store.model('AccessToken').find('at')).toBeUndefined();
+        expect(await store.model('RefreshToken').find('rt')).toBeUndefined();
+        expect(await store.model('AuthorizationCode').find('code')).toBeUndefined();
+        expect(await store.model('AccessToken').find('other')).toBeDefined();
+      });
+
+      test('sweep deletes expired records only', async () => {
+        const m = store.model('AccessToken');
+        await m.upsert('old', { jti: 'old' }, 1);
+        await m.upsert('new', { jti: 'new' }, 100);
+        clock.advance(5);
+        expect(await store.sweep()).toBeGreaterThanOrEqual(1);
+        expect(await m.find('new')).toBeDefined();
+        expect(await store.sweep()).toBe(0);
+      });
+
+      test('payloads round-trip unicode and nested values', async () => {
+        const payload = { jti: 'x', claims: { name: '김민준 🚀', nested: { a: [1, 'two', null] } } };
+        await store.model('Grant').upsert('x', payload, 60);
+        expect(await store.model('Grant').find('x')).toEqual(payload);
+      });
+    });
+
+    describe('accounts', () => {
+      test('create, find by id, by username or email case-insensitively', async () => {
+        const created = await store.accounts.create(account('alice'));
+        expect(created.createdAt).toBe(clock.ms);
+        expect((await store.accounts.findById('sub-alice'))?.username).toBe('alice');
+        expect((await store.accounts.findByLogin('ALICE'))?.id).toBe('sub-alice');
+        expect((await store.accounts.findByLogin('alice@example.COM'))?.id).toBe('sub-alice');
+        expect((await store.accounts.findById('sub-alice'))?.claims).toEqual({ locale: 'en' });
+        expect(await store.accounts.findByLogin('bob')).toBeUndefined();
+      });
+
+      test('usernames and emails are unique case-insensitively', async () => {
+        await store.accounts.create(account('alice'));
+        await expect(store.accounts.create({ ...account('x'), id: 'sub-2', username: 'ALICE' })).rejects.toMatchObject({
+          code: 'ERR_DUPLICATE',
+          field: 'username',
+        });
+        await expect(
+          store.accounts.create({ ...account('bob'), email: 'ALICE@example.com' }),
+        ).rejects.toBeInstanceOf(DuplicateError);
+        // a username may not be someone else's email either: a login must name one account
+        await expect(store.accounts.create({ ...account('carol'), username: 'alice@example.com' })).rejects.toBeInstanceOf(
+          DuplicateError,
+        );
+      });
+
+      test('accounts without email are allowed, several of them', async () => {
+        await store.accounts.create({ ...account('a'), email: null });
+        await store.accounts.create({ ...account('b'), email: null });
+        expect(await store.accounts.list()).toHaveLength(2);
+      });
+
+      test('list, set password, remove', async () => {
+        await store.accounts.create(account('bob'));
+        await store.accounts.create(account('alice'));
+        expect((await store.accounts.list()).map((a) => a.username)).toEqual(['alice', 'bob']);
+        clock.advance(10);
+        expect(await store.accounts.setPasswordHash('sub-bob', 'new-hash')).toBe(true);
+        const bob = await store.accounts.findById('sub-bob');
+        expect(bob?.passwordHash).toBe('new-hash');
+        expect(bob?.updatedAt).toBe(clock.ms);
+        expect(await store.accounts.setPasswordHash('nobody', 'x')).toBe(false);
+        expect(await store.accounts.remove('sub-bob')).toBe(true);
+        expect(await store.accounts.remove('sub-bob')).toBe(false);
+        expect(await store.accounts.findByLogin('bob')).toBeUndefined();
+      });
+    });
+
+    describe('clients', () => {
+      test('upsert, find, list, remove', async () => {
+        await store.clients.upsert({ client_id: 'c1', client_name: 'One', redirect_uris: ['https://a/cb'] });
+        await store.clients.upsert({ client_id: 'c2', client_name: 'Two' });
+        await store.clients.upsert({ client_id: 'c1', client_name: 'One again', redirect_uris: [] });
+        expect(await store.clients.find('c1')).toEqual({ client_id: 'c1', client_name: 'One again', redirect_uris: [] });
+        expect(await store.clients.find('nope')).toBeUndefined();
+        expect((await store.clients.list()).map((c) => c.client_id).sort()).toEqual(['c1', 'c2']);
+        expect(await store.clients.remove('c1')).toBe(true);
+        expect(await store.clients.remove('c1')).toBe(false);
+        expect(await store.clients.find('c1')).toBeUndefined();
+      });
+    });
+
+    describe('keys', () => {
+      test('insertIfNone stores a set once; later sets are ignored', async () => {
+        expect(await store.keys.insertIfNone('signing', [key('k1', 'signing', clock.ms)])).toBe(true);
+        expect(await store.keys.insertIfNone('signing', [key('k2', 'signing', clock.ms)])).toBe(false);
+        expect((await store.keys.list('signing')).map((k) => k.kid)).toEqual(['k1']);
+        expect(await store.keys.list('cookie')).toEqual([]);
+        expect(await store.keys.insertIfNone('cookie', [key('c1', 'cookie', clock.ms)])).toBe(true);
+      });
+
+      test('parallel bootstraps end with exactly one key set', async () => {
+        const results = await Promise.all(
+          ['a', 'b', 'c', 'd'].map((n) => store.keys.insertIfNone('signing', [key(`${n}1`, 'signing', clock.ms), key(`${n}2`, 'signing', clock.ms)])),
+        );
+        expect(results.filter(Boolean)).toHaveLength(1);
+        expect(await store.keys.list('signing')).toHaveLength(2);
+      });
+
+      test('rotate retires the current keys, keeps them until keepUntil, newest first', async () => {
+        await store.keys.insertIfNone('signing', [key('old', 'signing', clock.ms)]);
+        clock.advance(10);
+        await store.keys.rotate('signing', [key('new', 'signing', clock.ms)], clock.ms + 100_000);
+        const listed = await store.keys.list('signing');
+        expect(listed.map((k) => k.kid)).toEqual(['new', 'old']);
+        expect(listed[0]).toMatchObject({ retiredAt: null, expiresAt: null, material: { kid: 'new', secret: 'new-material' } });
+        expect(listed[1]).toMatchObject({ retiredAt: clock.ms, expiresAt: clock.ms + 100_000 });
+        clock.advance(100);
+        expect((await store.keys.list('signing')).map((k) => k.kid)).toEqual(['new']);
+        // only active keys count for bootstrap
+        expect(await store.keys.insertIfNone('signing', [key('x', 'signing', clock.ms)])).toBe(false);
+      });
+    });
+
+    test('ping answers while open', async () => {
+      await expect(store.ping()).resolves.toBeUndefined();
+    });
+  });
+}
