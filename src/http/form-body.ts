@@ -9,7 +9,9 @@ export const parseForm = bodyParser({
   formLimit: '16kb',
   encoding: 'utf-8',
   onError(err: Error) {
-    throw new HttpError(400, 'invalid_request', `the form body could not be read (${(err as { type?: string }).type ?? 'parse error'})`);
+    const { status = 400, type = 'parse error' } = err as { status?: number; type?: string };
+    const tooLarge = status === 413;
+    throw new HttpError(tooLarge ? 413 : 400, 'invalid_request', tooLarge ? 'the form is too large' : `the form body could not be read (${type})`);
   },
 });
 

@@ -4,6 +4,7 @@ import type { AccountService } from '../accounts/account-service.js';
 import type { Config } from '../config/schema.js';
 import type { KeySet } from '../keys/key-manager.js';
 import type { Store } from '../storage/types.js';
+import { notFound } from '../http/not-found.js';
 import type { Views } from '../views/render.js';
 import { createAdapterFactory } from './adapter.js';
 import { claimsByScope, supportedScopes } from './claims.js';
@@ -87,5 +88,6 @@ export function createProvider({ config, store, accounts, keys, views }: Provide
 
   const provider = new Provider(config.issuer, configuration);
   provider.proxy = config.proxy;
+  provider.use(notFound(views));
   return provider;
 }

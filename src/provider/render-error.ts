@@ -23,7 +23,7 @@ export function renderErrorPage(views: Views, ctx: { type: string; body: unknown
   const generic = out.error === 'server_error';
   ctx.body = views.render('error', {
     title: 'Something went wrong',
-    heading: out.error === 'access_denied' ? 'Access denied' : 'We could not complete your request',
+    heading: { access_denied: 'Access denied', not_found: 'Page not found' }[out.error] ?? 'We could not complete your request',
     message: generic ? friendly.server_error : (out.error_description ?? friendly[out.error] ?? 'The request could not be completed.'),
     error: out.error,
     requestId: ctx.state?.requestId,

@@ -1,0 +1,16 @@
+import type { Middleware } from 'koa';
+
+import { renderErrorPage } from '../provider/render-error.js';
+import type { Views } from '../views/render.js';
+
+/** Runs inside oidc-provider: a route nobody serves gets our error page (browsers) or OAuth-style JSON. */
+export function notFound(views: Views): Middleware {
+  return async function renderNotFound(ctx, next) {
+    await next();
+    if (ctx.status !== 404 || (ctx.body !== undefined && ctx.body !== null)) return;
+    ctx.status = 404;
+    const out = { error: 'not_found', error_description: 'There is nothing at this address.' };
+    if (ctx.accepts('json', 'html') === 'html') renderErrorPage(views, ctx, out);
+    else ctx.body = out;
+  };
+}
