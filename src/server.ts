@@ -49,6 +49,12 @@ export async function startServer(baseConfig: Readonly<Config>, options: StartOp
       ? { ...baseConfig, port, issuer: `http://${/^(0\.0\.0\.0|::)$/.test(baseConfig.host) ? 'localhost' : baseConfig.host}:${port}` }
       : baseConfig;
     const idport = await createApp({ config, store, logger });
+    let draining = false;
+    server.on('request', (_req, res) => {
+      // While draining, no connection is kept alive past its current response.
+      if (draining) res.shouldKeepAlive = false;
+      res.once('finish', () => draining && setImmediate(() => server.closeIdleConnections()));
+    });
     server.on('request', idport.app.callback());
 
     timers = [
@@ -70,6 +76,7 @@ export async function startServer(baseConfig: Readonly<Config>, options: StartOp
     let closing: Promise<void> | undefined;
     const close = () =>
       (closing ??= (async () => {
+        draining = true;
         idport.startDraining();
         for (const t of timers) clearInterval(t);
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -3,7 +3,6 @@ import { createAccountService } from '../accounts/account-service.js';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { ensureKeys, loadKeySet } from '../keys/key-manager.js';
-import { createProvider } from '../provider/create-provider.js';
 import { openStore } from '../storage/open-store.js';
 import type { Store } from '../storage/types.js';
 import { createViews } from '../views/render.js';
@@ -31,6 +30,8 @@ export async function openCliContext(): Promise<CliContext> {
     accounts,
     async validateClient(metadata) {
       await ensureKeys(store);
+      // Loaded only here: oidc-provider is heavy and warns on Node 20, and only `clients add` needs it.
+      const { createProvider } = await import('../provider/create-provider.js');
       const provider = createProvider({
         config,
         store,

@@ -21,9 +21,13 @@ const nouns = { users, clients, keys } as const;
 
 export async function runCli(argv: string[]): Promise<number> {
   const [noun, verb, ...rest] = argv;
-  if (!noun || noun === 'help' || noun === '--help' || noun === '-h') {
+  if (!noun) {
+    process.stderr.write(`${usage}\n`);
+    return 2;
+  }
+  if (noun === 'help' || noun === '--help' || noun === '-h') {
     process.stdout.write(`${usage}\n`);
-    return noun ? 0 : 2;
+    return 0;
   }
   let ctx;
   try {

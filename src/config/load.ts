@@ -91,8 +91,10 @@ function merge(base: Raw, over: Raw): Raw {
   return out;
 }
 
-function describeIssue(issue: z.core.$ZodIssue): string {
-  const path = issue.path.join('.') || '(root)';
+function describeIssue(issue: z.core.$ZodIssue, fromEnv: Map<string, string>): string {
+  const key = issue.path.join('.');
+  const env = fromEnv.get(key);
+  const path = (key || '(root)') + (env ? ` (env ${env})` : '');
   if (issue.code === 'unrecognized_keys') {
     return issue.keys.map((k) => `${[...issue.path, k].join('.')}: unknown key`).join('\n  - ');
   }
@@ -112,7 +114,10 @@ export function loadConfig(env: Env = process.env, overrides: Raw = {}): Readonl
   if (problems.length) throw new ConfigError(problems);
 
   const parsed = configSchema.safeParse(raw);
-  if (!parsed.success) throw new ConfigError(parsed.error.issues.map(describeIssue));
+  if (!parsed.success) {
+    const fromEnv = new Map(Object.entries(envKeys).filter(([name]) => env[name]).map(([name, { key }]) => [key, name]));
+    throw new ConfigError(parsed.error.issues.map((issue) => describeIssue(issue, fromEnv)));
+  }
 
   const value = parsed.data;
   const issuer = (value.issuer ?? `http://localhost:${value.port}`).replace(/\/+$/, '');

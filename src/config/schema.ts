@@ -23,6 +23,7 @@ export const configSchema = z
     host: z.string().min(1).default('0.0.0.0').describe('interface to bind'),
     issuer: z
       .url({ protocol: /^https?$/ })
+      .refine((value) => !/[?#]/.test(value), 'must not have a query or fragment (OpenID Connect Discovery §2)')
       .optional()
       .describe('public issuer URL (default http://localhost:PORT)'),
     databaseUrl: z

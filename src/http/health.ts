@@ -26,8 +26,6 @@ export function health(store: Store, isDraining: () => boolean): Middleware {
       }
       return;
     }
-    // While draining, ask clients not to reuse this connection.
-    if (isDraining()) ctx.set('Connection', 'close');
     await next();
   };
 }

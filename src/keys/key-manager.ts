@@ -69,16 +69,16 @@ export async function loadKeySet(store: Store): Promise<KeySet> {
 }
 
 /**
- * Replaces the signing keys (and cookie keys with `cookies: true`). Old signing keys stay
- * published, verify-only, for `keepSeconds` so tokens they signed keep verifying.
+ * Replaces the signing keys (and the cookie keys when `cookieKeepSeconds` is given). Old signing
+ * keys stay published, verify-only, for `keepSeconds` so tokens they signed keep verifying.
  */
-export async function rotateKeys(store: Store, keepSeconds: number, options: { cookies?: boolean } = {}) {
+export async function rotateKeys(store: Store, keepSeconds: number, options: { cookieKeepSeconds?: number } = {}) {
   const now = Date.now();
   const fresh = await generateSigningKeys(now);
   await store.keys.rotate('signing', fresh, now + keepSeconds * 1000);
-  if (options.cookies) {
-    // Old cookie keys keep verifying existing cookies for the session lifetime.
-    await store.keys.rotate('cookie', [newCookieKey(now)], now + keepSeconds * 1000);
+  if (options.cookieKeepSeconds) {
+    // Old cookie keys keep verifying existing cookies for as long as a session can live.
+    await store.keys.rotate('cookie', [newCookieKey(now)], now + options.cookieKeepSeconds * 1000);
   }
   return fresh.map((k) => ({ kid: k.kid, alg: String(k.material.alg) }));
 }

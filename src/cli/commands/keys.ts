@@ -27,8 +27,14 @@ export async function keys(ctx: CliContext, verb: string | undefined, args: Args
     case 'rotate': {
       await ensureKeys(ctx.store);
       const keepSeconds = retiredKeyLifetime(ctx);
-      const fresh = await rotateKeys(ctx.store, keepSeconds, { cookies: args.flag('cookies') });
-      const result = { rotated: fresh, old_keys_published_for_seconds: keepSeconds, nodes_pick_up_within_seconds: ctx.config.keys.refreshSeconds };
+      const cookieKeepSeconds = args.flag('cookies') ? ctx.config.ttl.session + ctx.config.keys.refreshSeconds : undefined;
+      const fresh = await rotateKeys(ctx.store, keepSeconds, { cookieKeepSeconds });
+      const result = {
+        rotated: fresh,
+        old_keys_published_for_seconds: keepSeconds,
+        ...(cookieKeepSeconds ? { old_cookie_keys_kept_for_seconds: cookieKeepSeconds } : {}),
+        nodes_pick_up_within_seconds: ctx.config.keys.refreshSeconds,
+      };
       return print(result, json, () =>
         [
           `new signing keys: ${fresh.map((k) => `${k.alg} ${k.kid}`).join(', ')}`,

@@ -1,0 +1,257 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { ConfigError, loadConfig, packageRoot } from '../../src/config/load.js';
+import { configSchema } from '../../src/config/schema.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'idport-config-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+let files = 0;
+/** Writes a config file and returns its path. */
+function configFile(content: unknown): string {
+  const path = join(dir, `config-${(files += 1)}.json`);
+  writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content));
+  return path;
+}
+
+/** The ConfigError loadConfig throws for these inputs. */
+function configError(env: Record<string, string | undefined>, overrides: Record<string, unknown> = {}): ConfigError {
+  try {
+    loadConfig(env, overrides);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    const e = err as ConfigError;
+    expect(e.code).toBe('ERR_CONFIG');
+    expect(e.message).toContain('invalid configuration');
+    for (const p of e.problems) expect(e.message).toContain(p);
+    return e;
+  }
+  throw new Error(`expected a ConfigError for ${JSON.stringify({ env, overrides })}`);
+}
+
+describe('loadConfig defaults', () => {
+  test('with no environment: port 3000, sqlite ./data store, issuer http://localhost:3000', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      port: 3000,
+      host: '0.0.0.0',
+      databaseUrl: 'sqlite:./data/idport.db',
+      issuer: 'http://localhost:3000',
+      logLevel: 'info',
+      proxy: false,
+      shutdownTimeoutSeconds: 10,
+      keys: { refreshSeconds: 60 },
+      productName: 'idport',
+    });
+    expect(config.ttl.accessToken).toBe(3600);
+    expect(config.ttl.authorizationCode).toBe(60);
+  });
+
+  test('does not read process.env when given an env object', () => {
+    const saved = process.env.PORT;
+    process.env.PORT = '4567';
+    try {
+      expect(loadConfig({}).port).toBe(3000);
+    } finally {
+      if (saved === undefined) delete process.env.PORT;
+      else process.env.PORT = saved;
+    }
+  });
+
+  test('config/default.json holds exactly the schema defaults (they cannot drift)', () => {
+    const file: unknown = JSON.parse(readFileSync(join(packageRoot, 'config/default.json'), 'utf8'));
+    const defaults = configSchema.parse({});
+    expect(file).toEqual(JSON.parse(JSON.stringify(defaults)));
+    // and every key in the file is one the schema knows, with the type it expects
+    expect(configSchema.parse(file)).toEqual(defaults);
+  });
+
+  test('the loaded config is the schema defaults plus the derived issuer', () => {
+    expect(loadConfig({})).toEqual({ ...configSchema.parse({}), issuer: 'http://localhost:3000' });
+  });
+});
+
+describe('environment variables', () => {
+  test('PORT, HOST, ISSUER, DATABASE_URL, LOG_LEVEL, TRUST_PROXY, KEY_REFRESH_SECONDS override the defaults', () => {
+    const config = loadConfig({
+      PORT: '8080',
+      HOST: '127.0.0.1',
+      ISSUER: 'https://id.example.com',
+      DATABASE_URL: 'sqlite:/tmp/x.db',
+      LOG_LEVEL: 'debug',
+      TRUST_PROXY: 'true',
+      KEY_REFRESH_SECONDS: '5',
+    });
+    expect(config).toMatchObject({
+      port: 8080,
+      host: '127.0.0.1',
+      issuer: 'https://id.example.com',
+      databaseUrl: 'sqlite:/tmp/x.db',
+      logLevel: 'debug',
+      proxy: true,
+      keys: { refreshSeconds: 5 },
+    });
+  });
+
+  test('the default issuer follows PORT', () => {
+    expect(loadConfig({ PORT: '8080' }).issuer).toBe('http://localhost:8080');
+  });
+
+  test('ISSUER loses trailing slashes but keeps its path', () => {
+    expect(loadConfig({ ISSUER: 'https://id.example.com/' }).issuer).toBe('https://id.example.com');
+    expect(loadConfig({ ISSUER: 'https://example.com/idp/' }).issuer).toBe('https://example.com/idp');
+  });
+
+  test.each([
+    ['true', true],
+    ['1', true],
+    ['false', false],
+    ['0', false],
+  ])('TRUST_PROXY=%s means %s', (value, expected) => {
+    expect(loadConfig({ TRUST_PROXY: value }).proxy).toBe(expected);
+  });
+
+  test('an empty variable counts as unset', () => {
+    expect(loadConfig({ PORT: '', ISSUER: '', DATABASE_URL: '' })).toMatchObject({ port: 3000, issuer: 'http://localhost:3000', databaseUrl: 'sqlite:./data/idport.db' });
+  });
+
+  test('unrelated variables are ignored', () => {
+    expect(loadConfig({ PATH: '/usr/bin', HOME: '/root', NODE_ENV: 'production' }).port).toBe(3000);
+  });
+});
+
+describe('configuration errors name the key', () => {
+  test('PORT=abc is a ConfigError naming port and PORT', () => {
+    const e = configError({ PORT: 'abc' });
+    expect(e.problems).toHaveLength(1);
+    expect(e.problems[0]).toMatch(/\bport\b/);
+    expect(e.problems[0]).toMatch(/\bPORT\b/);
+    expect(e.problems[0]).toContain('abc');
+  });
+
+  test.each([['-1'], ['1e3'], [' 80'], ['80.5']])('PORT=%j is refused', (value) => {
+    expect(configError({ PORT: value }).message).toMatch(/\bport\b/);
+  });
+
+  test('PORT above 65535 is refused naming port', () => {
+    expect(configError({ PORT: '70000' }).message).toMatch(/\bport\b/);
+  });
+
+  test('TRUST_PROXY=yes names proxy and TRUST_PROXY', () => {
+    const e = configError({ TRUST_PROXY: 'yes' });
+    expect(e.message).toMatch(/\bproxy\b/);
+    expect(e.message).toContain('TRUST_PROXY');
+  });
+
+  test('every bad environment variable is reported at once', () => {
+    const e = configError({ PORT: 'abc', TRUST_PROXY: 'maybe', KEY_REFRESH_SECONDS: 'soon' });
+    expect(e.problems).toHaveLength(3);
+    expect(e.message).toContain('keys.refreshSeconds');
+  });
+
+  test('LOG_LEVEL outside the allowed set names logLevel', () => {
+    expect(configError({ LOG_LEVEL: 'loud' }).message).toMatch(/\blogLevel\b/);
+  });
+
+  test('a KEY_REFRESH_SECONDS of 0 names keys.refreshSeconds', () => {
+    expect(configError({ KEY_REFRESH_SECONDS: '0' }).message).toContain('keys.refreshSeconds');
+  });
+
+  test.each([['localhost:3000'], ['ftp://id.example.com'], ['not a url']])('ISSUER=%j is refused naming issuer', (value) => {
+    expect(configError({ ISSUER: value }).message).toMatch(/\bissuer\b/);
+  });
+
+  // OpenID Connect Discovery 1.0 §2 / RFC 8414 §2: the issuer has no query or fragment.
+  // oidc-provider refuses such an issuer when the server starts, so config must refuse it first.
+  test.each([['https://id.example.com/?tenant=1'], ['https://id.example.com/#top']])(
+    'ISSUER=%j (query or fragment) is a ConfigError naming issuer',
+    (value) => {
+      expect(configError({ ISSUER: value }).message).toMatch(/\bissuer\b/);
+    },
+  );
+
+  test('overrides are validated too', () => {
+    expect(configError({}, { port: -1 }).message).toMatch(/\bport\b/);
+    expect(configError({}, { shutdownTimeoutSeconds: 0 }).message).toContain('shutdownTimeoutSeconds');
+  });
+});
+
+describe('IDPORT_CONFIG file', () => {
+  test('its values apply over the defaults, nested objects merge', () => {
+    const path = configFile({ port: 4000, productName: 'Acme ID', ttl: { accessToken: 600 } });
+    const config = loadConfig({ IDPORT_CONFIG: path });
+    expect(config).toMatchObject({ port: 4000, productName: 'Acme ID', issuer: 'http://localhost:4000' });
+    expect(config.ttl.accessToken).toBe(600);
+    expect(config.ttl.idToken).toBe(3600);
+    expect(config.ttl.refreshToken).toBe(1209600);
+  });
+
+  test('precedence: defaults < file < environment < overrides', () => {
+    const path = configFile({ port: 4000, logLevel: 'warn', host: '10.0.0.1' });
+    const env = { IDPORT_CONFIG: path, PORT: '5000', LOG_LEVEL: 'error' };
+    expect(loadConfig(env)).toMatchObject({ port: 5000, logLevel: 'error', host: '10.0.0.1' });
+    expect(loadConfig(env, { port: 6000 })).toMatchObject({ port: 6000, logLevel: 'error', host: '10.0.0.1' });
+  });
+
+  test('an unknown nested key is reported as "unknown key" with its dotted path', () => {
+    const e = configError({ IDPORT_CONFIG: configFile({ ttl: { acessToken: 60 } }) });
+    expect(e.message).toContain('ttl.acessToken');
+    expect(e.message).toMatch(/ttl\.acessToken: unknown key/);
+  });
+
+  test('an unknown top-level key is reported with its name', () => {
+    const e = configError({ IDPORT_CONFIG: configFile({ prot: 3000 }) });
+    expect(e.message).toMatch(/\bprot: unknown key/);
+  });
+
+  test('several unknown keys are each reported', () => {
+    const e = configError({ IDPORT_CONFIG: configFile({ prot: 1, keys: { refreshSecs: 1 } }) });
+    expect(e.message).toMatch(/\bprot: unknown key/);
+    expect(e.message).toMatch(/keys\.refreshSecs: unknown key/);
+  });
+
+  test('a wrong type names the dotted path', () => {
+    const e = configError({ IDPORT_CONFIG: configFile({ ttl: { accessToken: '1h' } }) });
+    expect(e.message).toMatch(/ttl\.accessToken: /);
+    const e2 = configError({ IDPORT_CONFIG: configFile({ keys: { refreshSeconds: -5 } }) });
+    expect(e2.message).toMatch(/keys\.refreshSeconds: /);
+    const e3 = configError({ IDPORT_CONFIG: configFile({ proxy: 'yes' }) });
+    expect(e3.message).toMatch(/\bproxy: /);
+  });
+
+  test('a missing file is a ConfigError naming the file', () => {
+    const missing = join(dir, 'nope.json');
+    expect(configError({ IDPORT_CONFIG: missing }).message).toContain(missing);
+  });
+
+  test('a file that is not JSON, or not an object, is a ConfigError naming the file', () => {
+    const bad = configFile('{ port: 3000 ');
+    expect(configError({ IDPORT_CONFIG: bad }).message).toMatch(new RegExp(`${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: not valid JSON`));
+    const array = configFile([1, 2]);
+    expect(configError({ IDPORT_CONFIG: array }).message).toContain(array);
+  });
+});
+
+describe('the result', () => {
+  test('is deeply frozen', () => {
+    const config = loadConfig({});
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.ttl)).toBe(true);
+    expect(Object.isFrozen(config.keys)).toBe(true);
+    expect(() => {
+      (config as { port: number }).port = 1;
+    }).toThrow(TypeError);
+    expect(() => {
+      (config.ttl as { accessToken: number }).accessToken = 1;
+    }).toThrow(TypeError);
+    expect(config.port).toBe(3000);
+  });
+
+  test('does not share state between calls', () => {
+    const path = configFile({ ttl: { accessToken: 42 } });
+    expect(loadConfig({ IDPORT_CONFIG: path }).ttl.accessToken).toBe(42);
+    expect(loadConfig({}).ttl.accessToken).toBe(3600);
+  });
+});
