@@ -3,6 +3,9 @@ import type Provider from 'oidc-provider';
 import type { Logger } from 'pino';
 
 import { createAccountService } from './accounts/account-service.js';
+import { createLoginGuard } from './accounts/login-guard.js';
+import { createAudit } from './audit.js';
+import { auditProviderEvents } from './provider/audit-events.js';
 import type { Config } from './config/schema.js';
 import { assets } from './http/assets.js';
 import { errorHandler } from './http/error-handler.js';
@@ -20,6 +23,7 @@ export interface AppDeps {
   config: Readonly<Config>;
   store: Store;
   logger: Logger;
+  kek?: Uint8Array | undefined;
 }
 
 export interface IdportApp {
@@ -32,20 +36,23 @@ export interface IdportApp {
 }
 
 /** Composes our middleware, our routes and oidc-provider into one Koa app. */
-export async function createApp({ config, store, logger }: AppDeps): Promise<IdportApp> {
-  const accounts = createAccountService(store.accounts);
+export async function createApp({ config, store, logger, kek }: AppDeps): Promise<IdportApp> {
+  const accounts = createAccountService(store.accounts, config.passwords);
+  const audit = createAudit(logger);
   const views = createViews(config.productName);
-  let keys: KeySet = await loadKeySet(store);
+  let keys: KeySet = await loadKeySet(store, { kek });
   const build = (k: KeySet) => {
     const provider = createProvider({ config, store, accounts, keys: k, views });
     provider.on('server_error', (_ctx, err) => logger.error({ err }, 'oidc-provider server_error'));
+    auditProviderEvents(provider, audit);
     return { provider, handle: provider.callback() };
   };
   let current = build(keys);
   let draining = false;
 
   const csrf = createCsrf(() => keys.cookieKeys);
-  const interactions = createInteractionRouter({ provider: () => current.provider, accounts, views, csrf });
+  const guard = createLoginGuard(store, config.bruteForce);
+  const interactions = createInteractionRouter({ provider: () => current.provider, accounts, views, csrf, guard, audit });
 
   const app = new Koa();
   app.proxy = config.proxy;
@@ -66,7 +73,7 @@ export async function createApp({ config, store, logger }: AppDeps): Promise<Idp
     app,
     provider: () => current.provider,
     async reloadKeys() {
-      const next = await loadKeySet(store);
+      const next = await loadKeySet(store, { kek });
       if (next.version === keys.version) return false;
       keys = next;
       current = build(next);

@@ -1,11 +1,12 @@
 import { ConfigError, loadConfig } from './config/load.js';
+import { KeyDecryptionError, readKek } from './keys/key-encryption.js';
 import { startServer } from './server.js';
 import { StoreUrlError } from './storage/open-store.js';
 
 /** Process entry: config → store → keys → app → listen; SIGTERM/SIGINT drain and close. */
 async function main() {
   const config = loadConfig();
-  const running = await startServer(config);
+  const running = await startServer(config, { kek: readKek() });
   const cli = process.env.npm_lifecycle_event ? 'npx idport' : 'idport';
   process.stdout.write(
     `idport is serving ${running.url} (discovery: ${running.url}/.well-known/openid-configuration, store: ${running.store.kind}). ` +
@@ -25,7 +26,7 @@ async function main() {
 }
 
 main().catch((err: unknown) => {
-  if (err instanceof ConfigError || err instanceof StoreUrlError) {
+  if (err instanceof ConfigError || err instanceof StoreUrlError || err instanceof KeyDecryptionError) {
     process.stderr.write(`idport: ${err.message}\n`);
     process.exit(2);
   }

@@ -21,6 +21,8 @@ export interface StartOptions {
   logger?: Logger;
   /** an already open store (tests); otherwise config.databaseUrl is opened */
   store?: Store;
+  /** key-encryption key for private keys at rest (IDPORT_KEK) */
+  kek?: Uint8Array | undefined;
 }
 
 const listen = (server: Server, port: number, host: string) =>
@@ -43,12 +45,12 @@ export async function startServer(baseConfig: Readonly<Config>, options: StartOp
   server.keepAliveTimeout = 65_000;
   let timers: NodeJS.Timeout[] = [];
   try {
-    await ensureKeys(store);
+    await ensureKeys(store, { kek: options.kek });
     const port = await listen(server, baseConfig.port, baseConfig.host);
     const config = baseConfig.port === 0 && baseConfig.issuer === 'http://localhost:0'
       ? { ...baseConfig, port, issuer: `http://${/^(0\.0\.0\.0|::)$/.test(baseConfig.host) ? 'localhost' : baseConfig.host}:${port}` }
       : baseConfig;
-    const idport = await createApp({ config, store, logger });
+    const idport = await createApp({ config, store, logger, kek: options.kek });
     let draining = false;
     server.on('request', (_req, res) => {
       // While draining, no connection is kept alive past its current response.

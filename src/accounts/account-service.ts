@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { Account, AccountClaims, KoaContextWithOIDC } from 'oidc-provider';
 
 import { type AccountRecord, type AccountStore } from '../storage/types.js';
-import { checkPassword, hashPassword, verifyDummy, verifyPassword } from './password.js';
+import type { Config } from '../config/schema.js';
+import { hashPassword, verifyDummy, verifyPassword } from './password.js';
+import { checkNewPassword } from './password-policy.js';
 
 export class AccountInputError extends Error {
   readonly code = 'ERR_ACCOUNT_INPUT';
@@ -32,7 +34,9 @@ export function accountClaims(account: AccountRecord): AccountClaims {
   };
 }
 
-export function createAccountService(accounts: AccountStore) {
+export const defaultPasswordPolicy: Config['passwords'] = { minLength: 8, maxLength: 256 };
+
+export function createAccountService(accounts: AccountStore, passwords: Config['passwords'] = defaultPasswordPolicy) {
   return {
     async create(input: NewAccountInput): Promise<AccountRecord> {
       if (!usernamePattern.test(input.username)) {
@@ -41,7 +45,7 @@ export function createAccountService(accounts: AccountStore) {
       if (input.email !== undefined && !emailPattern.test(input.email)) {
         throw new AccountInputError('email is not a valid address');
       }
-      const problem = checkPassword(input.password);
+      const problem = checkNewPassword(input.password, passwords, input);
       if (problem) throw new AccountInputError(problem);
       return accounts.create({
         id: randomUUID(),
@@ -55,7 +59,9 @@ export function createAccountService(accounts: AccountStore) {
     },
 
     async setPassword(id: string, password: string): Promise<boolean> {
-      const problem = checkPassword(password);
+      const account = await accounts.findById(id);
+      if (!account) return false;
+      const problem = checkNewPassword(password, passwords, { username: account.username, email: account.email ?? undefined });
       if (problem) throw new AccountInputError(problem);
       return accounts.setPasswordHash(id, await hashPassword(password));
     },

@@ -26,13 +26,3 @@ export async function verifyDummy(password: string): Promise<false> {
   await verifyPassword(await dummyHash, password);
   return false;
 }
-
-export const passwordPolicy = { minLength: 8, maxLength: 256 } as const;
-
-/** Returns why a new password is not acceptable, or undefined. */
-export function checkPassword(password: string): string | undefined {
-  const length = [...password].length;
-  if (length < passwordPolicy.minLength) return `password must be at least ${passwordPolicy.minLength} characters`;
-  if (length > passwordPolicy.maxLength) return `password must be at most ${passwordPolicy.maxLength} characters`;
-  return undefined;
-}

@@ -1,11 +1,23 @@
+import { userInfo } from 'node:os';
+import pino from 'pino';
 
 import { createAccountService } from '../accounts/account-service.js';
+import { createAudit, type Audit } from '../audit.js';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
+import { readKek } from '../keys/key-encryption.js';
 import { ensureKeys, loadKeySet } from '../keys/key-manager.js';
 import { openStore } from '../storage/open-store.js';
 import type { Store } from '../storage/types.js';
 import { createViews } from '../views/render.js';
+
+const osUser = () => {
+  try {
+    return userInfo().username;
+  } catch {
+    return 'unknown';
+  }
+};
 
 export class UsageError extends Error {
   readonly code = 'ERR_USAGE';
@@ -15,6 +27,10 @@ export class UsageError extends Error {
 export interface CliContext {
   config: Readonly<Config>;
   store: Store;
+  /** audit events for every change, as JSON lines on stderr (stdout stays the command's result) */
+  audit: Audit;
+  /** key-encryption key (IDPORT_KEK), when set */
+  kek: Uint8Array | undefined;
   accounts: ReturnType<typeof createAccountService>;
   /** oidc-provider's own client metadata validation, so the CLI accepts exactly what the server will. */
   validateClient(metadata: Record<string, unknown>): Promise<void>;
@@ -22,21 +38,25 @@ export interface CliContext {
 
 export async function openCliContext(): Promise<CliContext> {
   const config = loadConfig();
+  const kek = readKek();
+  const audit = createAudit(pino({ level: config.logLevel }, pino.destination(2)));
   const store = await openStore(config.databaseUrl);
-  const accounts = createAccountService(store.accounts);
+  const accounts = createAccountService(store.accounts, config.passwords);
   return {
     config,
     store,
+    kek,
     accounts,
+    audit: (event, fields) => audit(event, { actor: `cli:${osUser()}`, ...fields }),
     async validateClient(metadata) {
-      await ensureKeys(store);
+      await ensureKeys(store, { kek });
       // Loaded only here: oidc-provider is heavy and warns on Node 20, and only `clients add` needs it.
       const { createProvider } = await import('../provider/create-provider.js');
       const provider = createProvider({
         config,
         store,
         accounts,
-        keys: await loadKeySet(store),
+        keys: await loadKeySet(store, { kek }),
         views: createViews(config.productName),
       });
       await provider.Client.validate(metadata as never);

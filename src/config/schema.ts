@@ -63,6 +63,33 @@ export const configSchema = z
       .positive()
       .default(10)
       .describe('how long SIGTERM waits for in-flight requests'),
+    passwords: z
+      .object({
+        minLength: z.number().int().min(8).max(64).default(8).describe('shortest password accepted (15 recommended when passwords are the only factor)'),
+        maxLength: z.number().int().min(64).max(1024).default(256).describe('longest password accepted (never truncated)'),
+      })
+      .strict()
+      .default({ minLength: 8, maxLength: 256 }),
+    bruteForce: z
+      .object({
+        freeFailures: z.number().int().min(1).default(5).describe('failed logins for one username before waits begin'),
+        waitSeconds: z.number().int().positive().default(60).describe('first wait; doubles with each further failure'),
+        maxWaitSeconds: z.number().int().positive().default(900).describe('longest wait (lockout cap)'),
+        resetSeconds: z.number().int().positive().default(43200).describe('failures are forgotten after this long without one'),
+        ipFailuresPerHour: z.number().int().positive().default(100).describe('failed logins from one IP per hour before it is blocked'),
+        ipBlockSeconds: z.number().int().positive().default(900).describe('how long such an IP is blocked'),
+        loginsPerIpPerMinute: z.number().int().positive().default(60).describe('login attempts (any outcome) from one IP per minute'),
+      })
+      .strict()
+      .default({
+        freeFailures: 5,
+        waitSeconds: 60,
+        maxWaitSeconds: 900,
+        resetSeconds: 43200,
+        ipFailuresPerHour: 100,
+        ipBlockSeconds: 900,
+        loginsPerIpPerMinute: 60,
+      }),
     productName: z.string().min(1).max(60).default('idport').describe('name shown on pages'),
   })
   .strict();

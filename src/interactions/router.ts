@@ -4,8 +4,11 @@ import type Provider from 'oidc-provider';
 import type { InteractionResults } from 'oidc-provider';
 
 import type { AccountService } from '../accounts/account-service.js';
+import type { LoginGuard } from '../accounts/login-guard.js';
+import type { Audit } from '../audit.js';
 import { formString, parseForm } from '../http/form-body.js';
 import { HttpError } from '../http/http-error.js';
+import { setFormCsp } from '../http/security-headers.js';
 import type { Views } from '../views/render.js';
 import { finishConsent, renderConsent } from './consent.js';
 import type { Csrf } from './csrf.js';
@@ -15,6 +18,8 @@ export interface InteractionDeps {
   accounts: AccountService;
   views: Views;
   csrf: Csrf;
+  guard: LoginGuard;
+  audit: Audit;
 }
 
 /** Wrong credentials always read the same, whatever was wrong. */
@@ -22,13 +27,18 @@ export const loginFailedMessage = 'The username or password is incorrect.';
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
 
-async function clientName(provider: Provider, details: Details): Promise<string> {
+/** The client's display name, and where forms on its pages may end up (its redirect URI). */
+async function clientInfo(provider: Provider, details: Details) {
   const client = await provider.Client.find(String(details.params.client_id));
-  return client?.clientName ?? String(details.params.client_id);
+  const redirect = details.params.redirect_uri;
+  return {
+    name: client?.clientName ?? String(details.params.client_id),
+    formTargets: typeof redirect === 'string' ? [redirect] : (client?.redirectUris ?? []),
+  };
 }
 
 /** Login, consent and abort pages under /interaction/:uid (the interaction cookie's path). */
-export function createInteractionRouter({ provider, accounts, views, csrf }: InteractionDeps): Router {
+export function createInteractionRouter({ provider, accounts, views, csrf, guard, audit }: InteractionDeps): Router {
   const router = new Router({ prefix: '/interaction/:uid' });
 
   const details = async (ctx: Context, expectedPrompt?: string): Promise<Details> => {
@@ -44,12 +54,14 @@ export function createInteractionRouter({ provider, accounts, views, csrf }: Int
   };
 
   const renderLogin = async (ctx: Context, found: Details, extra: { login?: string; error?: string } = {}) => {
+    const client = await clientInfo(provider(), found);
+    setFormCsp(ctx, client.formTargets);
     ctx.type = 'html';
     ctx.body = views.render('login', {
       title: 'Sign in',
       uid: found.uid,
       csrf: csrf.token(found.uid),
-      clientName: await clientName(provider(), found),
+      clientName: client.name,
       login: extra.login ?? (typeof found.params.login_hint === 'string' ? found.params.login_hint : ''),
       error: extra.error,
     });
@@ -71,7 +83,9 @@ export function createInteractionRouter({ provider, accounts, views, csrf }: Int
     if (found.prompt.name === 'login') return renderLogin(ctx, found);
     if (found.prompt.name === 'consent') {
       const account = found.session?.accountId ? await accounts.find(found.session.accountId) : undefined;
-      return renderConsent(ctx, { views, csrf, found, clientName: await clientName(provider(), found), username: account?.username });
+      const client = await clientInfo(provider(), found);
+      setFormCsp(ctx, client.formTargets);
+      return renderConsent(ctx, { views, csrf, found, clientName: client.name, username: account?.username });
     }
     throw new HttpError(400, 'invalid_request', `unsupported interaction prompt ${found.prompt.name}`);
   });
@@ -80,19 +94,41 @@ export function createInteractionRouter({ provider, accounts, views, csrf }: Int
     const found = await details(ctx, 'login');
     const login = formString(ctx, 'login', 320).trim();
     const password = formString(ctx, 'password', 1024);
+    const client_id = String(found.params.client_id);
+    const verdict = await guard.check(login, ctx.ip);
+    if (!verdict.allowed) {
+      // Same words as any failed login: a lockout must not tell whether the account exists.
+      audit('login', { outcome: 'locked', client_id, ip: ctx.ip, reason: verdict.reason });
+      ctx.status = 429;
+      ctx.set('Retry-After', String(verdict.retryAfter));
+      return renderLogin(ctx, found, { login, error: loginFailedMessage });
+    }
     const account = await accounts.authenticate(login, password);
-    if (!account) return renderLogin(ctx, found, { login, error: loginFailedMessage });
+    if (!account) {
+      const failures = await guard.failed(login, ctx.ip);
+      audit('login', { outcome: 'failure', client_id, ip: ctx.ip, failures });
+      return renderLogin(ctx, found, { login, error: loginFailedMessage });
+    }
+    await guard.succeeded(login);
+    audit('login', { outcome: 'success', actor: account.id, client_id, ip: ctx.ip });
     await finish(ctx, { login: { accountId: account.id, amr: ['pwd'] } }, false);
   });
 
   router.post('/consent', parseForm, async (ctx) => {
     const found = await details(ctx, 'consent');
     const result = await finishConsent(provider(), found);
+    audit('consent', { outcome: 'success', actor: found.session?.accountId, client_id: String(found.params.client_id), ip: ctx.ip });
     await finish(ctx, result, true);
   });
 
   router.post('/abort', parseForm, async (ctx) => {
-    await details(ctx);
+    const found = await details(ctx);
+    audit(found.prompt.name === 'consent' ? 'consent' : 'login', {
+      outcome: 'denied',
+      actor: found.session?.accountId,
+      client_id: String(found.params.client_id),
+      ip: ctx.ip,
+    });
     const result = { error: 'access_denied', error_description: 'End-User aborted interaction' };
     await finish(ctx, result, false);
   });

@@ -2,6 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
 
 import type { KeyRecord, Store } from '../storage/types.js';
+import { seal, unseal } from './key-encryption.js';
+
+export interface KeyOptions {
+  /** key-encryption key (IDPORT_KEK): private material is sealed with it before it reaches the store */
+  kek?: Uint8Array | undefined;
+}
 
 /** Signing algorithms we always hold a key for: RS256 (OIDC's mandatory default) and ES256. */
 export const signingAlgs = ['RS256', 'ES256'] as const;
@@ -15,55 +21,66 @@ export interface KeySet {
   version: string;
 }
 
-async function newSigningKey(alg: (typeof signingAlgs)[number], at: number): Promise<KeyRecord> {
+async function newSigningKey(alg: (typeof signingAlgs)[number], at: number, kek?: Uint8Array): Promise<KeyRecord> {
   const { privateKey } = await generateKeyPair(alg, { extractable: true, modulusLength: 2048 });
   const jwk = await exportJWK(privateKey);
   const kid = await calculateJwkThumbprint(jwk);
   return {
     kid,
     kind: 'signing',
-    material: { ...jwk, kid, alg, use: 'sig' },
+    material: await seal({ ...jwk, kid, alg, use: 'sig' }, kek),
     createdAt: at,
     retiredAt: null,
     expiresAt: null,
   };
 }
 
-function newCookieKey(at: number): KeyRecord {
+async function newCookieKey(at: number, kek?: Uint8Array): Promise<KeyRecord> {
   const k = randomBytes(32).toString('base64url');
-  return { kid: `cookie-${randomBytes(8).toString('hex')}`, kind: 'cookie', material: { k }, createdAt: at, retiredAt: null, expiresAt: null };
+  return {
+    kid: `cookie-${randomBytes(8).toString('hex')}`,
+    kind: 'cookie',
+    material: await seal({ k }, kek),
+    createdAt: at,
+    retiredAt: null,
+    expiresAt: null,
+  };
 }
 
-export const generateSigningKeys = (at = Date.now()) => Promise.all(signingAlgs.map((alg) => newSigningKey(alg, at)));
+const generateSigningKeys = (at: number, kek?: Uint8Array) => Promise.all(signingAlgs.map((alg) => newSigningKey(alg, at, kek)));
 
 /**
  * Makes sure the store holds signing and cookie keys. Race-safe: when several nodes start on an
  * empty store at once, the store keeps exactly one node's set and the others use it.
  */
-export async function ensureKeys(store: Store): Promise<void> {
+export async function ensureKeys(store: Store, { kek }: KeyOptions = {}): Promise<void> {
   if ((await store.keys.list('signing')).every((k) => k.retiredAt !== null)) {
-    await store.keys.insertIfNone('signing', await generateSigningKeys());
+    await store.keys.insertIfNone('signing', await generateSigningKeys(Date.now(), kek));
   }
   if ((await store.keys.list('cookie')).every((k) => k.retiredAt !== null)) {
-    await store.keys.insertIfNone('cookie', [newCookieKey(Date.now())]);
+    await store.keys.insertIfNone('cookie', [await newCookieKey(Date.now(), kek)]);
   }
 }
 
 /** Reads the current key set from the store. */
-export async function loadKeySet(store: Store): Promise<KeySet> {
+export async function loadKeySet(store: Store, { kek }: KeyOptions = {}): Promise<KeySet> {
   const [signing, cookie] = await Promise.all([store.keys.list('signing'), store.keys.list('cookie')]);
   if (!signing.some((k) => k.retiredAt === null) || !cookie.length) {
     throw new Error('the store holds no active keys (run the server once, or `idport keys rotate`)');
   }
-  const keys = signing.map((k) => {
-    const jwk = { ...k.material } as JWK;
+  const [signingMaterial, cookieMaterial] = await Promise.all([
+    Promise.all(signing.map((k) => unseal(k.material, kek))),
+    Promise.all(cookie.map((k) => unseal(k.material, kek))),
+  ]);
+  const keys = signing.map((k, i) => {
+    const jwk = { ...signingMaterial[i] } as JWK;
     // A retired key stays published so tokens it signed still verify, but never signs again.
     if (k.retiredAt !== null) jwk.key_ops = ['verify'];
     return jwk;
   });
   return {
     jwks: { keys },
-    cookieKeys: cookie.map((k) => String(k.material.k)),
+    cookieKeys: cookieMaterial.map((m) => String(m.k)),
     version: [...signing, ...cookie].map((k) => `${k.kid}:${k.retiredAt ?? ''}`).join(','),
   };
 }
@@ -72,13 +89,17 @@ export async function loadKeySet(store: Store): Promise<KeySet> {
  * Replaces the signing keys (and the cookie keys when `cookieKeepSeconds` is given). Old signing
  * keys stay published, verify-only, for `keepSeconds` so tokens they signed keep verifying.
  */
-export async function rotateKeys(store: Store, keepSeconds: number, options: { cookieKeepSeconds?: number } = {}) {
+export async function rotateKeys(
+  store: Store,
+  keepSeconds: number,
+  { cookieKeepSeconds, kek }: KeyOptions & { cookieKeepSeconds?: number | undefined } = {},
+) {
   const now = Date.now();
-  const fresh = await generateSigningKeys(now);
+  const fresh = await generateSigningKeys(now, kek);
   await store.keys.rotate('signing', fresh, now + keepSeconds * 1000);
-  if (options.cookieKeepSeconds) {
+  if (cookieKeepSeconds) {
     // Old cookie keys keep verifying existing cookies for as long as a session can live.
-    await store.keys.rotate('cookie', [newCookieKey(now)], now + options.cookieKeepSeconds * 1000);
+    await store.keys.rotate('cookie', [await newCookieKey(now, kek)], now + cookieKeepSeconds * 1000);
   }
-  return fresh.map((k) => ({ kid: k.kid, alg: String(k.material.alg) }));
+  return fresh.map((k, i) => ({ kid: k.kid, alg: signingAlgs[i]! }));
 }

@@ -5,6 +5,7 @@ import type { Config } from '../config/schema.js';
 import type { KeySet } from '../keys/key-manager.js';
 import type { Store } from '../storage/types.js';
 import { notFound } from '../http/not-found.js';
+import { setFormCsp } from '../http/security-headers.js';
 import type { Views } from '../views/render.js';
 import { createAdapterFactory } from './adapter.js';
 import { claimsByScope, supportedScopes } from './claims.js';
@@ -38,8 +39,10 @@ export function createProvider({ config, store, accounts, keys, views }: Provide
       keys: keys.cookieKeys,
       long: cookieOptions,
       short: cookieOptions,
+      // __Host- needs Path=/, which only the session cookie has: the interaction and resume
+      // cookies are scoped to their own paths, so they take __Secure-.
       names: secureCookies
-        ? { session: '__Host-idport.session', interaction: '__Host-idport.interaction', resume: '__Host-idport.resume' }
+        ? { session: '__Host-idport.session', interaction: '__Secure-idport.interaction', resume: '__Secure-idport.resume' }
         : { session: 'idport.session', interaction: 'idport.interaction', resume: 'idport.resume' },
     },
     claims: claimsByScope as unknown as Configuration['claims'],
@@ -63,6 +66,7 @@ export function createProvider({ config, store, accounts, keys, views }: Provide
       rpInitiatedLogout: {
         enabled: true,
         async logoutSource(ctx, form) {
+          setFormCsp(ctx, [ctx.oidc.params?.post_logout_redirect_uri]);
           ctx.type = 'html';
           ctx.body = views.render('logout', { title: 'Sign out', form, clientName: ctx.oidc.client?.clientName });
         },

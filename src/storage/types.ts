@@ -1,3 +1,5 @@
+import type { RateLimiterAbstract } from 'rate-limiter-flexible';
+
 /**
  * The one storage interface. Every adapter (SQLite now, MongoDB later) implements it and
  * passes the contract suite in test/contract/. Adapters return `undefined` for records that
@@ -95,12 +97,25 @@ export interface KeyStore {
   rotate(kind: KeyKind, keys: KeyRecord[], keepUntil: number): Promise<void>;
 }
 
+export interface RateLimiterOptions {
+  /** namespace of the keys, e.g. 'login-fail-ip' */
+  keyPrefix: string;
+  /** points available per window */
+  points: number;
+  /** window length (seconds) */
+  duration: number;
+  /** how long a key stays blocked once its points run out (seconds; 0 = until the window ends) */
+  blockDuration?: number;
+}
+
 export interface Store {
   readonly kind: 'sqlite' | 'mongodb';
   model(name: string): OidcModelStore;
   readonly accounts: AccountStore;
   readonly clients: ClientStore;
   readonly keys: KeyStore;
+  /** A rate-limiter-flexible limiter whose counters live in this store, so they hold across nodes. */
+  rateLimiter(options: RateLimiterOptions): RateLimiterAbstract;
   /** Deletes expired rows; returns how many. */
   sweep(): Promise<number>;
   /** Cheap liveness check of the backing database. */

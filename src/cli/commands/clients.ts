@@ -56,6 +56,7 @@ export async function clients(ctx: CliContext, verb: string | undefined, args: A
         throw new UsageError(`invalid client: ${e.error_description ?? e.message}`);
       }
       await ctx.store.clients.upsert(metadata);
+      ctx.audit('client.added', { outcome: 'success', client_id: metadata.client_id, client_name: metadata.client_name });
       return print(metadata, json, () =>
         [
           `added client "${metadata.client_name}"`,
@@ -81,6 +82,7 @@ export async function clients(ctx: CliContext, verb: string | undefined, args: A
       const id = args.positional[0];
       if (!id) throw new UsageError('name the client: clients remove CLIENT_ID');
       if (!(await ctx.store.clients.remove(id))) throw new Error(`no client "${id}"`);
+      ctx.audit('client.removed', { outcome: 'success', client_id: id });
       return print({ removed: true, client_id: id }, json, () => `removed client ${id}`);
     }
     default:

@@ -13,7 +13,7 @@ export async function keys(ctx: CliContext, verb: string | undefined, args: Args
   const json = args.flag('json');
   switch (verb) {
     case 'list': {
-      await ensureKeys(ctx.store);
+      await ensureKeys(ctx.store, { kek: ctx.kek });
       const all = (await ctx.store.keys.list('signing')).map((k) => ({
         kid: k.kid,
         alg: k.material.alg,
@@ -25,10 +25,11 @@ export async function keys(ctx: CliContext, verb: string | undefined, args: Args
       return print({ keys: all }, json, () => table(all, ['kid', 'alg', 'status', 'created_at', 'published_until']));
     }
     case 'rotate': {
-      await ensureKeys(ctx.store);
+      await ensureKeys(ctx.store, { kek: ctx.kek });
       const keepSeconds = retiredKeyLifetime(ctx);
       const cookieKeepSeconds = args.flag('cookies') ? ctx.config.ttl.session + ctx.config.keys.refreshSeconds : undefined;
-      const fresh = await rotateKeys(ctx.store, keepSeconds, { cookieKeepSeconds });
+      const fresh = await rotateKeys(ctx.store, keepSeconds, { cookieKeepSeconds, kek: ctx.kek });
+      ctx.audit('keys.rotated', { outcome: 'success', kids: fresh.map((k) => k.kid), cookies: !!cookieKeepSeconds });
       const result = {
         rotated: fresh,
         old_keys_published_for_seconds: keepSeconds,

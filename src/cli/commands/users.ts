@@ -57,6 +57,7 @@ export async function users(ctx: CliContext, verb: string | undefined, args: Arg
         emailVerified: args.flag('email-verified'),
         claims: parseClaims(args.string('claims')),
       });
+      ctx.audit('user.added', { outcome: 'success', sub: account.id, username: account.username });
       return print(publicView(account), json, () => `added user ${account.username} (sub ${account.id})`);
     }
     case 'list': {
@@ -70,11 +71,13 @@ export async function users(ctx: CliContext, verb: string | undefined, args: Arg
     case 'remove': {
       const account = await findUser(ctx, args.positional[0]);
       await ctx.store.accounts.remove(account.id);
+      ctx.audit('user.removed', { outcome: 'success', sub: account.id, username: account.username });
       return print({ removed: true, sub: account.id, username: account.username }, json, () => `removed user ${account.username}`);
     }
     case 'set-password': {
       const account = await findUser(ctx, args.positional[0]);
       await ctx.accounts.setPassword(account.id, passwordFrom(args));
+      ctx.audit('user.password_set', { outcome: 'success', sub: account.id, username: account.username });
       return print({ updated: true, sub: account.id, username: account.username }, json, () => `password changed for ${account.username}`);
     }
     default:

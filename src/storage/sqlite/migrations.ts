@@ -53,6 +53,15 @@ const migrations: string[] = [
   );
   CREATE INDEX keys_kind ON keys (kind, created_at);
   `,
+  // rate-limiter-flexible's RateLimiterSQLite layout; all limiters share it, keys are prefixed.
+  `
+  CREATE TABLE rate_limits (
+    key    TEXT PRIMARY KEY,
+    points INTEGER NOT NULL DEFAULT 0,
+    expire INTEGER
+  );
+  CREATE INDEX rate_limits_expire ON rate_limits (expire);
+  `,
 ];
 
 export function migrate(db: Database): number {

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { RateLimiterSQLite } from 'rate-limiter-flexible';
 
 import type { Store } from '../types.js';
 import { createSqliteAccounts } from './accounts.js';
@@ -28,6 +29,7 @@ export function openSqliteStore({ path, now = Date.now }: SqliteOptions): Store 
 
   const records = createOidcRecords(db, now);
   const ping = db.prepare('SELECT 1');
+  const sweepRateLimits = db.prepare('DELETE FROM rate_limits WHERE expire IS NOT NULL AND expire < ?');
 
   return {
     kind: 'sqlite',
@@ -35,8 +37,11 @@ export function openSqliteStore({ path, now = Date.now }: SqliteOptions): Store 
     accounts: createSqliteAccounts(db, now),
     clients: createSqliteClients(db, now),
     keys: createSqliteKeys(db, now),
+    rateLimiter: (options) =>
+      new RateLimiterSQLite({ ...options, storeClient: db, storeType: 'better-sqlite3', tableName: 'rate_limits', tableCreated: true }),
     async sweep() {
-      return records.sweep();
+      // rate-limiter-flexible compares against the real clock, not the store's test clock
+      return records.sweep() + sweepRateLimits.run(Date.now()).changes;
     },
     async ping() {
       ping.get();
