@@ -10,6 +10,7 @@ import type { Config } from './config/schema.js';
 import { assets } from './http/assets.js';
 import { errorHandler } from './http/error-handler.js';
 import { health } from './http/health.js';
+import { pinHost } from './http/pin-host.js';
 import { requestLog } from './http/request-log.js';
 import { securityHeaders } from './http/security-headers.js';
 import { createCsrf } from './interactions/csrf.js';
@@ -58,6 +59,7 @@ export async function createApp({ config, store, logger, kek }: AppDeps): Promis
   app.proxy = config.proxy;
   app.silent = true;
   app.use(requestLog(logger));
+  app.use(pinHost(config.issuer));
   app.use(securityHeaders({ https: config.issuer.startsWith('https:') }));
   app.use(errorHandler(views, logger));
   app.use(health(store, () => draining));

@@ -1,21 +1,44 @@
+import cluster from 'node:cluster';
+
+import { reportReady, runPrimary, workerCount } from './cluster.js';
 import { ConfigError, loadConfig } from './config/load.js';
+import type { Config } from './config/schema.js';
+import { ensureKeys } from './keys/key-manager.js';
 import { KeyDecryptionError, readKek } from './keys/key-encryption.js';
 import { startServer } from './server.js';
-import { StoreUrlError } from './storage/open-store.js';
+import { StoreConnectError } from './storage/errors.js';
+import { openStore, StoreUrlError } from './storage/open-store.js';
 
-/** Process entry: config → store → keys → app → listen; SIGTERM/SIGINT drain and close. */
-async function main() {
-  const config = loadConfig();
-  const running = await startServer(config, { kek: readKek() });
-  const cli = process.env.npm_lifecycle_event ? 'npx idport' : 'idport';
+const cli = process.env.npm_lifecycle_event ? 'npx idport' : 'idport';
+
+function announce(url: string, store: string, workers: number) {
   process.stdout.write(
-    `idport is serving ${running.url} (discovery: ${running.url}/.well-known/openid-configuration, store: ${running.store.kind}). ` +
+    `idport is serving ${url} (discovery: ${url}/.well-known/openid-configuration, store: ${store}` +
+      `${workers > 1 ? `, ${workers} workers` : ''}). ` +
       `Next: add a user with \`${cli} users add --username alice --password '…' --email alice@example.com\` ` +
       `and an app with \`${cli} clients add --name "My app" --redirect-uri http://localhost:8080/callback\`.\n`,
   );
+}
+
+/** Before forking: migrate and create keys once, so workers start on a ready store. */
+async function prepareStore(config: Readonly<Config>, kek: Uint8Array | undefined) {
+  const store = await openStore(config.databaseUrl, {}, config.mongo);
+  try {
+    await ensureKeys(store, { kek });
+    return store.kind;
+  } finally {
+    await store.close();
+  }
+}
+
+/** One server process (alone, or a cluster worker): SIGTERM/SIGINT drain it and close the store. */
+async function serve(config: Readonly<Config>, kek: Uint8Array | undefined) {
+  const running = await startServer(config, { kek });
+  if (cluster.isWorker) reportReady(running.url);
+  else announce(running.url, running.store.kind, 1);
 
   const shutdown = (signal: string) => {
-    process.stdout.write(`idport: ${signal} received, draining in-flight requests…\n`);
+    if (!cluster.isWorker) process.stdout.write(`idport: ${signal} received, draining in-flight requests…\n`);
     running.close().then(
       () => process.exit(0),
       () => process.exit(1),
@@ -25,9 +48,27 @@ async function main() {
   process.once('SIGINT', () => shutdown('SIGINT'));
 }
 
+/** Process entry: config → store → keys → app → listen, alone or as N workers. */
+async function main() {
+  const config = loadConfig();
+  const kek = readKek();
+  const count = workerCount(config);
+  if (count > 1 && cluster.isPrimary) {
+    const storeKind = await prepareStore(config, kek);
+    runPrimary({
+      count,
+      onReady: (url) => announce(url, storeKind, count),
+      log: (message) => process.stdout.write(`${message}\n`),
+    });
+    return;
+  }
+  await serve(config, kek);
+}
+
 main().catch((err: unknown) => {
-  if (err instanceof ConfigError || err instanceof StoreUrlError || err instanceof KeyDecryptionError) {
-    process.stderr.write(`idport: ${err.message}\n`);
+  const known = [ConfigError, StoreUrlError, KeyDecryptionError, StoreConnectError].some((type) => err instanceof type);
+  if (known) {
+    process.stderr.write(`idport: ${(err as Error).message}\n`);
     process.exit(2);
   }
   const e = err as NodeJS.ErrnoException;

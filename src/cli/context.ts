@@ -3,6 +3,7 @@ import pino from 'pino';
 
 import { createAccountService } from '../accounts/account-service.js';
 import { createAudit, type Audit } from '../audit.js';
+import { checkRedirectUri } from '../clients/redirect-policy.js';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { readKek } from '../keys/key-encryption.js';
@@ -40,7 +41,7 @@ export async function openCliContext(): Promise<CliContext> {
   const config = loadConfig();
   const kek = readKek();
   const audit = createAudit(pino({ level: config.logLevel }, pino.destination(2)));
-  const store = await openStore(config.databaseUrl);
+  const store = await openStore(config.databaseUrl, {}, config.mongo);
   const accounts = createAccountService(store.accounts, config.passwords);
   return {
     config,
@@ -49,6 +50,12 @@ export async function openCliContext(): Promise<CliContext> {
     accounts,
     audit: (event, fields) => audit(event, { actor: `cli:${osUser()}`, ...fields }),
     async validateClient(metadata) {
+      const production = config.issuer.startsWith('https:');
+      const uris = ['redirect_uris', 'post_logout_redirect_uris'].flatMap((k) => (metadata[k] as string[] | undefined) ?? []);
+      for (const uri of uris) {
+        const problem = checkRedirectUri(uri, { production });
+        if (problem) throw new UsageError(problem);
+      }
       await ensureKeys(store, { kek });
       // Loaded only here: oidc-provider is heavy and warns on Node 20, and only `clients add` needs it.
       const { createProvider } = await import('../provider/create-provider.js');

@@ -1,6 +1,7 @@
 import { parseCliArgs } from './args.js';
 import { clients } from './commands/clients.js';
 import { keys } from './commands/keys.js';
+import { migrate } from './commands/migrate.js';
 import { users } from './commands/users.js';
 import { openCliContext, UsageError } from './context.js';
 
@@ -13,14 +14,18 @@ export const usage = `usage: idport <command> [options]
               [--grant-type authorization_code|refresh_token|client_credentials …] [--public] [--scope S]
   clients list | show CLIENT_ID | remove CLIENT_ID
   keys list | rotate [--cookies]
+  migrate                         apply SQLite migrations / create MongoDB indexes (start-up does it too)
 
 Every command takes --json (prints exactly one JSON object). The CLI uses the server's
 configuration (config/default.json, IDPORT_CONFIG, DATABASE_URL …) and works while it runs.`;
 
-const nouns = { users, clients, keys } as const;
+const nouns = { users, clients, keys, migrate } as const;
 
 export async function runCli(argv: string[]): Promise<number> {
-  const [noun, verb, ...rest] = argv;
+  const [noun, ...tail] = argv;
+  // `idport migrate --json`: an option where the verb would be belongs to the options
+  const verb = tail[0]?.startsWith('-') ? undefined : tail[0];
+  const rest = verb === undefined ? tail : tail.slice(1);
   if (!noun) {
     process.stderr.write(`${usage}\n`);
     return 2;

@@ -18,7 +18,7 @@ type Env = Record<string, string | undefined>;
 type Raw = Record<string, unknown>;
 
 /** Environment variables and the config key each one sets. */
-export const envKeys: Record<string, { key: string; type: 'string' | 'int' | 'bool' }> = {
+export const envKeys: Record<string, { key: string; type: 'string' | 'int' | 'bool' | 'intOrAuto' }> = {
   PORT: { key: 'port', type: 'int' },
   HOST: { key: 'host', type: 'string' },
   ISSUER: { key: 'issuer', type: 'string' },
@@ -26,6 +26,7 @@ export const envKeys: Record<string, { key: string; type: 'string' | 'int' | 'bo
   LOG_LEVEL: { key: 'logLevel', type: 'string' },
   TRUST_PROXY: { key: 'proxy', type: 'bool' },
   KEY_REFRESH_SECONDS: { key: 'keys.refreshSeconds', type: 'int' },
+  WORKERS: { key: 'workers', type: 'intOrAuto' },
 };
 
 function readJson(path: string): Raw {
@@ -61,9 +62,11 @@ function envOverrides(env: Env, problems: string[]): Raw {
   for (const [name, { key, type }] of Object.entries(envKeys)) {
     const value = env[name];
     if (value === undefined || value === '') continue;
-    if (type === 'int') {
+    if (type === 'intOrAuto' && value === 'auto') {
+      setPath(out, key, value);
+    } else if (type === 'int' || type === 'intOrAuto') {
       if (!/^\d+$/.test(value)) {
-        problems.push(`${key} (env ${name}): expected an integer, received "${value}"`);
+        problems.push(`${key} (env ${name}): expected an integer${type === 'intOrAuto' ? ' or "auto"' : ''}, received "${value}"`);
         continue;
       }
       setPath(out, key, Number(value));

@@ -31,6 +31,10 @@ export const configSchema = z
       .min(1)
       .default('sqlite:./data/idport.db')
       .describe('store: sqlite:PATH, sqlite::memory: (mongodb:// later)'),
+    workers: z
+      .union([z.literal('auto'), z.number().int().min(1).max(256)])
+      .default(1)
+      .describe('worker processes sharing the port (auto = one per CPU)'),
     logLevel: z
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
       .default('info')
@@ -63,6 +67,20 @@ export const configSchema = z
       .positive()
       .default(10)
       .describe('how long SIGTERM waits for in-flight requests'),
+    mongo: z
+      .object({
+        maxPoolSize: z.number().int().positive().default(20).describe('MongoDB connections per process'),
+        serverSelectionTimeoutMs: z
+          .number()
+          .int()
+          .positive()
+          .max(15000)
+          .default(10000)
+          .describe('how long to wait for a usable MongoDB server (start-up fails after this)'),
+        connectTimeoutMs: z.number().int().positive().default(10000).describe('MongoDB TCP connect timeout'),
+      })
+      .strict()
+      .default({ maxPoolSize: 20, serverSelectionTimeoutMs: 10000, connectTimeoutMs: 10000 }),
     passwords: z
       .object({
         minLength: z.number().int().min(8).max(64).default(8).describe('shortest password accepted (15 recommended when passwords are the only factor)'),

@@ -24,11 +24,18 @@ export function errorHandler(views: Views, logger: Logger): Middleware {
     } catch (caught) {
       const err = caught as Exposable;
       const status = err.status ?? err.statusCode ?? 500;
-      const shown = err.expose === true && status < 500;
+      // 503 (store outage) is shown as such so clients retry; other 5xx become a generic 500.
+      const shown = (err.expose === true && status < 500) || status === 503;
       const out = shown
-        ? { error: err.error ?? 'invalid_request', error_description: err.error_description ?? err.message }
+        ? status === 503
+          ? { error: 'temporarily_unavailable', error_description: 'the service is temporarily unavailable; try again shortly' }
+          : { error: err.error ?? 'invalid_request', error_description: err.error_description ?? err.message }
         : { error: 'server_error', error_description: 'the server could not complete the request' };
       if (!shown) logger.error({ err: caught, requestId: ctx.state.requestId }, 'request failed');
+      if (status === 503) {
+        logger.warn({ err: caught, requestId: ctx.state.requestId }, 'store unavailable');
+        ctx.set('Retry-After', '5');
+      }
       ctx.status = shown ? status : 500;
       ctx.set('Cache-Control', 'no-store');
       if (ctx.accepts('json', 'html') === 'html') renderErrorPage(views, ctx, out);

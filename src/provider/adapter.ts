@@ -2,38 +2,61 @@ import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 
 import type { Store } from '../storage/types.js';
 
+/** A store outage becomes OAuth's temporarily_unavailable with HTTP 503, never a 500. */
+function rethrowOutage(err: unknown): never {
+  if ((err as { code?: string }).code === 'ERR_STORE_UNAVAILABLE') {
+    const out = new errors.CustomOIDCProviderError(
+      'temporarily_unavailable',
+      'the service is temporarily unavailable; try again shortly',
+    );
+    Object.assign(out, { status: 503, statusCode: 503, expose: true });
+    throw out;
+  }
+  throw err;
+}
+
+type AdapterMethod = (...args: unknown[]) => Promise<unknown>;
+
+const withOutageHandling = (adapter: Adapter): Adapter =>
+  Object.fromEntries(
+    Object.entries(adapter).map(([name, fn]) => [name, (...args: unknown[]) => (fn as AdapterMethod)(...args).catch(rethrowOutage)]),
+  ) as unknown as Adapter;
+
+function clientAdapter(store: Store): Adapter {
+  return {
+    upsert: async (_id, payload) => store.clients.upsert(payload as AdapterPayload & { client_id: string }),
+    find: (id) => store.clients.find(id) as Promise<AdapterPayload | undefined>,
+    findByUid: async () => undefined,
+    findByUserCode: async () => undefined,
+    consume: async () => undefined,
+    destroy: async (id) => void (await store.clients.remove(id)),
+    revokeByGrantId: async () => undefined,
+  };
+}
+
+function modelAdapter(store: Store, name: string): Adapter {
+  const records = store.model(name);
+  return {
+    upsert: (id, payload, expiresIn) => records.upsert(id, payload, expiresIn),
+    find: (id) => records.find(id) as Promise<AdapterPayload | undefined>,
+    findByUid: (uid) => records.findByUid(uid) as Promise<AdapterPayload | undefined>,
+    findByUserCode: (userCode) => records.findByUserCode(userCode) as Promise<AdapterPayload | undefined>,
+    async consume(id) {
+      if (await records.consume(id)) return;
+      const payload = await records.find(id);
+      if (typeof payload?.grantId === 'string') await records.revokeByGrantId(payload.grantId);
+      throw new errors.InvalidGrant(`${name === 'AuthorizationCode' ? 'authorization code' : 'token'} already consumed`);
+    },
+    destroy: (id) => records.destroy(id),
+    revokeByGrantId: (grantId) => records.revokeByGrantId(grantId),
+  };
+}
+
 /**
  * oidc-provider's adapter factory over our store. Clients come from the clients table, so a
  * client the CLI adds is usable at once. `consume` is atomic in the store; the loser of a race
- * gets invalid_grant and the grant is revoked, as for any reuse.
+ * gets invalid_grant and the grant is revoked, as for any reuse. Store outages become 503s.
  */
 export function createAdapterFactory(store: Store) {
-  return (name: string): Adapter => {
-    if (name === 'Client') {
-      return {
-        upsert: async (_id, payload) => store.clients.upsert(payload as AdapterPayload & { client_id: string }),
-        find: (id) => store.clients.find(id) as Promise<AdapterPayload | undefined>,
-        findByUid: async () => undefined,
-        findByUserCode: async () => undefined,
-        consume: async () => undefined,
-        destroy: async (id) => void (await store.clients.remove(id)),
-        revokeByGrantId: async () => undefined,
-      };
-    }
-    const records = store.model(name);
-    return {
-      upsert: (id, payload, expiresIn) => records.upsert(id, payload, expiresIn),
-      find: (id) => records.find(id) as Promise<AdapterPayload | undefined>,
-      findByUid: (uid) => records.findByUid(uid) as Promise<AdapterPayload | undefined>,
-      findByUserCode: (userCode) => records.findByUserCode(userCode) as Promise<AdapterPayload | undefined>,
-      async consume(id) {
-        if (await records.consume(id)) return;
-        const payload = await records.find(id);
-        if (typeof payload?.grantId === 'string') await records.revokeByGrantId(payload.grantId);
-        throw new errors.InvalidGrant(`${name === 'AuthorizationCode' ? 'authorization code' : 'token'} already consumed`);
-      },
-      destroy: (id) => records.destroy(id),
-      revokeByGrantId: (grantId) => records.revokeByGrantId(grantId),
-    };
-  };
+  return (name: string): Adapter => withOutageHandling(name === 'Client' ? clientAdapter(store) : modelAdapter(store, name));
 }

@@ -8,7 +8,17 @@ export class StoreUrlError extends Error {
 }
 
 /** Picks and opens the adapter named by a DATABASE_URL. */
-export async function openStore(databaseUrl: string, options: { now?: () => number } = {}): Promise<Store> {
+export interface MongoSettings {
+  maxPoolSize?: number;
+  serverSelectionTimeoutMs?: number;
+  connectTimeoutMs?: number;
+}
+
+export async function openStore(
+  databaseUrl: string,
+  options: { now?: () => number } = {},
+  mongo: MongoSettings = {},
+): Promise<Store> {
   if (databaseUrl.startsWith('sqlite:')) {
     const rest = databaseUrl.slice('sqlite:'.length).replace(/^\/\//, '');
     if (!rest) throw new StoreUrlError(`databaseUrl: "${databaseUrl}" names no file (try sqlite:./data/idport.db)`);
@@ -16,9 +26,11 @@ export async function openStore(databaseUrl: string, options: { now?: () => numb
     return openSqliteStore({ path, ...options });
   }
   if (/^mongodb(\+srv)?:\/\//.test(databaseUrl)) {
-    throw new StoreUrlError('databaseUrl: the MongoDB store is not supported yet; use sqlite:PATH');
+    // Loaded only when used: the SQLite default never pays for the driver.
+    const { openMongoStore } = await import('./mongodb/mongo-store.js');
+    return openMongoStore({ url: databaseUrl, ...options, ...mongo });
   }
   throw new StoreUrlError(
-    `databaseUrl: unsupported scheme in "${databaseUrl.replace(/\/\/[^@/]*@/, '//***@')}" (expected sqlite:PATH)`,
+    `databaseUrl: unsupported scheme in "${databaseUrl.replace(/\/\/[^@/]*@/, '//***@')}" (expected sqlite:PATH or mongodb://…)`,
   );
 }

@@ -257,15 +257,18 @@ describe('the idport process refuses bad configuration', () => {
     expect(proc.stdout()).not.toMatch(/idport is serving/);
   });
 
-  test('DATABASE_URL=mongodb://x: exits non-zero, names databaseUrl, says "not supported yet"', async () => {
-    const proc = startProcess({ DATABASE_URL: 'mongodb://x' });
-    const exit = await exitWithin(proc, 5000);
+  test('an unreachable MongoDB: exits non-zero within 15 s with one line naming the host, no credentials', async () => {
+    const started = Date.now();
+    const proc = startProcess({ DATABASE_URL: 'mongodb://admin:hunter2@127.0.0.1:1/idport' });
+    const exit = await exitWithin(proc, 15_000);
+    expect(Date.now() - started).toBeLessThan(15_000);
     expect(exit.code).not.toBe(0);
     expect(exit.code).not.toBeNull();
-    expect(proc.stderr()).toMatch(/databaseUrl/);
-    expect(proc.stderr()).toMatch(/not supported yet/);
+    const lines = proc.stderr().split('\n').filter((l) => l.trim() && !l.includes('oidc-provider WARNING'));
+    expect(lines).toEqual([expect.stringMatching(/^idport: cannot use MongoDB at 127\.0\.0\.1:1: /)]);
+    expect(proc.stderr()).not.toContain('hunter2');
     expect(stackLines(proc.stderr())).toEqual([]);
-  });
+  }, 20_000);
 
   test('an unknown scheme names databaseUrl and hides credentials', async () => {
     const proc = startProcess({ DATABASE_URL: 'postgres://admin:hunter2@db.example.com/idport' });

@@ -52,6 +52,7 @@ export async function clients(ctx: CliContext, verb: string | undefined, args: A
       try {
         await ctx.validateClient(metadata);
       } catch (err) {
+        if (err instanceof UsageError) throw new UsageError(`invalid client: ${err.message}`);
         const e = err as { error?: string; error_description?: string; message: string };
         throw new UsageError(`invalid client: ${e.error_description ?? e.message}`);
       }

@@ -1,0 +1,63 @@
+import cluster, { type Worker } from 'node:cluster';
+import { availableParallelism } from 'node:os';
+
+import type { Config } from './config/schema.js';
+
+export const workerCount = (config: Pick<Config, 'workers'>) =>
+  config.workers === 'auto' ? availableParallelism() : config.workers;
+
+export interface PrimaryOptions {
+  count: number;
+  /** prints the start-up line once every worker listens */
+  onReady(url: string): void;
+  log(message: string): void;
+}
+
+/**
+ * The primary of `WORKERS=N`: forks N workers that share the port (Node's cluster module), restarts
+ * one that dies (with a growing delay if it keeps dying), and on SIGTERM/SIGINT drains them all.
+ * Workers hold no state of their own: everything lives in the store, as with separate nodes.
+ */
+export function runPrimary({ count, onReady, log }: PrimaryOptions): void {
+  let stopping = false;
+  let ready = 0;
+  const recentDeaths: number[] = [];
+
+  const fork = () => {
+    const worker = cluster.fork();
+    worker.on('message', (msg: { type?: string; url?: string }) => {
+      if (msg?.type === 'ready' && (ready += 1) === count && msg.url) onReady(msg.url);
+    });
+  };
+
+  cluster.on('exit', (worker: Worker, code, signal) => {
+    if (stopping) {
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+      return;
+    }
+    const now = Date.now();
+    recentDeaths.push(now);
+    while (recentDeaths.length && recentDeaths[0]! < now - 60_000) recentDeaths.shift();
+    const delay = Math.min(30_000, 250 * 2 ** Math.max(0, recentDeaths.length - 1));
+    log(`idport: worker ${worker.process.pid} exited (${signal ?? code}); starting another in ${delay} ms`);
+    setTimeout(() => !stopping && fork(), delay).unref();
+  });
+
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    log(`idport: ${signal} received, draining ${count} workers…`);
+    const workers = Object.values(cluster.workers ?? {});
+    if (!workers.length) process.exit(0);
+    for (const worker of workers) worker?.process.kill('SIGTERM');
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+
+  for (let i = 0; i < count; i += 1) fork();
+}
+
+/** In a worker: tell the primary we listen. */
+export function reportReady(url: string): void {
+  if (cluster.isWorker) process.send?.({ type: 'ready', url });
+}

@@ -1,0 +1,72 @@
+import { MongoServerError, type Db } from 'mongodb';
+
+import { normalizeLogin } from '../normalize.js';
+import { DuplicateError, type AccountRecord, type AccountStore } from '../types.js';
+import { asKey } from './queries.js';
+
+interface AccountDoc {
+  _id: string;
+  username: string;
+  usernameNorm: string;
+  email: string | null;
+  emailVerified: boolean;
+  name: string | null;
+  passwordHash: string;
+  claims: Record<string, unknown>;
+  /** every normalised name the account can log in with; a unique multikey index keeps them unique across accounts */
+  loginKeys: string[];
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+const toRecord = (doc: AccountDoc | null): AccountRecord | undefined =>
+  doc
+    ? {
+        id: doc._id,
+        username: doc.username,
+        email: doc.email,
+        emailVerified: doc.emailVerified,
+        name: doc.name,
+        passwordHash: doc.passwordHash,
+        claims: doc.claims ?? {},
+        createdAt: doc.createdAt.getTime(),
+        updatedAt: doc.updatedAt.getTime(),
+      }
+    : undefined;
+
+export function createMongoAccounts(db: Db, now: () => number): AccountStore {
+  const accounts = db.collection<AccountDoc>('accounts');
+  return {
+    async create(account) {
+      const usernameNorm = normalizeLogin(account.username);
+      const loginKeys = [...new Set([usernameNorm, ...(account.email ? [normalizeLogin(account.email)] : [])])];
+      const at = new Date(now());
+      try {
+        await accounts.insertOne({ _id: asKey(account.id), ...account, usernameNorm, loginKeys, createdAt: at, updatedAt: at });
+      } catch (err) {
+        if (err instanceof MongoServerError && err.code === 11000) {
+          const taken = await accounts.findOne({ loginKeys: usernameNorm }, { projection: { _id: 1 } });
+          throw new DuplicateError(taken ? 'username' : 'email');
+        }
+        throw err;
+      }
+      return { ...account, createdAt: at.getTime(), updatedAt: at.getTime() };
+    },
+    async findById(id) {
+      return toRecord(await accounts.findOne({ _id: asKey(id) }));
+    },
+    async findByLogin(login) {
+      return toRecord(await accounts.findOne({ loginKeys: asKey(normalizeLogin(login), 'login') }));
+    },
+    async list() {
+      return (await accounts.find().sort({ usernameNorm: 1 }).toArray()).map((doc) => toRecord(doc)!);
+    },
+    async setPasswordHash(id, passwordHash) {
+      const result = await accounts.updateOne({ _id: asKey(id) }, { $set: { passwordHash, updatedAt: new Date(now()) } });
+      return result.matchedCount === 1;
+    },
+    async remove(id) {
+      return (await accounts.deleteOne({ _id: asKey(id) })).deletedCount === 1;
+    },
+  };
+}

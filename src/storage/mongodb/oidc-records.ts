@@ -1,0 +1,71 @@
+import type { Db } from 'mongodb';
+
+import type { OidcModelStore, OidcPayload } from '../types.js';
+import { collectionFor, grantBoundModels } from './indexes.js';
+import { byGrant, consumable, consumeUpdate, liveById, liveByField, asKey } from './queries.js';
+
+interface RecordDoc {
+  _id: string;
+  payload: OidcPayload;
+  grantId?: string;
+  userCode?: string;
+  uid?: string;
+  expiresAt: Date | null;
+  consumedAt: Date | null;
+}
+
+const toPayload = (doc: RecordDoc | null): OidcPayload | undefined => {
+  if (!doc) return undefined;
+  const payload = { ...doc.payload };
+  if (doc.consumedAt) payload.consumed = Math.floor(doc.consumedAt.getTime() / 1000);
+  return payload;
+};
+
+const optional = (name: string, value: unknown) => (typeof value === 'string' ? { [name]: value } : {});
+
+/** One collection per oidc-provider model; the payload is a sub-document, lookups use top-level fields. */
+export function createMongoOidcRecords(db: Db, now: () => number) {
+  const collection = (model: string) => db.collection<RecordDoc>(collectionFor(model));
+
+  const model = (name: string): OidcModelStore => {
+    const records = collection(name);
+    return {
+      async upsert(id, payload, expiresIn) {
+        const doc = {
+          payload,
+          ...optional('grantId', payload.grantId),
+          ...optional('userCode', payload.userCode),
+          ...optional('uid', payload.uid),
+          expiresAt: expiresIn ? new Date(now() + expiresIn * 1000) : null,
+        };
+        // replaceOne keeps consumedAt out of the payload; a re-save starts unconsumed, like SQLite.
+        await records.replaceOne({ _id: asKey(id, 'id') }, { ...doc, consumedAt: null }, { upsert: true });
+      },
+      async find(id) {
+        return toPayload(await records.findOne(liveById(id, new Date(now()))));
+      },
+      async findByUid(uid) {
+        return toPayload(await records.findOne(liveByField('uid', uid, new Date(now()))));
+      },
+      async findByUserCode(userCode) {
+        return toPayload(await records.findOne(liveByField('userCode', userCode, new Date(now()))));
+      },
+      async consume(id) {
+        const at = new Date(now());
+        const result = await records.findOneAndUpdate(consumable(id, at), consumeUpdate(at), { projection: { _id: 1 } });
+        return result !== null;
+      },
+      async destroy(id) {
+        await records.deleteOne({ _id: asKey(id, 'id') });
+      },
+      async revokeByGrantId(grantId) {
+        await Promise.all([
+          ...grantBoundModels.map((m) => collection(m).deleteMany(byGrant(grantId))),
+          collection('Grant').deleteOne({ _id: asKey(grantId, 'grantId') }),
+        ]);
+      },
+    };
+  };
+
+  return { model };
+}

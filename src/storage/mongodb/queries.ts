@@ -1,0 +1,40 @@
+/**
+ * The filter and update documents the MongoDB store sends, as pure functions so they can be
+ * unit-tested without a server. Every value placed in a query is a string or Date we produced
+ * or checked (see `asKey`): never a request object, so no operator injection.
+ */
+
+/** Refuses anything but a non-empty string as a lookup value. */
+export function asKey(value: unknown, what = 'key'): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > 1024) {
+    throw new TypeError(`${what} must be a non-empty string`);
+  }
+  return value;
+}
+
+/** Not expired at `now`: no expiry, or expiry in the future (the TTL monitor lags up to a minute). */
+export const notExpired = (now: Date) => ({ $or: [{ expiresAt: null }, { expiresAt: { $gt: now } }] });
+
+export const liveById = (id: string, now: Date) => ({ _id: asKey(id, 'id'), ...notExpired(now) });
+
+export const liveByField = (field: 'uid' | 'userCode', value: string, now: Date) => ({
+  [field]: asKey(value, field),
+  ...notExpired(now),
+});
+
+/** Matches only a live, not yet consumed record: the single conditional update that makes consume atomic. */
+export const consumable = (id: string, now: Date) => ({ _id: asKey(id, 'id'), consumedAt: null, ...notExpired(now) });
+
+export const consumeUpdate = (now: Date) => ({ $set: { consumedAt: now } });
+
+export const byGrant = (grantId: string) => ({ grantId: asKey(grantId, 'grantId') });
+
+/** Active keys of a kind carry `active: true`; a unique index on (kind, slot) where active makes bootstrap race-safe. */
+export const activeKeys = <K extends string>(kind: K) => ({ kind: asKey(kind, 'kind') as K, active: true as const });
+
+export const usableKeys = <K extends string>(kind: K, now: Date) => ({ kind: asKey(kind, 'kind') as K, ...notExpired(now) });
+
+export const retireUpdate = (now: Date, keepUntil: Date) => ({
+  $set: { retiredAt: now, expiresAt: keepUntil },
+  $unset: { active: '' as const },
+});
