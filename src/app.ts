@@ -4,12 +4,13 @@ import type { Logger } from 'pino';
 
 import { createAccountService } from './accounts/account-service.js';
 import { createLoginGuard } from './accounts/login-guard.js';
-import { createAudit } from './audit.js';
+import { createAudit, type Audit } from './audit.js';
 import { auditProviderEvents } from './provider/audit-events.js';
 import type { Config } from './config/schema.js';
 import { assets } from './http/assets.js';
 import { errorHandler } from './http/error-handler.js';
 import { health } from './http/health.js';
+import { createMetrics, recordRequests, serveMetrics, type Metrics } from './http/metrics.js';
 import { pinHost } from './http/pin-host.js';
 import { requestLog } from './http/request-log.js';
 import { securityHeaders } from './http/security-headers.js';
@@ -29,6 +30,7 @@ export interface AppDeps {
 
 export interface IdportApp {
   app: Koa;
+  metrics: Metrics;
   provider(): Provider;
   /** Re-reads keys from the store; rebuilds the provider if they changed. Returns true if so. */
   reloadKeys(): Promise<boolean>;
@@ -39,11 +41,25 @@ export interface IdportApp {
 /** Composes our middleware, our routes and oidc-provider into one Koa app. */
 export async function createApp({ config, store, logger, kek }: AppDeps): Promise<IdportApp> {
   const accounts = createAccountService(store.accounts, config.passwords);
-  const audit = createAudit(logger);
+  const metrics = createMetrics();
+  const logAudit = createAudit(logger);
+  // Login and token counters follow the audit events, so the two never disagree.
+  const audit: Audit = (event, fields) => {
+    logAudit(event, fields);
+    if (event === 'login') metrics.logins.inc({ outcome: fields.outcome });
+    if (event === 'token.issued' && fields.outcome === 'success') metrics.tokens.inc({ grant_type: String(fields.grant_type) });
+  };
   const views = createViews(config.productName);
   let keys: KeySet = await loadKeySet(store, { kek });
   const build = (k: KeySet) => {
-    const provider = createProvider({ config, store, accounts, keys: k, views });
+    const provider = createProvider({
+      config,
+      store,
+      accounts,
+      keys: k,
+      views,
+      onStoreOperation: (model, op, seconds) => metrics.store.observe({ model, op }, seconds),
+    });
     provider.on('server_error', (_ctx, err) => logger.error({ err }, 'oidc-provider server_error'));
     auditProviderEvents(provider, audit);
     return { provider, handle: provider.callback() };
@@ -58,11 +74,13 @@ export async function createApp({ config, store, logger, kek }: AppDeps): Promis
   const app = new Koa();
   app.proxy = config.proxy;
   app.silent = true;
+  app.use(recordRequests(metrics));
   app.use(requestLog(logger));
   app.use(pinHost(config.issuer));
   app.use(securityHeaders({ https: config.issuer.startsWith('https:') }));
   app.use(errorHandler(views, logger));
   app.use(health(store, () => draining));
+  if (config.metrics.onPublicPort ?? process.env.NODE_ENV !== 'production') app.use(serveMetrics(metrics.registry));
   app.use(assets());
   app.use(interactions.routes());
   app.use(interactions.allowedMethods());
@@ -73,6 +91,7 @@ export async function createApp({ config, store, logger, kek }: AppDeps): Promis
 
   return {
     app,
+    metrics,
     provider: () => current.provider,
     async reloadKeys() {
       const next = await loadKeySet(store, { kek });

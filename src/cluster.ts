@@ -2,12 +2,15 @@ import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
 
 import type { Config } from './config/schema.js';
+import { listenMetrics, scrapeCluster } from './http/metrics-server.js';
 
 export const workerCount = (config: Pick<Config, 'workers'>) =>
   config.workers === 'auto' ? availableParallelism() : config.workers;
 
 export interface PrimaryOptions {
   count: number;
+  /** serve the workers' summed metrics here */
+  metrics?: { port: number; host: string } | undefined;
   /** prints the start-up line once every worker listens */
   onReady(url: string): void;
   log(message: string): void;
@@ -18,7 +21,7 @@ export interface PrimaryOptions {
  * one that dies (with a growing delay if it keeps dying), and on SIGTERM/SIGINT drains them all.
  * Workers hold no state of their own: everything lives in the store, as with separate nodes.
  */
-export function runPrimary({ count, onReady, log }: PrimaryOptions): void {
+export function runPrimary({ count, metrics, onReady, log }: PrimaryOptions): void {
   let stopping = false;
   let ready = 0;
   const recentDeaths: number[] = [];
@@ -55,6 +58,11 @@ export function runPrimary({ count, onReady, log }: PrimaryOptions): void {
   process.once('SIGINT', () => stop('SIGINT'));
 
   for (let i = 0; i < count; i += 1) fork();
+  if (metrics) {
+    listenMetrics(metrics.port, metrics.host, scrapeCluster()).catch((err: Error) =>
+      log(`idport: cannot serve metrics on ${metrics.host}:${metrics.port}: ${err.message}`),
+    );
+  }
 }
 
 /** In a worker: tell the primary we listen. */

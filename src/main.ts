@@ -57,6 +57,7 @@ async function main() {
     const storeKind = await prepareStore(config, kek);
     runPrimary({
       count,
+      metrics: config.metrics.port !== null ? { port: config.metrics.port, host: config.metrics.host } : undefined,
       onReady: (url) => announce(url, storeKind, count),
       log: (message) => process.stdout.write(`${message}\n`),
     });

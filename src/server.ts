@@ -1,9 +1,11 @@
+import cluster from 'node:cluster';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
 
 import { createApp, type IdportApp } from './app.js';
 import type { Config } from './config/schema.js';
+import { exposeToPrimary, listenMetrics, scrapeRegistry } from './http/metrics-server.js';
 import { ensureKeys } from './keys/key-manager.js';
 import { openStore } from './storage/open-store.js';
 import type { Store } from './storage/types.js';
@@ -13,6 +15,8 @@ export interface RunningServer {
   server: Server;
   store: Store;
   idport: IdportApp;
+  /** where the separate metrics listener is, when configured */
+  metricsAddress?: AddressInfo | undefined;
   /** Stops accepting, waits for in-flight requests (up to the configured timeout), closes the store. */
   close(): Promise<void>;
 }
@@ -59,6 +63,14 @@ export async function startServer(baseConfig: Readonly<Config>, options: StartOp
     });
     server.on('request', idport.app.callback());
 
+    // A separate metrics port: this process's own, unless it is a cluster worker (the primary
+    // serves the sum of all workers there).
+    exposeToPrimary(idport.metrics.registry);
+    const metricsServer =
+      config.metrics.port !== null && !cluster.isWorker
+        ? await listenMetrics(config.metrics.port, config.metrics.host, scrapeRegistry(idport.metrics.registry))
+        : undefined;
+
     timers = [
       setInterval(() => {
         store.sweep().then(
@@ -81,6 +93,7 @@ export async function startServer(baseConfig: Readonly<Config>, options: StartOp
         draining = true;
         idport.startDraining();
         for (const t of timers) clearInterval(t);
+        metricsServer?.close();
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         const deadline = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutSeconds * 1000);
@@ -89,7 +102,7 @@ export async function startServer(baseConfig: Readonly<Config>, options: StartOp
         if (!options.store) await store.close();
       })());
 
-    return { url: config.issuer, server, store, idport, close };
+    return { url: config.issuer, server, store, idport, close, metricsAddress: metricsServer?.address() as AddressInfo | undefined };
   } catch (err) {
     for (const t of timers) clearInterval(t);
     server.close();

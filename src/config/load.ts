@@ -27,6 +27,7 @@ export const envKeys: Record<string, { key: string; type: 'string' | 'int' | 'bo
   TRUST_PROXY: { key: 'proxy', type: 'bool' },
   KEY_REFRESH_SECONDS: { key: 'keys.refreshSeconds', type: 'int' },
   WORKERS: { key: 'workers', type: 'intOrAuto' },
+  METRICS_PORT: { key: 'metrics.port', type: 'int' },
 };
 
 function readJson(path: string): Raw {

@@ -81,6 +81,24 @@ export const configSchema = z
       })
       .strict()
       .default({ maxPoolSize: 20, serverSelectionTimeoutMs: 10000, connectTimeoutMs: 10000 }),
+    metrics: z
+      .object({
+        port: z
+          .number()
+          .int()
+          .min(0)
+          .max(65535)
+          .nullable()
+          .default(null)
+          .describe('serve /metrics on this separate port (null = no separate listener)'),
+        host: z.string().min(1).default('127.0.0.1').describe('interface for the separate metrics port'),
+        onPublicPort: z
+          .boolean()
+          .optional()
+          .describe('also serve /metrics on the public port (default: yes unless NODE_ENV=production)'),
+      })
+      .strict()
+      .default({ port: null, host: '127.0.0.1' }),
     passwords: z
       .object({
         minLength: z.number().int().min(8).max(64).default(8).describe('shortest password accepted (15 recommended when passwords are the only factor)'),

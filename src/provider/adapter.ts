@@ -17,9 +17,24 @@ function rethrowOutage(err: unknown): never {
 
 type AdapterMethod = (...args: unknown[]) => Promise<unknown>;
 
-const withOutageHandling = (adapter: Adapter): Adapter =>
+type Observe = (model: string, op: string, seconds: number) => void;
+
+/** Times every adapter call and turns store outages into 503s. */
+const instrument = (model: string, adapter: Adapter, observe?: Observe): Adapter =>
   Object.fromEntries(
-    Object.entries(adapter).map(([name, fn]) => [name, (...args: unknown[]) => (fn as AdapterMethod)(...args).catch(rethrowOutage)]),
+    Object.entries(adapter).map(([op, fn]) => [
+      op,
+      async (...args: unknown[]) => {
+        const started = process.hrtime.bigint();
+        try {
+          return await (fn as AdapterMethod)(...args);
+        } catch (err) {
+          return rethrowOutage(err);
+        } finally {
+          observe?.(model, op, Number(process.hrtime.bigint() - started) / 1e9);
+        }
+      },
+    ]),
   ) as unknown as Adapter;
 
 function clientAdapter(store: Store): Adapter {
@@ -55,8 +70,9 @@ function modelAdapter(store: Store, name: string): Adapter {
 /**
  * oidc-provider's adapter factory over our store. Clients come from the clients table, so a
  * client the CLI adds is usable at once. `consume` is atomic in the store; the loser of a race
- * gets invalid_grant and the grant is revoked, as for any reuse. Store outages become 503s.
+ * gets invalid_grant and the grant is revoked, as for any reuse. Store outages become 503s, and
+ * every call is timed for the store-latency metric.
  */
-export function createAdapterFactory(store: Store) {
-  return (name: string): Adapter => withOutageHandling(name === 'Client' ? clientAdapter(store) : modelAdapter(store, name));
+export function createAdapterFactory(store: Store, observe?: Observe) {
+  return (name: string): Adapter => instrument(name, name === 'Client' ? clientAdapter(store) : modelAdapter(store, name), observe);
 }

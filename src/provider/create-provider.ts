@@ -18,6 +18,8 @@ export interface ProviderDeps {
   accounts: AccountService;
   keys: KeySet;
   views: Views;
+  /** called with each store operation's duration, for metrics */
+  onStoreOperation?: (model: string, op: string, seconds: number) => void;
 }
 
 /** A client may only introspect or revoke tokens issued to itself. */
@@ -27,12 +29,12 @@ const ownTokenOnly = async (_ctx: KoaContextWithOIDC, client: { clientId: string
 export const interactionPath = (uid: string) => `/interaction/${uid}`;
 
 /** Builds the oidc-provider instance from our configuration and hooks. */
-export function createProvider({ config, store, accounts, keys, views }: ProviderDeps): Provider {
+export function createProvider({ config, store, accounts, keys, views, onStoreOperation }: ProviderDeps): Provider {
   const secureCookies = config.issuer.startsWith('https:');
   const cookieOptions = { httpOnly: true, sameSite: 'lax', secure: secureCookies } as const;
 
   const configuration: Configuration = {
-    adapter: createAdapterFactory(store) as unknown as Configuration['adapter'],
+    adapter: createAdapterFactory(store, onStoreOperation) as unknown as Configuration['adapter'],
     findAccount: accounts.findAccount,
     jwks: keys.jwks as Configuration['jwks'],
     cookies: {

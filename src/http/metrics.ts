@@ -1,0 +1,62 @@
+import type { Middleware } from 'koa';
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+
+/** Routes we label metrics with: a fixed set, so label cardinality stays bounded. */
+const routes: [RegExp, string][] = [
+  [/^\/\.well-known\/openid-configuration$/, 'discovery'],
+  [/^\/jwks$/, 'jwks'],
+  [/^\/token$/, 'token'],
+  [/^\/token\/introspection$/, 'introspection'],
+  [/^\/token\/revocation$/, 'revocation'],
+  [/^\/me$/, 'userinfo'],
+  [/^\/auth(\/[^/]+)?$/, 'authorization'],
+  [/^\/session\/end/, 'end_session'],
+  [/^\/interaction\/[^/]+\/login$/, 'interaction_login'],
+  [/^\/interaction\/[^/]+\/consent$/, 'interaction_consent'],
+  [/^\/interaction\/[^/]+\/abort$/, 'interaction_abort'],
+  [/^\/interaction\/[^/]+$/, 'interaction'],
+  [/^\/(healthz|readyz|metrics)$/, 'ops'],
+  [/^\/assets\//, 'assets'],
+];
+export const routeOf = (path: string) => routes.find(([re]) => re.test(path))?.[1] ?? 'other';
+
+/** Every idport metric, in one registry per process. */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'idport_' });
+  const buckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+  return {
+    registry,
+    requests: new Counter({ name: 'idport_http_requests_total', help: 'HTTP requests', labelNames: ['route', 'method', 'status'], registers: [registry] }),
+    latency: new Histogram({ name: 'idport_http_request_duration_seconds', help: 'HTTP request latency', labelNames: ['route', 'method', 'status'], buckets, registers: [registry] }),
+    tokens: new Counter({ name: 'idport_tokens_issued_total', help: 'token endpoint successes by grant type', labelNames: ['grant_type'], registers: [registry] }),
+    logins: new Counter({ name: 'idport_logins_total', help: 'login attempts by outcome (success, failure, locked)', labelNames: ['outcome'], registers: [registry] }),
+    store: new Histogram({ name: 'idport_store_operation_duration_seconds', help: 'store operation latency', labelNames: ['model', 'op'], buckets, registers: [registry] }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
+
+/** Counts and times every request (outermost middleware, so it sees the final status). */
+export function recordRequests(metrics: Metrics): Middleware {
+  return async function recordRequest(ctx, next) {
+    const end = process.hrtime.bigint();
+    try {
+      await next();
+    } finally {
+      const labels = { route: routeOf(ctx.path), method: ctx.method, status: String(ctx.res.statusCode) };
+      metrics.requests.inc(labels);
+      metrics.latency.observe(labels, Number(process.hrtime.bigint() - end) / 1e9);
+    }
+  };
+}
+
+/** GET /metrics in Prometheus text format. */
+export function serveMetrics(registry: Registry): Middleware {
+  return async function metricsEndpoint(ctx, next) {
+    if (ctx.path !== '/metrics' || ctx.method !== 'GET') return next();
+    ctx.set('Cache-Control', 'no-store');
+    ctx.type = registry.contentType;
+    ctx.body = await registry.metrics();
+  };
+}
