@@ -73,6 +73,9 @@ export async function createApp({ config, store, logger, kek }: AppDeps): Promis
 
   const app = new Koa();
   app.proxy = config.proxy;
+  // Trust only the address the nearest proxy appended to X-Forwarded-For: entries further left
+  // come from the client and would let it pick its own IP for the per-IP limits.
+  app.maxIpsCount = 1;
   app.silent = true;
   app.use(recordRequests(metrics));
   app.use(requestLog(logger));

@@ -56,9 +56,11 @@ export function createLoginGuard(store: Store, policy: Config['bruteForce']) {
     /** Records a failed attempt; returns the failures now counted for the username. */
     async failed(login: string, ip: string): Promise<number> {
       const key = normalizeLogin(login);
-      const [counted] = await Promise.all([accountFailures.penalty(key, 1), overLimit(ipFailures.consume(ip))]);
+      const [counted, ipCount] = await Promise.all([accountFailures.penalty(key, 1), ipFailures.penalty(ip, 1)]);
       const failures = counted.consumedPoints;
       if (failures >= policy.freeFailures) await accountLock.block(key, waitFor(failures));
+      // Reaching the IP's hourly budget blocks it for ipBlockSeconds from now.
+      if (ipCount.consumedPoints >= policy.ipFailuresPerHour) await ipFailures.block(ip, policy.ipBlockSeconds);
       return failures;
     },
 
