@@ -51,10 +51,11 @@ export async function openCliContext(): Promise<CliContext> {
     audit: (event, fields) => audit(event, { actor: `cli:${osUser()}`, ...fields }),
     async validateClient(metadata) {
       const production = config.issuer.startsWith('https:');
-      const uris = ['redirect_uris', 'post_logout_redirect_uris'].flatMap((k) => (metadata[k] as string[] | undefined) ?? []);
-      for (const uri of uris) {
-        const problem = checkRedirectUri(uri, { production });
-        if (problem) throw new UsageError(problem);
+      for (const field of ['redirect_uris', 'post_logout_redirect_uris']) {
+        for (const uri of (metadata[field] as string[] | undefined) ?? []) {
+          const problem = checkRedirectUri(uri, { production });
+          if (problem) throw new UsageError(`${field}: ${problem}`);
+        }
       }
       await ensureKeys(store, { kek });
       // Loaded only here: oidc-provider is heavy and warns on Node 20, and only `clients add` needs it.
