@@ -10,6 +10,7 @@ import type { Config } from './config/schema.js';
 import { assets } from './http/assets.js';
 import { errorHandler } from './http/error-handler.js';
 import { health } from './http/health.js';
+import { postToGet } from './http/post-to-get.js';
 import { createMetrics, recordRequests, serveMetrics, type Metrics } from './http/metrics.js';
 import { pinHost } from './http/pin-host.js';
 import { requestLog } from './http/request-log.js';
@@ -85,6 +86,7 @@ export async function createApp({ config, store, logger, kek }: AppDeps): Promis
   app.use(health(store, () => draining));
   if (config.metrics.onPublicPort ?? process.env.NODE_ENV !== 'production') app.use(serveMetrics(metrics.registry));
   app.use(assets());
+  app.use(postToGet(['/auth', '/session/end']));
   app.use(interactions.routes());
   app.use(interactions.allowedMethods());
   app.use(async function runProvider(ctx) {

@@ -23,7 +23,11 @@ export interface PrimaryOptions {
  */
 export function runPrimary({ count, metrics, onReady, log }: PrimaryOptions): void {
   let stopping = false;
+  let failedWhileStopping = false;
   let ready = 0;
+  // Let the kernel hand connections to live workers: with Node's default round-robin the primary
+  // can pass a new connection to a worker that just died, and that connection then hangs.
+  cluster.schedulingPolicy = cluster.SCHED_NONE;
   const recentDeaths: number[] = [];
 
   const fork = () => {
@@ -35,7 +39,8 @@ export function runPrimary({ count, metrics, onReady, log }: PrimaryOptions): vo
 
   cluster.on('exit', (worker: Worker, code, signal) => {
     if (stopping) {
-      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+      if (code !== 0 || signal) failedWhileStopping = true;
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(failedWhileStopping ? 1 : 0);
       return;
     }
     const now = Date.now();

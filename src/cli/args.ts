@@ -17,6 +17,7 @@ const options = {
   'post-logout-redirect-uri': { type: 'string', multiple: true },
   'grant-type': { type: 'string', multiple: true },
   public: { type: 'boolean' },
+  'pkce-optional': { type: 'boolean' },
   scope: { type: 'string', multiple: true },
   cookies: { type: 'boolean' },
 } as const;

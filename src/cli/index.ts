@@ -12,6 +12,7 @@ export const usage = `usage: idport <command> [options]
   users list | show USER | remove USER | set-password USER (--password P | --password-stdin)
   clients add --name N --redirect-uri URI [--redirect-uri URI …] [--post-logout-redirect-uri URI]
               [--grant-type authorization_code|refresh_token|client_credentials …] [--public] [--scope S]
+              [--pkce-optional]
   clients list | show CLIENT_ID | remove CLIENT_ID
   keys list | rotate [--cookies]
   migrate                         apply SQLite migrations / create MongoDB indexes (start-up does it too)

@@ -1,4 +1,4 @@
-import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 
 import type { AccountService } from '../accounts/account-service.js';
 import type { Config } from '../config/schema.js';
@@ -56,8 +56,22 @@ export function createProvider({ config, store, accounts, keys, views, onStoreOp
       token_endpoint_auth_method: 'client_secret_basic',
       id_token_signed_response_alg: 'RS256',
     },
-    // RFC 9700 §2.1.1: PKCE (S256 only, oidc-provider supports no other) for every client.
-    pkce: { required: () => true },
+    // RFC 9700 §2.1.1: PKCE (S256 only, oidc-provider supports no other) for every client, unless a
+    // confidential client is registered with require_pkce: false (OpenID certification; RPs that rely
+    // on the nonce, which §2.1.1 allows confidential OpenID Connect clients). Public clients always
+    // need it. A code_challenge that is sent is always enforced, and a code_verifier for a code
+    // issued without one is refused (no downgrade).
+    pkce: { required: (_ctx, client) => client.clientAuthMethod === 'none' || client.metadata().require_pkce !== false },
+    extraClientMetadata: {
+      properties: ['require_pkce'],
+      validator(_ctx, key, value, metadata) {
+        if (key !== 'require_pkce' || value === undefined) return;
+        if (typeof value !== 'boolean') throw new errors.InvalidClientMetadata('require_pkce must be a boolean');
+        if (!value && metadata.token_endpoint_auth_method === 'none') {
+          throw new errors.InvalidClientMetadata('a public client (token_endpoint_auth_method none) must use PKCE');
+        }
+      },
+    },
     features: {
       devInteractions: { enabled: false },
       claimsParameter: { enabled: true },
@@ -65,6 +79,8 @@ export function createProvider({ config, store, accounts, keys, views, onStoreOp
       introspection: { enabled: true, allowedPolicy: ownTokenOnly },
       revocation: { enabled: true, allowedPolicy: ownTokenOnly },
       userinfo: { enabled: true },
+      // Signed userinfo (application/jwt) for clients registered with userinfo_signed_response_alg.
+      jwtUserinfo: { enabled: true },
       rpInitiatedLogout: {
         enabled: true,
         async logoutSource(ctx, form) {

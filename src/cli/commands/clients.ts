@@ -25,6 +25,10 @@ export function clientFromArgs(args: Args): ClientMetadata {
     throw new UsageError('a --public client has no secret and cannot use client_credentials');
   }
   const scope = args.list('scope').flatMap((s) => s.split(/\s+/)).filter(Boolean);
+  // For OpenID certification and RPs that rely on the nonce: confidential clients only.
+  const pkceOptional = args.flag('pkce-optional');
+  if (pkceOptional && isPublic) throw new UsageError('a --public client must use PKCE; --pkce-optional is for confidential clients');
+  if (pkceOptional && !interactive) throw new UsageError('--pkce-optional needs --grant-type authorization_code');
 
   return {
     client_id: randomBytes(16).toString('base64url'),
@@ -35,6 +39,7 @@ export function clientFromArgs(args: Args): ClientMetadata {
     redirect_uris,
     ...(args.list('post-logout-redirect-uri').length ? { post_logout_redirect_uris: args.list('post-logout-redirect-uri') } : {}),
     ...(scope.length ? { scope: [...new Set(scope)].join(' ') } : {}),
+    ...(pkceOptional ? { require_pkce: false } : {}),
   };
 }
 
