@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 
 import { createAccountService } from './accounts/account-service.js';
 import { createLoginGuard } from './accounts/login-guard.js';
+import { createAccountRouter } from './account/router.js';
 import { createAudit, type Audit } from './audit.js';
 import { auditProviderEvents } from './provider/audit-events.js';
 import type { Config } from './config/schema.js';
@@ -70,7 +71,8 @@ export async function createApp({ config, store, logger, kek }: AppDeps): Promis
 
   const csrf = createCsrf(() => keys.cookieKeys);
   const guard = createLoginGuard(store, config.bruteForce);
-  const interactions = createInteractionRouter({ provider: () => current.provider, accounts, views, csrf, guard, audit });
+  const interactions = createInteractionRouter({ provider: () => current.provider, accounts, views, csrf, guard, audit, consents: store.consents });
+  const account = createAccountRouter({ provider: () => current.provider, issuer: config.issuer, accounts, store, views, csrf, audit });
 
   const app = new Koa();
   app.proxy = config.proxy;
@@ -87,6 +89,7 @@ export async function createApp({ config, store, logger, kek }: AppDeps): Promis
   if (config.metrics.onPublicPort ?? process.env.NODE_ENV !== 'production') app.use(serveMetrics(metrics.registry));
   app.use(assets());
   app.use(postToGet(['/auth', '/session/end']));
+  app.use(account.routes());
   app.use(interactions.routes());
   app.use(interactions.allowedMethods());
   app.use(async function runProvider(ctx) {

@@ -20,6 +20,11 @@ const options = {
   'pkce-optional': { type: 'boolean' },
   scope: { type: 'string', multiple: true },
   cookies: { type: 'boolean' },
+  audience: { type: 'string' },
+  'token-format': { type: 'string' },
+  ttl: { type: 'string' },
+  'web-origin': { type: 'string', multiple: true },
+  'first-party': { type: 'boolean' },
 } as const;
 
 export interface Args {

@@ -1,4 +1,5 @@
 import { parseCliArgs } from './args.js';
+import { apis } from './commands/apis.js';
 import { clients } from './commands/clients.js';
 import { keys } from './commands/keys.js';
 import { migrate } from './commands/migrate.js';
@@ -12,15 +13,17 @@ export const usage = `usage: idport <command> [options]
   users list | show USER | remove USER | set-password USER (--password P | --password-stdin)
   clients add --name N --redirect-uri URI [--redirect-uri URI …] [--post-logout-redirect-uri URI]
               [--grant-type authorization_code|refresh_token|client_credentials …] [--public] [--scope S]
-              [--pkce-optional]
+              [--pkce-optional] [--first-party] [--web-origin ORIGIN …] [--audience API]
   clients list | show CLIENT_ID | remove CLIENT_ID
+  apis add --audience URI [--scope S …] [--name N] [--token-format jwt|opaque] [--ttl SECONDS]
+  apis list | show AUDIENCE | remove AUDIENCE
   keys list | rotate [--cookies]
   migrate                         apply SQLite migrations / create MongoDB indexes (start-up does it too)
 
 Every command takes --json (prints exactly one JSON object). The CLI uses the server's
 configuration (config/default.json, IDPORT_CONFIG, DATABASE_URL …) and works while it runs.`;
 
-const nouns = { users, clients, keys, migrate } as const;
+const nouns = { users, clients, apis, keys, migrate } as const;
 
 export async function runCli(argv: string[]): Promise<number> {
   const [noun, ...tail] = argv;

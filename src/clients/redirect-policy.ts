@@ -22,3 +22,14 @@ export function checkRedirectUri(uri: string, { production }: { production: bool
   }
   return undefined;
 }
+
+/** scheme://host[:port] and nothing else */
+export function isOrigin(value: unknown): boolean {
+  if (typeof value !== 'string') return false;
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'https:' || url.protocol === 'http:') && url.origin === value;
+  } catch {
+    return false;
+  }
+}

@@ -16,6 +16,8 @@ const routes: [RegExp, string][] = [
   [/^\/interaction\/[^/]+\/abort$/, 'interaction_abort'],
   [/^\/interaction\/[^/]+$/, 'interaction'],
   [/^\/(healthz|readyz|metrics)$/, 'ops'],
+  [/^\/account(\/|$)/, 'account'],
+  [/^\/device/, 'device'],
   [/^\/assets\//, 'assets'],
 ];
 export const routeOf = (path: string) => routes.find(([re]) => re.test(path))?.[1] ?? 'other';

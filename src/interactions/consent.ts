@@ -3,6 +3,7 @@ import type Provider from 'oidc-provider';
 import type { InteractionResults } from 'oidc-provider';
 
 import { scopeDescriptions } from '../provider/claims.js';
+import type { ConsentStore } from '../storage/types.js';
 import type { Views } from '../views/render.js';
 import type { Csrf } from './csrf.js';
 
@@ -32,8 +33,11 @@ export async function renderConsent(
   });
 }
 
-/** Records the user's consent in a grant (new, or the one this session already has for the client). */
-export async function finishConsent(provider: Provider, found: Details): Promise<InteractionResults> {
+/**
+ * Records the user's consent in a grant (new, or the one this session already has for the client)
+ * and remembers it for the account and client, so later sign-ins do not ask again.
+ */
+export async function finishConsent(provider: Provider, consents: ConsentStore, found: Details): Promise<InteractionResults> {
   const asked = found.prompt.details as PromptDetails;
   const accountId = found.session?.accountId;
   const grant = found.grantId
@@ -46,5 +50,6 @@ export async function finishConsent(provider: Provider, found: Details): Promise
     grant.addResourceScope(indicator, scopes.join(' '));
   }
   const grantId = await grant.save();
+  if (accountId) await consents.remember(accountId, String(found.params.client_id), grantId);
   return { consent: found.grantId ? {} : { grantId } };
 }

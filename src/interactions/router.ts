@@ -9,6 +9,7 @@ import type { Audit } from '../audit.js';
 import { formString, parseForm } from '../http/form-body.js';
 import { HttpError } from '../http/http-error.js';
 import { setFormCsp } from '../http/security-headers.js';
+import type { ConsentStore } from '../storage/types.js';
 import type { Views } from '../views/render.js';
 import { finishConsent, renderConsent } from './consent.js';
 import type { Csrf } from './csrf.js';
@@ -20,6 +21,7 @@ export interface InteractionDeps {
   csrf: Csrf;
   guard: LoginGuard;
   audit: Audit;
+  consents: ConsentStore;
 }
 
 /** Wrong credentials always read the same, whatever was wrong. */
@@ -33,12 +35,13 @@ async function clientInfo(provider: Provider, details: Details) {
   const redirect = details.params.redirect_uri;
   return {
     name: client?.clientName ?? String(details.params.client_id),
+    firstParty: client?.metadata().first_party === true,
     formTargets: typeof redirect === 'string' ? [redirect] : (client?.redirectUris ?? []),
   };
 }
 
 /** Login, consent and abort pages under /interaction/:uid (the interaction cookie's path). */
-export function createInteractionRouter({ provider, accounts, views, csrf, guard, audit }: InteractionDeps): Router {
+export function createInteractionRouter({ provider, accounts, views, csrf, guard, audit, consents }: InteractionDeps): Router {
   const router = new Router({ prefix: '/interaction/:uid' });
 
   const details = async (ctx: Context, expectedPrompt?: string): Promise<Details> => {
@@ -82,8 +85,14 @@ export function createInteractionRouter({ provider, accounts, views, csrf, guard
     const found = await details(ctx);
     if (found.prompt.name === 'login') return renderLogin(ctx, found);
     if (found.prompt.name === 'consent') {
-      const account = found.session?.accountId ? await accounts.find(found.session.accountId) : undefined;
       const client = await clientInfo(provider(), found);
+      if (client.firstParty) {
+        // Our own apps do not ask users to consent to themselves.
+        const result = await finishConsent(provider(), consents, found);
+        audit('consent', { outcome: 'success', actor: found.session?.accountId, client_id: String(found.params.client_id), ip: ctx.ip, first_party: true });
+        return finish(ctx, result, true);
+      }
+      const account = found.session?.accountId ? await accounts.find(found.session.accountId) : undefined;
       setFormCsp(ctx, client.formTargets);
       return renderConsent(ctx, { views, csrf, found, clientName: client.name, username: account?.username });
     }
@@ -116,7 +125,7 @@ export function createInteractionRouter({ provider, accounts, views, csrf, guard
 
   router.post('/consent', parseForm, async (ctx) => {
     const found = await details(ctx, 'consent');
-    const result = await finishConsent(provider(), found);
+    const result = await finishConsent(provider(), consents, found);
     audit('consent', { outcome: 'success', actor: found.session?.accountId, client_id: String(found.params.client_id), ip: ctx.ip });
     await finish(ctx, result, true);
   });

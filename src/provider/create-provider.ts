@@ -1,5 +1,6 @@
-import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 
+import { accountClient } from '../account/account-client.js';
 import type { AccountService } from '../accounts/account-service.js';
 import type { Config } from '../config/schema.js';
 import type { KeySet } from '../keys/key-manager.js';
@@ -9,6 +10,9 @@ import { setFormCsp } from '../http/security-headers.js';
 import type { Views } from '../views/render.js';
 import { createAdapterFactory } from './adapter.js';
 import { claimsByScope, supportedScopes } from './claims.js';
+import { extraClientMetadata } from './client-metadata.js';
+import { createDeviceFlow } from './device-flow.js';
+import { createResourceIndicators } from './resources.js';
 import { createRenderError } from './render-error.js';
 import { createTtls } from './ttl.js';
 
@@ -47,6 +51,7 @@ export function createProvider({ config, store, accounts, keys, views, onStoreOp
         ? { session: '__Host-idport.session', interaction: '__Secure-idport.interaction', resume: '__Secure-idport.resume' }
         : { session: 'idport.session', interaction: 'idport.interaction', resume: 'idport.resume' },
     },
+    clients: [accountClient(config.issuer, config.productName)] as Configuration['clients'],
     claims: claimsByScope as unknown as Configuration['claims'],
     scopes: supportedScopes,
     responseTypes: ['code'],
@@ -62,15 +67,21 @@ export function createProvider({ config, store, accounts, keys, views, onStoreOp
     // need it. A code_challenge that is sent is always enforced, and a code_verifier for a code
     // issued without one is refused (no downgrade).
     pkce: { required: (_ctx, client) => client.clientAuthMethod === 'none' || client.metadata().require_pkce !== false },
-    extraClientMetadata: {
-      properties: ['require_pkce'],
-      validator(_ctx, key, value, metadata) {
-        if (key !== 'require_pkce' || value === undefined) return;
-        if (typeof value !== 'boolean') throw new errors.InvalidClientMetadata('require_pkce must be a boolean');
-        if (!value && metadata.token_endpoint_auth_method === 'none') {
-          throw new errors.InvalidClientMetadata('a public client (token_endpoint_auth_method none) must use PKCE');
-        }
-      },
+    extraClientMetadata,
+    // Browser apps get CORS at the token, userinfo and revocation endpoints only from the origins
+    // they registered (oidc-provider never sends CORS headers at the authorization endpoint).
+    clientBasedCORS: (_ctx, origin, client) => ((client.metadata().web_origins as string[] | undefined) ?? []).includes(origin),
+    // A user's consent is remembered per client (across sessions) until revoked on /account.
+    async loadExistingGrant(ctx) {
+      const { session, client, result } = ctx.oidc;
+      if (!session?.accountId || !client) return undefined;
+      const grantId =
+        (result?.consent as { grantId?: string } | undefined)?.grantId ??
+        session.grantIdFor(client.clientId) ??
+        (await store.consents.find(session.accountId, client.clientId))?.grantId;
+      if (!grantId) return undefined;
+      const grant = await ctx.oidc.provider.Grant.find(grantId);
+      return grant?.accountId === session.accountId && grant.clientId === client.clientId ? grant : undefined;
     },
     features: {
       devInteractions: { enabled: false },
@@ -79,6 +90,8 @@ export function createProvider({ config, store, accounts, keys, views, onStoreOp
       introspection: { enabled: true, allowedPolicy: ownTokenOnly },
       revocation: { enabled: true, allowedPolicy: ownTokenOnly },
       userinfo: { enabled: true },
+      resourceIndicators: createResourceIndicators(store),
+      deviceFlow: createDeviceFlow(views),
       // Signed userinfo (application/jwt) for clients registered with userinfo_signed_response_alg.
       jwtUserinfo: { enabled: true },
       rpInitiatedLogout: {

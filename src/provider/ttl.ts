@@ -5,8 +5,11 @@ import type { Config } from '../config/schema.js';
 /** Explicit lifetimes for every artifact oidc-provider issues (seconds; functions must be synchronous). */
 export function createTtls(ttl: Config['ttl']): NonNullable<Configuration['ttl']> {
   return {
-    AccessToken: ttl.accessToken,
-    ClientCredentials: ttl.clientCredentials,
+    // An API registered with its own --ttl sets its tokens' lifetime.
+    AccessToken: (_ctx: KoaContextWithOIDC, token: { resourceServer?: { accessTokenTTL?: number } }) =>
+      token.resourceServer?.accessTokenTTL ?? ttl.accessToken,
+    ClientCredentials: (_ctx: KoaContextWithOIDC, token: { resourceServer?: { accessTokenTTL?: number } }) =>
+      token.resourceServer?.accessTokenTTL ?? ttl.clientCredentials,
     AuthorizationCode: ttl.authorizationCode,
     IdToken: ttl.idToken,
     Interaction: ttl.interaction,

@@ -71,6 +71,40 @@ export interface ClientStore {
   remove(clientId: string): Promise<boolean>;
 }
 
+/** An API (resource server) clients may ask access tokens for, by its audience (RFC 8707). */
+export interface ApiRecord {
+  audience: string;
+  name: string | null;
+  scopes: string[];
+  tokenFormat: 'jwt' | 'opaque';
+  /** access token lifetime for this API (seconds); null = the default */
+  accessTokenTtl: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface ApiStore {
+  upsert(api: Omit<ApiRecord, 'createdAt' | 'updatedAt'>): Promise<void>;
+  find(audience: string): Promise<ApiRecord | undefined>;
+  list(): Promise<ApiRecord[]>;
+  remove(audience: string): Promise<boolean>;
+}
+
+/** A user's remembered consent for a client: which grant holds it. */
+export interface ConsentRecord {
+  accountId: string;
+  clientId: string;
+  grantId: string;
+  updatedAt: number;
+}
+
+export interface ConsentStore {
+  remember(accountId: string, clientId: string, grantId: string): Promise<void>;
+  find(accountId: string, clientId: string): Promise<ConsentRecord | undefined>;
+  listByAccount(accountId: string): Promise<ConsentRecord[]>;
+  forget(accountId: string, clientId: string): Promise<boolean>;
+}
+
 export type KeyKind = 'signing' | 'cookie';
 
 export interface KeyRecord {
@@ -114,6 +148,8 @@ export interface Store {
   readonly accounts: AccountStore;
   readonly clients: ClientStore;
   readonly keys: KeyStore;
+  readonly apis: ApiStore;
+  readonly consents: ConsentStore;
   /** A rate-limiter-flexible limiter whose counters live in this store, so they hold across nodes. */
   rateLimiter(options: RateLimiterOptions): RateLimiterAbstract;
   /** Deletes expired rows; returns how many. */

@@ -2,7 +2,7 @@ import { Eta } from 'eta';
 
 import { packageRoot } from '../config/load.js';
 
-export type ViewName = 'login' | 'consent' | 'logout' | 'logged-out' | 'error';
+export type ViewName = 'login' | 'consent' | 'logout' | 'logged-out' | 'error' | 'device-code' | 'device-confirm' | 'device-done' | 'account';
 
 /** Server-rendered pages from views/; every value is HTML-escaped unless the template opts out. */
 export function createViews(productName: string) {

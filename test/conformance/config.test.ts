@@ -28,6 +28,8 @@ function viaProxy(url: string) {
 
 /** Metadata names defined by OIDC Discovery 1.0, RFC 8414 and the registered extensions we use. */
 const knownMetadata = new Set([
+  // RFC 8628 §4 (device authorization grant)
+  'device_authorization_endpoint',
   // OpenID Connect Discovery 1.0 §3
   'issuer', 'authorization_endpoint', 'token_endpoint', 'userinfo_endpoint', 'jwks_uri', 'registration_endpoint',
   'scopes_supported', 'response_types_supported', 'response_modes_supported', 'grant_types_supported', 'acr_values_supported',

@@ -210,6 +210,39 @@ export function runStoreContract(adapterName: string, open: OpenStore) {
       });
     });
 
+    describe('apis', () => {
+      test('upsert, find, list, remove', async () => {
+        const api = { audience: 'https://api.example.com', name: 'Things', scopes: ['read:things', 'write:things'], tokenFormat: 'jwt' as const, accessTokenTtl: 900 };
+        await store.apis.upsert(api);
+        expect(await store.apis.find(api.audience)).toMatchObject({ ...api, createdAt: clock.ms, updatedAt: clock.ms });
+        clock.advance(5);
+        await store.apis.upsert({ ...api, scopes: ['read:things'], tokenFormat: 'opaque', accessTokenTtl: null });
+        expect(await store.apis.find(api.audience)).toMatchObject({ scopes: ['read:things'], tokenFormat: 'opaque', accessTokenTtl: null, updatedAt: clock.ms });
+        await store.apis.upsert({ audience: 'urn:other', name: null, scopes: [], tokenFormat: 'opaque', accessTokenTtl: null });
+        expect((await store.apis.list()).map((a) => a.audience)).toEqual(['https://api.example.com', 'urn:other']);
+        expect(await store.apis.find('urn:none')).toBeUndefined();
+        expect(await store.apis.remove('urn:other')).toBe(true);
+        expect(await store.apis.remove('urn:other')).toBe(false);
+      });
+    });
+
+    describe('consents', () => {
+      test('remember per account and client, list, forget', async () => {
+        await store.consents.remember('acct1', 'c1', 'g1');
+        clock.advance(1);
+        await store.consents.remember('acct1', 'c2', 'g2');
+        await store.consents.remember('acct2', 'c1', 'g3');
+        clock.advance(1);
+        await store.consents.remember('acct1', 'c1', 'g4');
+        expect(await store.consents.find('acct1', 'c1')).toEqual({ accountId: 'acct1', clientId: 'c1', grantId: 'g4', updatedAt: clock.ms });
+        expect((await store.consents.listByAccount('acct1')).map((c) => c.clientId)).toEqual(['c1', 'c2']);
+        expect(await store.consents.forget('acct1', 'c1')).toBe(true);
+        expect(await store.consents.forget('acct1', 'c1')).toBe(false);
+        expect(await store.consents.find('acct1', 'c1')).toBeUndefined();
+        expect(await store.consents.find('acct2', 'c1')).toMatchObject({ grantId: 'g3' });
+      });
+    });
+
     describe('keys', () => {
       test('insertIfNone stores a set once; later sets are ignored', async () => {
         expect(await store.keys.insertIfNone('signing', [key('k1', 'signing', clock.ms)])).toBe(true);

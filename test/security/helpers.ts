@@ -168,9 +168,12 @@ export function postInteraction(env: Env, page: InteractionPage, action: 'login'
   });
 }
 
-/** Logs in as `user` on a fresh login page and follows on to the consent page. */
+/**
+ * Logs in as `user` on a fresh login page and follows on to the consent page (prompt=consent,
+ * since a consent given earlier is remembered and would otherwise skip the page).
+ */
 export async function openConsent(env: Env, change: Record<string, string | undefined> = {}, client?: Client, user = alice): Promise<InteractionPage> {
-  const login = await openInteraction(env, change, undefined, client);
+  const login = await openInteraction(env, { prompt: 'consent', ...change }, undefined, client);
   const res = await postInteraction(env, login, 'login', { csrf: login.csrf, login: user.username, password: user.password });
   expect(res.status).toBe(303);
   const step = await login.ua.follow(new URL(`/interaction/${login.uid}/login`, env.url), env.url, res);

@@ -4,27 +4,39 @@ import type { ClientMetadata } from '../../storage/types.js';
 import type { Args } from '../args.js';
 import { UsageError, type CliContext } from '../context.js';
 import { print, table } from '../output.js';
+import { isOrigin } from '../../clients/redirect-policy.js';
+import { supportedScopes } from '../../provider/claims.js';
 
-const grantTypes = new Set(['authorization_code', 'refresh_token', 'client_credentials']);
+const deviceCode = 'urn:ietf:params:oauth:grant-type:device_code';
+const grantTypes = new Set(['authorization_code', 'refresh_token', 'client_credentials', deviceCode]);
+const grantAliases: Record<string, string> = { device_code: deviceCode };
 
 /** Builds client metadata from the command line; oidc-provider validates it before it is stored. */
 export function clientFromArgs(args: Args): ClientMetadata {
   const name = args.string('name');
   if (!name) throw new UsageError('--name is required');
-  const grants = args.list('grant-type');
+  const grants = args.list('grant-type').map((g) => grantAliases[g] ?? g);
   for (const g of grants) {
     if (!grantTypes.has(g)) throw new UsageError(`--grant-type ${g} is not supported (${[...grantTypes].join(', ')})`);
   }
   const grant_types = grants.length ? [...new Set(grants)] : ['authorization_code', 'refresh_token'];
   const interactive = grant_types.includes('authorization_code');
   const redirect_uris = args.list('redirect-uri');
+  const webOrigins = args.list('web-origin');
+  for (const origin of webOrigins) {
+    if (!isOrigin(origin)) throw new UsageError(`--web-origin ${origin} must be an origin like https://app.example.com (no path)`);
+  }
+  const audience = args.string('audience');
   if (interactive && !redirect_uris.length) throw new UsageError('--redirect-uri is required for a client that signs users in');
   if (!interactive && redirect_uris.length) throw new UsageError('--redirect-uri needs --grant-type authorization_code');
   const isPublic = args.flag('public');
   if (isPublic && grant_types.includes('client_credentials')) {
     throw new UsageError('a --public client has no secret and cannot use client_credentials');
   }
-  const scope = args.list('scope').flatMap((s) => s.split(/\s+/)).filter(Boolean);
+  // OpenID scopes limit `scope`; anything else is an API scope the client may be granted.
+  const requested = [...new Set(args.list('scope').flatMap((s) => s.split(/\s+/)).filter(Boolean))];
+  const scope = requested.filter((s) => supportedScopes.includes(s));
+  const apiScopes = requested.filter((s) => !supportedScopes.includes(s));
   // For OpenID certification and RPs that rely on the nonce: confidential clients only.
   const pkceOptional = args.flag('pkce-optional');
   if (pkceOptional && isPublic) throw new UsageError('a --public client must use PKCE; --pkce-optional is for confidential clients');
@@ -38,8 +50,12 @@ export function clientFromArgs(args: Args): ClientMetadata {
     response_types: interactive ? ['code'] : [],
     redirect_uris,
     ...(args.list('post-logout-redirect-uri').length ? { post_logout_redirect_uris: args.list('post-logout-redirect-uri') } : {}),
-    ...(scope.length ? { scope: [...new Set(scope)].join(' ') } : {}),
+    ...(scope.length ? { scope: scope.join(' ') } : {}),
+    ...(apiScopes.length ? { api_scopes: apiScopes } : {}),
     ...(pkceOptional ? { require_pkce: false } : {}),
+    ...(args.flag('first-party') ? { first_party: true } : {}),
+    ...(webOrigins.length ? { web_origins: [...new Set(webOrigins)] } : {}),
+    ...(audience ? { default_audience: audience } : {}),
   };
 }
 
@@ -54,6 +70,9 @@ export async function clients(ctx: CliContext, verb: string | undefined, args: A
   switch (verb) {
     case 'add': {
       const metadata = clientFromArgs(args);
+      if (typeof metadata.default_audience === 'string' && !(await ctx.store.apis.find(metadata.default_audience))) {
+        throw new UsageError(`--audience ${metadata.default_audience} is not a registered API (idport apis add first)`);
+      }
       try {
         await ctx.validateClient(metadata);
       } catch (err) {

@@ -39,6 +39,7 @@ export function indexDefs(): IndexDef[] {
     { collection: 'accounts', key: { usernameNorm: 1 }, options: { name: 'usernameNorm' } },
     { collection: 'keys', key: { kind: 1, slot: 1 }, options: { name: 'oneActivePerSlot', unique: true, partialFilterExpression: { active: true } } },
     { collection: 'keys', key: { kind: 1, createdAt: -1 }, options: { name: 'kindCreated' } },
+    { collection: 'consents', key: { accountId: 1, clientId: 1 }, options: { name: 'accountClient', unique: true } },
     { collection: 'rate_limits', key: { key: 1 }, options: { name: 'key', unique: true } },
     { collection: 'rate_limits', key: { expire: 1 }, options: { name: 'ttl', expireAfterSeconds: 0 } },
   );

@@ -4,6 +4,7 @@ import { RateLimiterMongo } from 'rate-limiter-flexible';
 import { StoreConnectError, StoreUnavailableError } from '../errors.js';
 import type { Store } from '../types.js';
 import { createMongoAccounts } from './accounts.js';
+import { createMongoApis, createMongoConsents } from './apis.js';
 import { createMongoClients } from './clients.js';
 import { ensureIndexes } from './indexes.js';
 import { createMongoKeys } from './keys.js';
@@ -82,6 +83,8 @@ export async function openMongoStore({ url, now = Date.now, maxPoolSize = 20, se
     accounts: guard(createMongoAccounts(db, now)),
     clients: guard(createMongoClients(db, now)),
     keys: guard(createMongoKeys(db, now)),
+    apis: guard(createMongoApis(db, now)),
+    consents: guard(createMongoConsents(db, now)),
     rateLimiter: (opts) =>
       new RateLimiterMongo({ ...opts, storeClient: db, tableName: 'rate_limits', disableIndexesCreation: true }),
     // The TTL monitor deletes expired documents; nothing to sweep by hand.

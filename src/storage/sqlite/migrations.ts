@@ -62,6 +62,24 @@ const migrations: string[] = [
   );
   CREATE INDEX rate_limits_expire ON rate_limits (expire);
   `,
+  `
+  CREATE TABLE apis (
+    audience         TEXT PRIMARY KEY,
+    name             TEXT,
+    scopes           TEXT NOT NULL,
+    token_format     TEXT NOT NULL,
+    access_token_ttl INTEGER,
+    created_at       INTEGER NOT NULL,
+    updated_at       INTEGER NOT NULL
+  );
+  CREATE TABLE consents (
+    account_id TEXT NOT NULL,
+    client_id  TEXT NOT NULL,
+    grant_id   TEXT NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (account_id, client_id)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export function migrate(db: Database): number {

@@ -5,6 +5,7 @@ import { RateLimiterSQLite } from 'rate-limiter-flexible';
 
 import type { Store } from '../types.js';
 import { createSqliteAccounts } from './accounts.js';
+import { createSqliteApis, createSqliteConsents } from './apis.js';
 import { createSqliteClients } from './clients.js';
 import { createSqliteKeys } from './keys.js';
 import { migrate } from './migrations.js';
@@ -37,6 +38,8 @@ export function openSqliteStore({ path, now = Date.now }: SqliteOptions): Store 
     accounts: createSqliteAccounts(db, now),
     clients: createSqliteClients(db, now),
     keys: createSqliteKeys(db, now),
+    apis: createSqliteApis(db, now),
+    consents: createSqliteConsents(db, now),
     rateLimiter: (options) =>
       new RateLimiterSQLite({ ...options, storeClient: db, storeType: 'better-sqlite3', tableName: 'rate_limits', tableCreated: true }),
     async sweep() {

@@ -1,0 +1,38 @@
+import { errors, type Configuration } from 'oidc-provider';
+
+import type { Store } from '../storage/types.js';
+
+type ResourceIndicators = NonNullable<NonNullable<Configuration['features']>['resourceIndicators']>;
+
+/**
+ * APIs as RFC 8707 resources, from the store (the CLI's `apis add`): a client asks with the
+ * `resource` parameter or gets its `default_audience`. JWT-format APIs get RFC 9068 access tokens
+ * signed ES256 (ID tokens stay RS256). A client gets only the API scopes it was registered for
+ * (`api_scopes`, from `clients add --scope`), and none if it registered none.
+ */
+export function createResourceIndicators(store: Store): ResourceIndicators {
+  return {
+    enabled: true,
+    async defaultResource(_ctx, client, oneOf) {
+      if (oneOf?.length) return oneOf[0]!;
+      const audience = client.metadata().default_audience;
+      return typeof audience === 'string' ? audience : undefined;
+    },
+    async useGrantedResource() {
+      return true;
+    },
+    async getResourceServerInfo(_ctx, resourceIndicator, client) {
+      const api = await store.apis.find(resourceIndicator);
+      if (!api) throw new errors.InvalidTarget(`unknown API ${resourceIndicator}`);
+      const registered = new Set((client.metadata().api_scopes as string[] | undefined) ?? []);
+      const scopes = api.scopes.filter((s) => registered.has(s));
+      return {
+        scope: scopes.join(' '),
+        audience: api.audience,
+        ...(api.accessTokenTtl ? { accessTokenTTL: api.accessTokenTtl } : {}),
+        accessTokenFormat: api.tokenFormat,
+        ...(api.tokenFormat === 'jwt' ? { jwt: { sign: { alg: 'ES256' } } } : {}),
+      };
+    },
+  };
+}

@@ -1,0 +1,91 @@
+import type { Database } from 'better-sqlite3';
+
+import type { ApiRecord, ApiStore, ConsentRecord, ConsentStore } from '../types.js';
+
+interface ApiRow {
+  audience: string;
+  name: string | null;
+  scopes: string;
+  token_format: 'jwt' | 'opaque';
+  access_token_ttl: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+const toApi = (row: ApiRow): ApiRecord => ({
+  audience: row.audience,
+  name: row.name,
+  scopes: JSON.parse(row.scopes) as string[],
+  tokenFormat: row.token_format,
+  accessTokenTtl: row.access_token_ttl,
+  createdAt: row.created_at,
+  updatedAt: row.updated_at,
+});
+
+export function createSqliteApis(db: Database, now: () => number): ApiStore {
+  const stmts = {
+    upsert: db.prepare(`
+      INSERT INTO apis (audience, name, scopes, token_format, access_token_ttl, created_at, updated_at)
+      VALUES (@audience, @name, @scopes, @tokenFormat, @accessTokenTtl, @now, @now)
+      ON CONFLICT (audience) DO UPDATE SET name = excluded.name, scopes = excluded.scopes,
+        token_format = excluded.token_format, access_token_ttl = excluded.access_token_ttl, updated_at = excluded.updated_at`),
+    find: db.prepare('SELECT * FROM apis WHERE audience = ?'),
+    list: db.prepare('SELECT * FROM apis ORDER BY audience'),
+    remove: db.prepare('DELETE FROM apis WHERE audience = ?'),
+  };
+  return {
+    async upsert(api) {
+      stmts.upsert.run({ ...api, scopes: JSON.stringify(api.scopes), now: now() });
+    },
+    async find(audience) {
+      const row = stmts.find.get(audience) as ApiRow | undefined;
+      return row && toApi(row);
+    },
+    async list() {
+      return (stmts.list.all() as ApiRow[]).map(toApi);
+    },
+    async remove(audience) {
+      return stmts.remove.run(audience).changes === 1;
+    },
+  };
+}
+
+interface ConsentRow {
+  account_id: string;
+  client_id: string;
+  grant_id: string;
+  updated_at: number;
+}
+
+const toConsent = (row: ConsentRow): ConsentRecord => ({
+  accountId: row.account_id,
+  clientId: row.client_id,
+  grantId: row.grant_id,
+  updatedAt: row.updated_at,
+});
+
+export function createSqliteConsents(db: Database, now: () => number): ConsentStore {
+  const stmts = {
+    remember: db.prepare(`
+      INSERT INTO consents (account_id, client_id, grant_id, updated_at) VALUES (?, ?, ?, ?)
+      ON CONFLICT (account_id, client_id) DO UPDATE SET grant_id = excluded.grant_id, updated_at = excluded.updated_at`),
+    find: db.prepare('SELECT * FROM consents WHERE account_id = ? AND client_id = ?'),
+    listByAccount: db.prepare('SELECT * FROM consents WHERE account_id = ? ORDER BY updated_at DESC, client_id'),
+    forget: db.prepare('DELETE FROM consents WHERE account_id = ? AND client_id = ?'),
+  };
+  return {
+    async remember(accountId, clientId, grantId) {
+      stmts.remember.run(accountId, clientId, grantId, now());
+    },
+    async find(accountId, clientId) {
+      const row = stmts.find.get(accountId, clientId) as ConsentRow | undefined;
+      return row && toConsent(row);
+    },
+    async listByAccount(accountId) {
+      return (stmts.listByAccount.all(accountId) as ConsentRow[]).map(toConsent);
+    },
+    async forget(accountId, clientId) {
+      return stmts.forget.run(accountId, clientId).changes === 1;
+    },
+  };
+}
