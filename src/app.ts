@@ -15,7 +15,8 @@ import { postToGet } from './http/post-to-get.js';
 import { createMetrics, recordRequests, serveMetrics, type Metrics } from './http/metrics.js';
 import { pinHost } from './http/pin-host.js';
 import { requestLog } from './http/request-log.js';
-import { securityHeaders } from './http/security-headers.js';
+import { contentSecurityPolicy, securityHeaders } from './http/security-headers.js';
+import { createI18n, localesDir } from './i18n/i18n.js';
 import { createCsrf } from './interactions/csrf.js';
 import { createInteractionRouter } from './interactions/router.js';
 import { loadKeySet, type KeySet } from './keys/key-manager.js';
@@ -51,7 +52,7 @@ export async function createApp({ config, store, logger, kek }: AppDeps): Promis
     if (event === 'login') metrics.logins.inc({ outcome: fields.outcome });
     if (event === 'token.issued' && fields.outcome === 'success') metrics.tokens.inc({ grant_type: String(fields.grant_type) });
   };
-  const views = createViews(config.productName);
+  const views = createViews({ branding: config.branding, i18n: createI18n(localesDir) });
   let keys: KeySet = await loadKeySet(store, { kek });
   const build = (k: KeySet) => {
     const provider = createProvider({
@@ -83,11 +84,11 @@ export async function createApp({ config, store, logger, kek }: AppDeps): Promis
   app.use(recordRequests(metrics));
   app.use(requestLog(logger));
   app.use(pinHost(config.issuer));
-  app.use(securityHeaders({ https: config.issuer.startsWith('https:') }));
+  app.use(securityHeaders({ https: config.issuer.startsWith('https:'), csp: contentSecurityPolicy(config.branding) }));
   app.use(errorHandler(views, logger));
   app.use(health(store, () => draining));
   if (config.metrics.onPublicPort ?? process.env.NODE_ENV !== 'production') app.use(serveMetrics(metrics.registry));
-  app.use(assets());
+  app.use(assets(config.branding));
   app.use(postToGet(['/auth', '/session/end']));
   app.use(account.routes());
   app.use(interactions.routes());

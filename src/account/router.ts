@@ -54,20 +54,22 @@ export function createAccountRouter({ provider, issuer, accounts, store, views, 
     }
     setFormCsp(ctx, []);
     ctx.type = 'html';
-    ctx.body = views.render('account', { title: 'Your account', account, apps, csrf: csrf.token(`account:${session.uid}`) });
+    ctx.body = views.render('account', views.i18n.negotiate(ctx), { account, apps, csrf: csrf.token(`account:${session.uid}`) });
   });
 
   router.get('/callback', async (ctx) => {
-    if (typeof ctx.query.error === 'string') throw new HttpError(400, 'access_denied', 'sign-in was cancelled');
+    if (typeof ctx.query.error === 'string') throw new HttpError(400, 'access_denied', 'sign-in was cancelled', { messageKey: 'errors.signInCancelled' });
     ctx.status = 303;
     ctx.redirect('/account');
   });
 
   router.post('/revoke', parseForm, async (ctx) => {
     const session = await currentSession(ctx);
-    if (!session) throw new HttpError(401, 'login_required', 'your session has ended; sign in again');
+    if (!session) throw new HttpError(401, 'login_required', 'your session has ended; sign in again', { messageKey: 'errors.sessionEnded' });
     if (!csrf.verify(`account:${session.uid}`, (ctx.request.body as Record<string, unknown>)?.csrf)) {
-      throw new HttpError(403, 'invalid_request', 'the form expired or did not come from this site; go back and try again');
+      throw new HttpError(403, 'invalid_request', 'the form expired or did not come from this site; go back and try again', {
+        messageKey: 'errors.formExpired',
+      });
     }
     const clientId = formString(ctx, 'client_id', 256);
     const consent = await store.consents.find(session.accountId!, clientId);

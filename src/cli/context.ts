@@ -10,6 +10,7 @@ import { readKek } from '../keys/key-encryption.js';
 import { ensureKeys, loadKeySet } from '../keys/key-manager.js';
 import { openStore } from '../storage/open-store.js';
 import type { Store } from '../storage/types.js';
+import { createI18n, localesDir } from '../i18n/i18n.js';
 import { createViews } from '../views/render.js';
 
 const osUser = () => {
@@ -65,7 +66,7 @@ export async function openCliContext(): Promise<CliContext> {
         store,
         accounts,
         keys: await loadKeySet(store, { kek }),
-        views: createViews(config.productName),
+        views: createViews({ branding: config.branding, i18n: createI18n(localesDir) }),
       });
       await provider.Client.validate(metadata as never);
     },

@@ -17,6 +17,33 @@ export const ttlSchema = z
   })
   .strict();
 
+/** An https:// URL, or a path on our own origin: "/…", never "//…" or "/\…" (browsers read both as another host). */
+function isLogoUrl(value: string): boolean {
+  if (value.startsWith('/')) return /^\/(?![/\\])[^\s\\]*$/.test(value);
+  try {
+    return new URL(value).protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
+export const brandingSchema = z
+  .object({
+    productName: z.string().min(1).max(60).default('idport').describe('name shown on pages'),
+    logoUrl: z
+      .string()
+      .max(2048)
+      .refine(isLogoUrl, 'must be an https:// URL or a path starting with /')
+      .optional()
+      .describe('logo above every page, its alt text the product name (https:// URL, or a path on the issuer origin)'),
+    primaryColor: z
+      .string()
+      .regex(/^#[0-9a-fA-F]{6}$/, 'must be a colour written #rrggbb')
+      .default('#0b57d0')
+      .describe('accent colour of buttons and links (#rrggbb)'),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     port: z.number().int().min(0).max(65535).default(3000).describe('TCP port to listen on'),
@@ -126,7 +153,7 @@ export const configSchema = z
         ipBlockSeconds: 900,
         loginsPerIpPerMinute: 60,
       }),
-    productName: z.string().min(1).max(60).default('idport').describe('name shown on pages'),
+    branding: brandingSchema.default(() => brandingSchema.parse({})),
   })
   .strict();
 

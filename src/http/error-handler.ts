@@ -11,6 +11,7 @@ interface Exposable {
   error?: string;
   error_description?: string;
   message?: string;
+  messageKey?: string;
 }
 
 /**
@@ -31,6 +32,8 @@ export function errorHandler(views: Views, logger: Logger): Middleware {
           ? { error: 'temporarily_unavailable', error_description: 'the service is temporarily unavailable; try again shortly' }
           : { error: err.error ?? 'invalid_request', error_description: err.error_description ?? err.message }
         : { error: 'server_error', error_description: 'the server could not complete the request' };
+      // The same words on the page in the reader's language, when the error says which.
+      const messageKey = shown ? (status === 503 ? 'errors.unavailable' : err.error_description ? undefined : err.messageKey) : undefined;
       if (!shown) logger.error({ err: caught, requestId: ctx.state.requestId }, 'request failed');
       if (status === 503) {
         logger.warn({ err: caught, requestId: ctx.state.requestId }, 'store unavailable');
@@ -38,7 +41,7 @@ export function errorHandler(views: Views, logger: Logger): Middleware {
       }
       ctx.status = shown ? status : 500;
       ctx.set('Cache-Control', 'no-store');
-      if (ctx.accepts('json', 'html') === 'html') renderErrorPage(views, ctx, out);
+      if (ctx.accepts('json', 'html') === 'html') renderErrorPage(views, ctx, out, { messageKey });
       else ctx.body = out;
     }
   };

@@ -11,7 +11,9 @@ export const parseForm = bodyParser({
   onError(err: Error) {
     const { status = 400, type = 'parse error' } = err as { status?: number; type?: string };
     const tooLarge = status === 413;
-    throw new HttpError(tooLarge ? 413 : 400, 'invalid_request', tooLarge ? 'the form is too large' : `the form body could not be read (${type})`);
+    throw new HttpError(tooLarge ? 413 : 400, 'invalid_request', tooLarge ? 'the form is too large' : `the form body could not be read (${type})`, {
+      messageKey: tooLarge ? 'errors.formTooLarge' : undefined,
+    });
   },
 });
 

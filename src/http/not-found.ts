@@ -10,7 +10,7 @@ export function notFound(views: Views): Middleware {
     if (ctx.status !== 404 || (ctx.body !== undefined && ctx.body !== null)) return;
     ctx.status = 404;
     const out = { error: 'not_found', error_description: 'There is nothing at this address.' };
-    if (ctx.accepts('json', 'html') === 'html') renderErrorPage(views, ctx, out);
+    if (ctx.accepts('json', 'html') === 'html') renderErrorPage(views, ctx, out, { messageKey: 'errors.notFound' });
     else ctx.body = out;
   };
 }

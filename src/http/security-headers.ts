@@ -1,14 +1,21 @@
 import type { Middleware } from 'koa';
 
-const baseCsp = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "connect-src 'self'",
-  "base-uri 'none'",
-  "frame-ancestors 'none'",
-];
+/**
+ * The policy for every response, built once at start. Images may also come from the origin of
+ * a configured https:// logo.
+ */
+export function contentSecurityPolicy({ logoUrl }: { logoUrl?: string | undefined } = {}): string {
+  const logoOrigin = logoUrl && /^https:/i.test(logoUrl) ? new URL(logoUrl).origin : undefined;
+  return [
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self'",
+    `img-src 'self' data:${logoOrigin ? ` ${logoOrigin}` : ''}`,
+    "connect-src 'self'",
+    "base-uri 'none'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+}
 
 /**
  * The CSP source for where a form on our page may end up. Chromium applies form-action to every
@@ -25,18 +32,28 @@ export function formTarget(uri: unknown): string | undefined {
   }
 }
 
-/** A page with forms: form-action limited to ourselves and the given targets. */
-export function setFormCsp(ctx: { set(name: string, value: string): void }, targets: readonly unknown[]): void {
+interface CspContext {
+  set(field: string, value: string): void;
+  response: { get(field: string): unknown };
+}
+
+/**
+ * A page with forms: form-action limited to ourselves and the given targets, added to the policy
+ * securityHeaders already set on the response (oidc-provider's own pages share that response).
+ */
+export function setFormCsp(ctx: CspContext, targets: readonly unknown[]): void {
+  const current = ctx.response.get('Content-Security-Policy');
+  const base = typeof current === 'string' && current ? current : contentSecurityPolicy();
+  const directives = base.split(';').map((d) => d.trim()).filter((d) => d && !d.startsWith('form-action '));
   const sources = ["'self'", ...new Set(targets.map(formTarget).filter((t): t is string => !!t))];
-  ctx.set('Content-Security-Policy', [...baseCsp, `form-action ${sources.join(' ')}`].join('; '));
+  ctx.set('Content-Security-Policy', [...directives, `form-action ${sources.join(' ')}`].join('; '));
 }
 
 /**
  * Headers for every response. The CSP allows no inline script (oidc-provider adds a hash for
  * its own form_post script); pages with forms narrow form-action with setFormCsp.
  */
-export function securityHeaders({ https }: { https: boolean }): Middleware {
-  const csp = baseCsp.join('; ');
+export function securityHeaders({ https, csp = contentSecurityPolicy() }: { https: boolean; csp?: string }): Middleware {
   return async function setSecurityHeaders(ctx, next) {
     ctx.set('Content-Security-Policy', csp);
     ctx.set('Referrer-Policy', 'no-referrer');

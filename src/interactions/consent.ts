@@ -2,7 +2,7 @@ import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { InteractionResults } from 'oidc-provider';
 
-import { scopeDescriptions } from '../provider/claims.js';
+import { scopeDescription } from '../provider/claims.js';
 import type { ConsentStore } from '../storage/types.js';
 import type { Views } from '../views/render.js';
 import type { Csrf } from './csrf.js';
@@ -21,14 +21,14 @@ export async function renderConsent(
 ) {
   const asked = found.prompt.details as PromptDetails;
   const scopes = [...(asked.missingOIDCScope ?? []), ...Object.values(asked.missingResourceScopes ?? {}).flat()];
+  const locale = ctx.state.locale as string;
   ctx.type = 'html';
-  ctx.body = views.render('consent', {
-    title: 'Allow access',
+  ctx.body = views.render('consent', locale, {
     uid: found.uid,
     csrf: csrf.token(found.uid),
     clientName,
     username,
-    scopes: [...new Set(scopes)].map((name) => ({ name, description: scopeDescriptions[name] ?? `Use ${name}` })),
+    scopes: [...new Set(scopes)].map((name) => ({ name, description: scopeDescription(views.i18n, locale, name) })),
     claims: asked.missingOIDCClaims ?? [],
   });
 }

@@ -3,6 +3,7 @@ import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { InteractionResults } from 'oidc-provider';
 
+import { accountClientId } from '../account/account-client.js';
 import type { AccountService } from '../accounts/account-service.js';
 import type { LoginGuard } from '../accounts/login-guard.js';
 import type { Audit } from '../audit.js';
@@ -24,17 +25,14 @@ export interface InteractionDeps {
   consents: ConsentStore;
 }
 
-/** Wrong credentials always read the same, whatever was wrong. */
-export const loginFailedMessage = 'The username or password is incorrect.';
-
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
 
 /** The client's display name, and where forms on its pages may end up (its redirect URI). */
-async function clientInfo(provider: Provider, details: Details) {
+async function clientInfo(provider: Provider, details: Details, accountName: () => string) {
   const client = await provider.Client.find(String(details.params.client_id));
   const redirect = details.params.redirect_uri;
   return {
-    name: client?.clientName ?? String(details.params.client_id),
+    name: client?.clientId === accountClientId ? accountName() : (client?.clientName ?? String(details.params.client_id)),
     firstParty: client?.metadata().first_party === true,
     formTargets: typeof redirect === 'string' ? [redirect] : (client?.redirectUris ?? []),
   };
@@ -44,29 +42,35 @@ async function clientInfo(provider: Provider, details: Details) {
 export function createInteractionRouter({ provider, accounts, views, csrf, guard, audit, consents }: InteractionDeps): Router {
   const router = new Router({ prefix: '/interaction/:uid' });
 
+  /** The interaction, its page language (also for error pages: ctx.state.locale), checked. */
   const details = async (ctx: Context, expectedPrompt?: string): Promise<Details> => {
     const found = await provider().interactionDetails(ctx.req, ctx.res);
-    if (found.uid !== ctx.params.uid) throw new HttpError(400, 'invalid_request', 'interaction mismatch');
+    ctx.state.locale = views.i18n.negotiate(ctx, found.params.ui_locales);
+    if (found.uid !== ctx.params.uid) throw new HttpError(400, 'invalid_request', 'interaction mismatch', { messageKey: 'errors.interactionMismatch' });
     if (expectedPrompt && found.prompt.name !== expectedPrompt) {
-      throw new HttpError(400, 'invalid_request', 'this step of the sign-in is already done; go back to the app and start again');
+      throw new HttpError(400, 'invalid_request', 'this step of the sign-in is already done; go back to the app and start again', { messageKey: 'errors.stepDone' });
     }
     if (ctx.method === 'POST' && !csrf.verify(found.uid, (ctx.request.body as Record<string, unknown>)?.csrf)) {
-      throw new HttpError(403, 'invalid_request', 'the form expired or did not come from this site; go back and try again');
+      throw new HttpError(403, 'invalid_request', 'the form expired or did not come from this site; go back and try again', { messageKey: 'errors.formExpired' });
     }
     return found;
   };
 
-  const renderLogin = async (ctx: Context, found: Details, extra: { login?: string; error?: string } = {}) => {
-    const client = await clientInfo(provider(), found);
-    setFormCsp(ctx, client.formTargets);
+  const client = (ctx: Context, found: Details) =>
+    clientInfo(provider(), found, () => views.i18n.t(ctx.state.locale as string, 'account.clientName', { product: views.productName }));
+
+  const renderLogin = async (ctx: Context, found: Details, extra: { login?: string; failed?: boolean } = {}) => {
+    const { name, formTargets } = await client(ctx, found);
+    const locale = ctx.state.locale as string;
+    setFormCsp(ctx, formTargets);
     ctx.type = 'html';
-    ctx.body = views.render('login', {
-      title: 'Sign in',
+    ctx.body = views.render('login', locale, {
       uid: found.uid,
       csrf: csrf.token(found.uid),
-      clientName: client.name,
+      clientName: name,
       login: extra.login ?? (typeof found.params.login_hint === 'string' ? found.params.login_hint : ''),
-      error: extra.error,
+      // Wrong credentials always read the same, whatever was wrong (unknown user, password, lockout).
+      error: extra.failed ? views.i18n.t(locale, 'login.failed') : undefined,
     });
   };
 
@@ -85,16 +89,16 @@ export function createInteractionRouter({ provider, accounts, views, csrf, guard
     const found = await details(ctx);
     if (found.prompt.name === 'login') return renderLogin(ctx, found);
     if (found.prompt.name === 'consent') {
-      const client = await clientInfo(provider(), found);
-      if (client.firstParty) {
+      const { name, firstParty, formTargets } = await client(ctx, found);
+      if (firstParty) {
         // Our own apps do not ask users to consent to themselves.
         const result = await finishConsent(provider(), consents, found);
         audit('consent', { outcome: 'success', actor: found.session?.accountId, client_id: String(found.params.client_id), ip: ctx.ip, first_party: true });
         return finish(ctx, result, true);
       }
       const account = found.session?.accountId ? await accounts.find(found.session.accountId) : undefined;
-      setFormCsp(ctx, client.formTargets);
-      return renderConsent(ctx, { views, csrf, found, clientName: client.name, username: account?.username });
+      setFormCsp(ctx, formTargets);
+      return renderConsent(ctx, { views, csrf, found, clientName: name, username: account?.username });
     }
     throw new HttpError(400, 'invalid_request', `unsupported interaction prompt ${found.prompt.name}`);
   });
@@ -110,13 +114,13 @@ export function createInteractionRouter({ provider, accounts, views, csrf, guard
       audit('login', { outcome: 'locked', client_id, ip: ctx.ip, reason: verdict.reason });
       ctx.status = 429;
       ctx.set('Retry-After', String(verdict.retryAfter));
-      return renderLogin(ctx, found, { login, error: loginFailedMessage });
+      return renderLogin(ctx, found, { login, failed: true });
     }
     const account = await accounts.authenticate(login, password);
     if (!account) {
       const failures = await guard.failed(login, ctx.ip);
       audit('login', { outcome: 'failure', client_id, ip: ctx.ip, failures });
-      return renderLogin(ctx, found, { login, error: loginFailedMessage });
+      return renderLogin(ctx, found, { login, failed: true });
     }
     await guard.succeeded(login);
     audit('login', { outcome: 'success', actor: account.id, client_id, ip: ctx.ip });

@@ -1,3 +1,6 @@
+import { defaultLocale } from '../i18n/catalog.js';
+import type { I18n } from '../i18n/i18n.js';
+
 /** Standard OIDC claims released per scope (OpenID Connect Core §5.4). */
 export const claimsByScope = {
   openid: ['sub'],
@@ -12,12 +15,8 @@ export const claimsByScope = {
 
 export const supportedScopes = ['openid', 'offline_access', ...Object.keys(claimsByScope).filter((s) => s !== 'openid')];
 
-/** What the consent page says each scope gives access to. */
-export const scopeDescriptions: Record<string, string> = {
-  openid: 'Know who you are',
-  profile: 'See your name and basic profile',
-  email: 'See your email address',
-  address: 'See your postal address',
-  phone: 'See your phone number',
-  offline_access: 'Stay connected when you are not using it',
-};
+/** What the consent page says a scope gives access to (catalogue keys scopes.*; others read "Use {scope}"). */
+export function scopeDescription(i18n: I18n, locale: string, scope: string): string {
+  const key = `scopes.${scope}`;
+  return scope !== 'other' && i18n.has(defaultLocale, key) ? i18n.t(locale, key) : i18n.t(locale, 'scopes.other', { scope });
+}

@@ -13,7 +13,7 @@ import { claimsByScope, supportedScopes } from './claims.js';
 import { extraClientMetadata } from './client-metadata.js';
 import { createDeviceFlow } from './device-flow.js';
 import { createResourceIndicators } from './resources.js';
-import { createRenderError } from './render-error.js';
+import { createRenderError, uiLocalesOf } from './render-error.js';
 import { createTtls } from './ttl.js';
 
 export interface ProviderDeps {
@@ -51,7 +51,7 @@ export function createProvider({ config, store, accounts, keys, views, onStoreOp
         ? { session: '__Host-idport.session', interaction: '__Secure-idport.interaction', resume: '__Secure-idport.resume' }
         : { session: 'idport.session', interaction: 'idport.interaction', resume: 'idport.resume' },
     },
-    clients: [accountClient(config.issuer, config.productName)] as Configuration['clients'],
+    clients: [accountClient(config.issuer, config.branding.productName)] as Configuration['clients'],
     claims: claimsByScope as unknown as Configuration['claims'],
     scopes: supportedScopes,
     responseTypes: ['code'],
@@ -99,11 +99,11 @@ export function createProvider({ config, store, accounts, keys, views, onStoreOp
         async logoutSource(ctx, form) {
           setFormCsp(ctx, [ctx.oidc.params?.post_logout_redirect_uri]);
           ctx.type = 'html';
-          ctx.body = views.render('logout', { title: 'Sign out', form, clientName: ctx.oidc.client?.clientName });
+          ctx.body = views.render('logout', views.i18n.negotiate(ctx, uiLocalesOf(ctx)), { form, clientName: ctx.oidc.client?.clientName });
         },
         async postLogoutSuccessSource(ctx) {
           ctx.type = 'html';
-          ctx.body = views.render('logged-out', { title: 'Signed out', clientName: ctx.oidc.client?.clientName });
+          ctx.body = views.render('logged-out', views.i18n.negotiate(ctx, uiLocalesOf(ctx)), { clientName: ctx.oidc.client?.clientName });
         },
       },
     },
@@ -118,6 +118,7 @@ export function createProvider({ config, store, accounts, keys, views, onStoreOp
       return token.ttlPercentagePassed() >= 70;
     },
     interactions: { url: (_ctx, interaction) => interactionPath(interaction.uid) },
+    discovery: { ui_locales_supported: [...views.i18n.locales] },
     renderError: createRenderError(views) as Configuration['renderError'],
   };
 

@@ -1,4 +1,4 @@
-import type { Configuration } from 'oidc-provider';
+import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
 
 import { setFormCsp } from '../http/security-headers.js';
 import type { Views } from '../views/render.js';
@@ -10,6 +10,12 @@ function formParts(form: string) {
   const action = /action="([^"]+)"/.exec(form)?.[1] ?? '';
   const xsrf = /name="xsrf" value="([^"]+)"/.exec(form)?.[1] ?? '';
   return { action, xsrf };
+}
+
+/** The ui_locales the device asked for, once we know which device (request) this is. */
+function deviceUiLocales(ctx: KoaContextWithOIDC): unknown {
+  const code = ctx.oidc.entities.DeviceCode as { params?: Record<string, unknown> } | undefined;
+  return code?.params?.ui_locales;
 }
 
 /**
@@ -24,22 +30,22 @@ export function createDeviceFlow(views: Views): DeviceFlow {
     mask: '****-****',
     async userCodeInputSource(ctx, form, _out, err) {
       setFormCsp(ctx, []);
+      const locale = views.i18n.negotiate(ctx, deviceUiLocales(ctx));
       const name = (err as { name?: string } | undefined)?.name;
       const error = !err
         ? undefined
         : (err as { userCode?: string }).userCode || name === 'NoCodeError'
-          ? 'That code is not valid or has expired. Check it and try again.'
+          ? 'device.invalidCode'
           : name === 'AbortedError'
-            ? 'The sign-in request was cancelled.'
-            : 'Something went wrong. Start again on your device.';
+            ? 'device.cancelled'
+            : 'device.failed';
       ctx.type = 'html';
-      ctx.body = views.render('device-code', { title: 'Connect a device', ...formParts(form), error });
+      ctx.body = views.render('device-code', locale, { ...formParts(form), error: error && views.i18n.t(locale, error) });
     },
     async userCodeConfirmSource(ctx, form, client, deviceInfo, userCode) {
       setFormCsp(ctx, []);
       ctx.type = 'html';
-      ctx.body = views.render('device-confirm', {
-        title: 'Connect a device',
+      ctx.body = views.render('device-confirm', views.i18n.negotiate(ctx, deviceUiLocales(ctx)), {
         ...formParts(form),
         userCode,
         clientName: client.clientName ?? client.clientId,
@@ -48,7 +54,7 @@ export function createDeviceFlow(views: Views): DeviceFlow {
     },
     async successSource(ctx) {
       ctx.type = 'html';
-      ctx.body = views.render('device-done', { title: 'Device connected', clientName: ctx.oidc.client?.clientName });
+      ctx.body = views.render('device-done', views.i18n.negotiate(ctx, deviceUiLocales(ctx)), { clientName: ctx.oidc.client?.clientName });
     },
   };
 }

@@ -1,35 +1,58 @@
 import type { KoaContextWithOIDC } from 'oidc-provider';
 
+import { defaultLocale } from '../i18n/catalog.js';
+import type { LocaleSource } from '../i18n/i18n.js';
 import type { Views } from '../views/render.js';
-
-const friendly: Record<string, string> = {
-  invalid_request: 'The app sent a request we could not accept.',
-  invalid_client: 'The app is not registered with us, or its registration is incomplete.',
-  invalid_redirect_uri: 'The app asked to send you to an address it has not registered.',
-  access_denied: 'Access was denied.',
-  session_not_found: 'Your sign-in session has expired or was opened in another browser.',
-  invalid_scope: 'The app asked for permissions it may not have.',
-  server_error: 'Something went wrong on our side.',
-};
 
 export interface ErrorOut {
   error: string;
   error_description?: string | undefined;
 }
 
-/** The browser-facing error page, for oidc-provider's renderError and our own routes. */
-export function renderErrorPage(views: Views, ctx: { type: string; body: unknown; state?: { requestId?: string } }, out: ErrorOut) {
+export interface ErrorPageContext extends LocaleSource {
+  type: string;
+  body: unknown;
+  state?: { requestId?: string; locale?: string };
+}
+
+export interface ErrorPageOptions {
+  /** the page's language; else the one the request's interaction chose, else Accept-Language */
+  locale?: string | undefined;
+  /** the catalogue message that says what error_description says (see HttpError) */
+  messageKey?: string | undefined;
+}
+
+/**
+ * The browser-facing error page, for oidc-provider's renderError and our own routes. English pages
+ * show the description as it is. Other languages show the catalogue's words for it (messageKey) or,
+ * failing that, for the error code, with the untranslated description kept as a detail.
+ */
+export function renderErrorPage(views: Views, ctx: ErrorPageContext, out: ErrorOut, options: ErrorPageOptions = {}) {
+  const { i18n } = views;
+  const lang = options.locale ?? ctx.state?.locale ?? i18n.negotiate(ctx);
+  const t = (key: string) => i18n.t(lang, key);
+  const forCode = (kind: 'headings' | 'messages') =>
+    i18n.has(defaultLocale, `error.${kind}.${out.error}`) ? t(`error.${kind}.${out.error}`) : t(`error.${kind}.other`);
+  let message: string;
+  let detail: string | undefined;
+  if (out.error === 'server_error') message = t('error.messages.server_error');
+  else if (out.error_description === undefined) message = forCode('messages');
+  else if (lang === defaultLocale) message = out.error_description;
+  else if (options.messageKey) message = t(options.messageKey);
+  else [message, detail] = [forCode('messages'), out.error_description];
   ctx.type = 'html';
-  const generic = out.error === 'server_error';
-  ctx.body = views.render('error', {
-    title: 'Something went wrong',
-    heading: { access_denied: 'Access denied', not_found: 'Page not found' }[out.error] ?? 'We could not complete your request',
-    message: generic ? friendly.server_error : (out.error_description ?? friendly[out.error] ?? 'The request could not be completed.'),
-    error: out.error,
-    requestId: ctx.state?.requestId,
-  });
+  ctx.body = views.render('error', lang, { heading: forCode('headings'), message, detail, error: out.error, requestId: ctx.state?.requestId });
+}
+
+/** The ui_locales of the request oidc-provider is handling, if it got that far. */
+export function uiLocalesOf(ctx: KoaContextWithOIDC): unknown {
+  try {
+    return ctx.oidc?.params?.ui_locales;
+  } catch {
+    return undefined;
+  }
 }
 
 export const createRenderError = (views: Views) => async (ctx: KoaContextWithOIDC, out: ErrorOut) => {
-  renderErrorPage(views, ctx, out);
+  renderErrorPage(views, ctx, out, { locale: views.i18n.negotiate(ctx, uiLocalesOf(ctx)) });
 };

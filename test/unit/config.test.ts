@@ -43,8 +43,9 @@ describe('loadConfig defaults', () => {
       proxy: false,
       shutdownTimeoutSeconds: 10,
       keys: { refreshSeconds: 60 },
-      productName: 'idport',
+      branding: { productName: 'idport', primaryColor: '#0b57d0' },
     });
+    expect(config.branding.logoUrl).toBeUndefined();
     expect(config.ttl.accessToken).toBe(3600);
     expect(config.ttl.authorizationCode).toBe(60);
   });
@@ -180,9 +181,9 @@ describe('configuration errors name the key', () => {
 
 describe('IDPORT_CONFIG file', () => {
   test('its values apply over the defaults, nested objects merge', () => {
-    const path = configFile({ port: 4000, productName: 'Acme ID', ttl: { accessToken: 600 } });
+    const path = configFile({ port: 4000, branding: { productName: 'Acme ID' }, ttl: { accessToken: 600 } });
     const config = loadConfig({ IDPORT_CONFIG: path });
-    expect(config).toMatchObject({ port: 4000, productName: 'Acme ID', issuer: 'http://localhost:4000' });
+    expect(config).toMatchObject({ port: 4000, branding: { productName: 'Acme ID', primaryColor: '#0b57d0' }, issuer: 'http://localhost:4000' });
     expect(config.ttl.accessToken).toBe(600);
     expect(config.ttl.idToken).toBe(3600);
     expect(config.ttl.refreshToken).toBe(1209600);
@@ -231,6 +232,28 @@ describe('IDPORT_CONFIG file', () => {
     expect(configError({ IDPORT_CONFIG: bad }).message).toMatch(new RegExp(`${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: not valid JSON`));
     const array = configFile([1, 2]);
     expect(configError({ IDPORT_CONFIG: array }).message).toContain(array);
+  });
+});
+
+describe('branding', () => {
+  test('primaryColor must be #rrggbb', () => {
+    expect(loadConfig({}, { branding: { primaryColor: '#1A7F37' } }).branding.primaryColor).toBe('#1A7F37');
+    for (const bad of ['red', '#fff', '#12345g', '0b57d0', '#0b57d0;}body{color:red', 'url(x)']) {
+      expect(configError({}, { branding: { primaryColor: bad } }).message).toMatch(/branding\.primaryColor: /);
+    }
+  });
+
+  test('logoUrl is an https:// URL or a path on our own origin', () => {
+    for (const good of ['https://cdn.example.com/logo.svg', '/static/logo.png']) {
+      expect(loadConfig({}, { branding: { logoUrl: good } }).branding.logoUrl).toBe(good);
+    }
+    for (const bad of ['http://cdn.example.com/logo.svg', 'javascript:alert(1)', 'data:image/png;base64,AAAA', '//evil.example/logo.png', '/\\evil.example/logo.png', 'logo.png', '/a b.png']) {
+      expect(configError({}, { branding: { logoUrl: bad } }).message).toMatch(/branding\.logoUrl: /);
+    }
+  });
+
+  test('productName moved under branding: the old top-level key is refused by name', () => {
+    expect(configError({}, { productName: 'Acme ID' }).message).toMatch(/\bproductName: unknown key/);
   });
 });
 

@@ -11,6 +11,12 @@ const deviceCode = 'urn:ietf:params:oauth:grant-type:device_code';
 const grantTypes = new Set(['authorization_code', 'refresh_token', 'client_credentials', deviceCode]);
 const grantAliases: Record<string, string> = { device_code: deviceCode };
 
+/** A random client id that never starts with '-' (it must work as a command-line argument). */
+const newClientId = (): string => {
+  const id = randomBytes(16).toString('base64url');
+  return id.startsWith('-') ? newClientId() : id;
+};
+
 /** Builds client metadata from the command line; oidc-provider validates it before it is stored. */
 export function clientFromArgs(args: Args): ClientMetadata {
   const name = args.string('name');
@@ -43,7 +49,7 @@ export function clientFromArgs(args: Args): ClientMetadata {
   if (pkceOptional && !interactive) throw new UsageError('--pkce-optional needs --grant-type authorization_code');
 
   return {
-    client_id: randomBytes(16).toString('base64url'),
+    client_id: newClientId(),
     ...(isPublic ? { token_endpoint_auth_method: 'none' } : { client_secret: randomBytes(32).toString('base64url') }),
     client_name: name,
     grant_types,
