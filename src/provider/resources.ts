@@ -1,6 +1,7 @@
 import { errors, type Configuration } from 'oidc-provider';
 
 import type { Store } from '../storage/types.js';
+import { supportedScopes } from './claims.js';
 
 type ResourceIndicators = NonNullable<NonNullable<Configuration['features']>['resourceIndicators']>;
 
@@ -18,8 +19,11 @@ export function createResourceIndicators(store: Store): ResourceIndicators {
       const audience = client.metadata().default_audience;
       return typeof audience === 'string' ? audience : undefined;
     },
-    async useGrantedResource() {
-      return true;
+    // A token request naming no resource gets the granted API, unless it asks for OpenID scopes
+    // only: then the token is for userinfo (RFC 8707 §2.2: one grant, tokens for several resources).
+    async useGrantedResource(ctx) {
+      const scope = ctx.oidc.params?.scope;
+      return typeof scope !== 'string' || !scope.split(' ').every((s) => supportedScopes.includes(s));
     },
     async getResourceServerInfo(_ctx, resourceIndicator, client) {
       const api = await store.apis.find(resourceIndicator);
