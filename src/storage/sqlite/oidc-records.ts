@@ -1,6 +1,7 @@
 import type { Database } from 'better-sqlite3';
 
 import type { OidcModelStore, OidcPayload } from '../types.js';
+import { createGroupCommit } from './group-commit.js';
 
 interface Row {
   payload: string;
@@ -41,9 +42,11 @@ export function createOidcRecords(db: Database, now: () => number) {
     return payload;
   };
 
+  const upsert = createGroupCommit(db, (params: Record<string, unknown>) => stmts.upsert.run(params));
+
   const model = (name: string): OidcModelStore => ({
     async upsert(id, payload, expiresIn) {
-      stmts.upsert.run({
+      await upsert({
         model: name,
         id,
         payload: JSON.stringify(payload),
