@@ -25,6 +25,7 @@ const options = {
   ttl: { type: 'string' },
   'web-origin': { type: 'string', multiple: true },
   'first-party': { type: 'boolean' },
+  'introspect-for': { type: 'string', multiple: true },
 } as const;
 
 export interface Args {

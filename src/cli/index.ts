@@ -14,6 +14,7 @@ export const usage = `usage: idport <command> [options]
   clients add --name N --redirect-uri URI [--redirect-uri URI …] [--post-logout-redirect-uri URI]
               [--grant-type authorization_code|refresh_token|client_credentials …] [--public] [--scope S]
               [--pkce-optional] [--first-party] [--web-origin ORIGIN …] [--audience API]
+              [--introspect-for API …]   (a resource server that may introspect tokens for these APIs)
   clients list | show CLIENT_ID | remove CLIENT_ID
   apis add --audience URI [--scope S …] [--name N] [--token-format jwt|opaque] [--ttl SECONDS]
   apis list | show AUDIENCE | remove AUDIENCE

@@ -8,10 +8,12 @@ import { isOrigin } from '../clients/redirect-policy.js';
  * - first_party (boolean): our own apps, which skip the consent page;
  * - web_origins (array of origins): browser apps allowed CORS at the token, userinfo and revocation endpoints;
  * - default_audience (string): the API (RFC 8707 resource) its access tokens are for when it names none;
- * - api_scopes (array): the API scopes it may be granted (OpenID scopes stay in `scope`).
+ * - api_scopes (array): the API scopes it may be granted (OpenID scopes stay in `scope`);
+ * - introspect_for (array of API audiences): a resource server that may introspect access tokens
+ *   issued to any client for those APIs (otherwise a client sees only its own tokens).
  */
 export const extraClientMetadata: NonNullable<Configuration['extraClientMetadata']> = {
-  properties: ['require_pkce', 'first_party', 'web_origins', 'default_audience', 'api_scopes'],
+  properties: ['require_pkce', 'first_party', 'web_origins', 'default_audience', 'api_scopes', 'introspect_for'],
   validator(_ctx, key, value, metadata) {
     if (value === undefined) return;
     const fail = (message: string) => {
@@ -32,6 +34,9 @@ export const extraClientMetadata: NonNullable<Configuration['extraClientMetadata
         if (!Array.isArray(value) || !value.every((s) => typeof s === 'string' && /^[\x21\x23-\x5B\x5D-\x7E]+$/.test(s))) {
           fail('api_scopes must be a list of scope names');
         }
+        break;
+      case 'introspect_for':
+        if (!Array.isArray(value) || !value.every((a) => typeof a === 'string' && a.length > 0)) fail('introspect_for must be a list of API audiences');
         break;
       case 'default_audience':
         if (typeof value !== 'string' || !value) fail('default_audience must be an API audience');

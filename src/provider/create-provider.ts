@@ -26,9 +26,30 @@ export interface ProviderDeps {
   onStoreOperation?: (model: string, op: string, seconds: number) => void;
 }
 
-/** A client may only introspect or revoke tokens issued to itself. */
-const ownTokenOnly = async (_ctx: KoaContextWithOIDC, client: { clientId: string }, token: { clientId?: string }) =>
-  token.clientId === client.clientId;
+interface PolicyClient {
+  clientId: string;
+  metadata(): Record<string, unknown>;
+}
+interface PolicyToken {
+  clientId?: string;
+  kind?: string;
+  aud?: string | string[];
+}
+
+/** A client may only revoke tokens issued to itself. */
+const ownTokenOnly = async (_ctx: KoaContextWithOIDC, client: PolicyClient, token: PolicyToken) => token.clientId === client.clientId;
+
+/**
+ * A client may introspect its own tokens; a designated resource server (`introspect_for`) may
+ * also introspect access tokens issued to anyone for its APIs.
+ */
+const introspectionPolicy = async (ctx: KoaContextWithOIDC, client: PolicyClient, token: PolicyToken) => {
+  if (await ownTokenOnly(ctx, client, token)) return true;
+  const apis = client.metadata().introspect_for;
+  if (!Array.isArray(apis) || (token.kind !== 'AccessToken' && token.kind !== 'ClientCredentials')) return false;
+  const audiences = Array.isArray(token.aud) ? token.aud : token.aud ? [token.aud] : [];
+  return audiences.some((aud) => apis.includes(aud));
+};
 
 export const interactionPath = (uid: string) => `/interaction/${uid}`;
 
@@ -87,8 +108,8 @@ export function createProvider({ config, store, accounts, keys, views, onStoreOp
       devInteractions: { enabled: false },
       claimsParameter: { enabled: true },
       clientCredentials: { enabled: true },
-      introspection: { enabled: true, allowedPolicy: ownTokenOnly },
-      revocation: { enabled: true, allowedPolicy: ownTokenOnly },
+      introspection: { enabled: true, allowedPolicy: introspectionPolicy as never },
+      revocation: { enabled: true, allowedPolicy: ownTokenOnly as never },
       userinfo: { enabled: true },
       resourceIndicators: createResourceIndicators(store),
       deviceFlow: createDeviceFlow(views),

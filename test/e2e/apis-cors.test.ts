@@ -63,6 +63,33 @@ describe('idport apis', () => {
   });
 });
 
+describe('a designated resource server may introspect tokens for its API', () => {
+  const basic = (c: Record<string, unknown>) => `Basic ${Buffer.from(`${String(c.client_id)}:${String(c.client_secret)}`).toString('base64')}`;
+  const post = (path: string, c: Record<string, unknown>, body: Record<string, string>) =>
+    fetch(`${server.url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(c) },
+      body: new URLSearchParams(body).toString(),
+    }).then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, unknown> }));
+
+  test('only for access tokens of the APIs it was registered for', async () => {
+    await cli(db, ['apis', 'add', '--audience', 'https://ledger.example.com', '--scope', 'ledger:read', '--token-format', 'opaque']);
+    await cli(db, ['apis', 'add', '--audience', 'https://other.example.com', '--scope', 'other:read', '--token-format', 'opaque']);
+    const worker = json((await cli(db, ['clients', 'add', '--name', 'W', '--grant-type', 'client_credentials', '--audience', 'https://ledger.example.com', '--scope', 'ledger:read', '--json'])).stdout);
+    const otherWorker = json((await cli(db, ['clients', 'add', '--name', 'O', '--grant-type', 'client_credentials', '--audience', 'https://other.example.com', '--scope', 'other:read', '--json'])).stdout);
+    const rs = json((await cli(db, ['clients', 'add', '--name', 'Ledger API', '--grant-type', 'client_credentials', '--introspect-for', 'https://ledger.example.com', '--json'])).stdout);
+    const stranger = json((await cli(db, ['clients', 'add', '--name', 'S', '--grant-type', 'client_credentials', '--json'])).stdout);
+    expect(rs.introspect_for).toEqual(['https://ledger.example.com']);
+    expect((await cli(db, ['clients', 'add', '--name', 'X', '--grant-type', 'client_credentials', '--introspect-for', 'https://nope.example'])).code).toBe(2);
+
+    const ledgerToken = String((await post('/token', worker, { grant_type: 'client_credentials', scope: 'ledger:read' })).body.access_token);
+    const otherToken = String((await post('/token', otherWorker, { grant_type: 'client_credentials', scope: 'other:read' })).body.access_token);
+    expect((await post('/token/introspection', rs, { token: ledgerToken })).body).toMatchObject({ active: true, aud: 'https://ledger.example.com', client_id: worker.client_id, scope: 'ledger:read' });
+    expect((await post('/token/introspection', rs, { token: otherToken })).body).toEqual({ active: false });
+    expect((await post('/token/introspection', stranger, { token: ledgerToken })).body).toEqual({ active: false });
+  });
+});
+
 describe('CORS for browser apps', () => {
   let clientId: string;
   beforeAll(async () => {

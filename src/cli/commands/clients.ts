@@ -62,6 +62,7 @@ export function clientFromArgs(args: Args): ClientMetadata {
     ...(args.flag('first-party') ? { first_party: true } : {}),
     ...(webOrigins.length ? { web_origins: [...new Set(webOrigins)] } : {}),
     ...(audience ? { default_audience: audience } : {}),
+    ...(args.list('introspect-for').length ? { introspect_for: [...new Set(args.list('introspect-for'))] } : {}),
   };
 }
 
@@ -76,8 +77,11 @@ export async function clients(ctx: CliContext, verb: string | undefined, args: A
   switch (verb) {
     case 'add': {
       const metadata = clientFromArgs(args);
-      if (typeof metadata.default_audience === 'string' && !(await ctx.store.apis.find(metadata.default_audience))) {
-        throw new UsageError(`--audience ${metadata.default_audience} is not a registered API (idport apis add first)`);
+      const audiences = [metadata.default_audience, ...((metadata.introspect_for as string[] | undefined) ?? [])];
+      for (const audience of audiences) {
+        if (typeof audience === 'string' && !(await ctx.store.apis.find(audience))) {
+          throw new UsageError(`${audience} is not a registered API (idport apis add first)`);
+        }
       }
       try {
         await ctx.validateClient(metadata);
