@@ -103,8 +103,8 @@ export async function createApp({ config, store, logger, kek }: AppDeps): Promis
     metrics,
     provider: () => current.provider,
     async reloadKeys() {
-      const next = await loadKeySet(store, { kek });
-      if (next.version === keys.version) return false;
+      const next = await loadKeySet(store, { kek, unlessVersion: keys.version });
+      if (!next) return false;
       keys = next;
       current = build(next);
       return true;

@@ -66,11 +66,7 @@ export function createAccountRouter({ provider, issuer, accounts, store, views, 
   router.post('/revoke', parseForm, async (ctx) => {
     const session = await currentSession(ctx);
     if (!session) throw new HttpError(401, 'login_required', 'your session has ended; sign in again', { messageKey: 'errors.sessionEnded' });
-    if (!csrf.verify(`account:${session.uid}`, (ctx.request.body as Record<string, unknown>)?.csrf)) {
-      throw new HttpError(403, 'invalid_request', 'the form expired or did not come from this site; go back and try again', {
-        messageKey: 'errors.formExpired',
-      });
-    }
+    csrf.assert(`account:${session.uid}`, ctx.request.body);
     const clientId = formString(ctx, 'client_id', 256);
     const consent = await store.consents.find(session.accountId!, clientId);
     if (consent) {

@@ -1,7 +1,7 @@
 import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
 
-import { renderErrorPage } from '../provider/render-error.js';
+import { respondWithError } from '../provider/render-error.js';
 import type { Views } from '../views/render.js';
 
 interface Exposable {
@@ -41,8 +41,7 @@ export function errorHandler(views: Views, logger: Logger): Middleware {
       }
       ctx.status = shown ? status : 500;
       ctx.set('Cache-Control', 'no-store');
-      if (ctx.accepts('json', 'html') === 'html') renderErrorPage(views, ctx, out, { messageKey });
-      else ctx.body = out;
+      respondWithError(views, ctx, out, { messageKey });
     }
   };
 }

@@ -1,6 +1,6 @@
 import type { Middleware } from 'koa';
 
-import { renderErrorPage } from '../provider/render-error.js';
+import { respondWithError } from '../provider/render-error.js';
 import type { Views } from '../views/render.js';
 
 /** Runs inside oidc-provider: a route nobody serves gets our error page (browsers) or OAuth-style JSON. */
@@ -10,7 +10,6 @@ export function notFound(views: Views): Middleware {
     if (ctx.status !== 404 || (ctx.body !== undefined && ctx.body !== null)) return;
     ctx.status = 404;
     const out = { error: 'not_found', error_description: 'There is nothing at this address.' };
-    if (ctx.accepts('json', 'html') === 'html') renderErrorPage(views, ctx, out, { messageKey: 'errors.notFound' });
-    else ctx.body = out;
+    respondWithError(views, ctx, out, { messageKey: 'errors.notFound' });
   };
 }

@@ -1,5 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
+import { HttpError } from '../http/http-error.js';
+
 /**
  * Per-interaction CSRF tokens: an HMAC of the interaction uid under the store's cookie keys.
  * Stateless, so any node can check a token another node issued; still valid across a key
@@ -17,6 +19,13 @@ export function createCsrf(getSecrets: () => readonly string[]) {
       return getSecrets().some((secret) => {
         const expected = mac(secret, uid);
         return given.length === expected.length && timingSafeEqual(given, expected);
+      });
+    },
+    /** Throws the 403 every form of ours answers when the posted `csrf` field does not match. */
+    assert(uid: string, body: unknown): void {
+      if (this.verify(uid, (body as Record<string, unknown> | undefined)?.csrf)) return;
+      throw new HttpError(403, 'invalid_request', 'the form expired or did not come from this site; go back and try again', {
+        messageKey: 'errors.formExpired',
       });
     },
   };

@@ -50,9 +50,7 @@ export function createInteractionRouter({ provider, accounts, views, csrf, guard
     if (expectedPrompt && found.prompt.name !== expectedPrompt) {
       throw new HttpError(400, 'invalid_request', 'this step of the sign-in is already done; go back to the app and start again', { messageKey: 'errors.stepDone' });
     }
-    if (ctx.method === 'POST' && !csrf.verify(found.uid, (ctx.request.body as Record<string, unknown>)?.csrf)) {
-      throw new HttpError(403, 'invalid_request', 'the form expired or did not come from this site; go back and try again', { messageKey: 'errors.formExpired' });
-    }
+    if (ctx.method === 'POST') csrf.assert(found.uid, ctx.request.body);
     return found;
   };
 

@@ -63,8 +63,13 @@ export async function ensureKeys(store: Store, { kek }: KeyOptions = {}): Promis
 }
 
 /** Reads the current key set from the store. */
-export async function loadKeySet(store: Store, { kek }: KeyOptions = {}): Promise<KeySet> {
+export async function loadKeySet(store: Store, options?: KeyOptions): Promise<KeySet>;
+/** …or nothing when it is still `unlessVersion`, without decrypting or importing anything. */
+export async function loadKeySet(store: Store, options: KeyOptions & { unlessVersion: string }): Promise<KeySet | undefined>;
+export async function loadKeySet(store: Store, { kek, unlessVersion }: KeyOptions & { unlessVersion?: string } = {}) {
   const [signing, cookie] = await Promise.all([store.keys.list('signing'), store.keys.list('cookie')]);
+  const version = [...signing, ...cookie].map((k) => `${k.kid}:${k.retiredAt ?? ''}`).join(',');
+  if (version === unlessVersion) return undefined;
   if (!signing.some((k) => k.retiredAt === null) || !cookie.length) {
     throw new Error('the store holds no active keys (run the server once, or `idport keys rotate`)');
   }
@@ -81,7 +86,7 @@ export async function loadKeySet(store: Store, { kek }: KeyOptions = {}): Promis
   return {
     jwks: { keys },
     cookieKeys: cookieMaterial.map((m) => String(m.k)),
-    version: [...signing, ...cookie].map((k) => `${k.kid}:${k.retiredAt ?? ''}`).join(','),
+    version,
   };
 }
 

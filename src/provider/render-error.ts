@@ -44,6 +44,17 @@ export function renderErrorPage(views: Views, ctx: ErrorPageContext, out: ErrorO
   ctx.body = views.render('error', lang, { heading: forCode('headings'), message, detail, error: out.error, requestId: ctx.state?.requestId });
 }
 
+/** An error answer: our error page for browsers, OAuth-style JSON for everyone else. */
+export function respondWithError(
+  views: Views,
+  ctx: ErrorPageContext & { accepts(...types: string[]): string | false },
+  out: ErrorOut,
+  options: ErrorPageOptions = {},
+) {
+  if (ctx.accepts('json', 'html') === 'html') renderErrorPage(views, ctx, out, options);
+  else ctx.body = out;
+}
+
 /** The ui_locales of the request oidc-provider is handling, if it got that far. */
 export function uiLocalesOf(ctx: KoaContextWithOIDC): unknown {
   try {
