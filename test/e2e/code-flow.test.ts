@@ -1,18 +1,15 @@
 import * as oidc from 'openid-client';
 import { createRemoteJWKSet, jwtVerify, decodeProtectedHeader } from 'jose';
 
-import { addClient, addUser, alice, discover, loginAndRedeem } from '../helpers/flow.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { addClient, alice, discover, loginAndRedeem, startFlowServer } from '../helpers/flow.js';
+import type { TestServer } from '../helpers/server.js';
 
 let server: TestServer;
 let client: Awaited<ReturnType<typeof addClient>>;
 let config: oidc.Configuration;
 
 beforeAll(async () => {
-  server = await startTestServer();
-  await addUser(server.store);
-  client = await addClient(server.store);
-  config = await discover(server.url, client.client_id, client.client_secret);
+  ({ server, client, config } = await startFlowServer());
 });
 afterAll(() => server.stop());
 

@@ -1,7 +1,7 @@
 import * as oidc from 'openid-client';
 
-import { addClient, addUser, authorize, discover, loginAndRedeem } from '../helpers/flow.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { addClient, authorize, discover, loginAndRedeem, startFlowServer } from '../helpers/flow.js';
+import type { TestServer } from '../helpers/server.js';
 import { csrfFrom, UserAgent } from '../helpers/user-agent.js';
 
 let server: TestServer;
@@ -9,10 +9,7 @@ let client: Awaited<ReturnType<typeof addClient>>;
 let config: oidc.Configuration;
 
 beforeAll(async () => {
-  server = await startTestServer();
-  await addUser(server.store);
-  client = await addClient(server.store);
-  config = await discover(server.url, client.client_id, client.client_secret);
+  ({ server, client, config } = await startFlowServer());
 });
 afterAll(() => server.stop());
 

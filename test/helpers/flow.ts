@@ -2,6 +2,7 @@ import * as oidc from 'openid-client';
 
 import type { Store } from '../../src/storage/types.js';
 import { createAccountService } from '../../src/accounts/account-service.js';
+import { startTestServer } from './server.js';
 import { csrfFrom, UserAgent } from './user-agent.js';
 
 export const alice = { username: 'alice', password: 'correct horse battery', email: 'Alice@Example.com', name: 'Alice Liddell' };
@@ -93,4 +94,13 @@ export async function loginAndRedeem(config: oidc.Configuration, issuer: string,
     idTokenExpected: true,
   });
   return { tokens, ua, callback, verifier };
+}
+
+/** A test server with alice, one confidential client and its openid-client configuration. */
+export async function startFlowServer() {
+  const server = await startTestServer();
+  await addUser(server.store);
+  const client = await addClient(server.store);
+  const config = await discover(server.url, client.client_id, client.client_secret);
+  return { server, client, config };
 }
