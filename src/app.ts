@@ -1,4 +1,5 @@
-import Koa from 'koa';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import type { Logger } from 'pino';
 
@@ -11,10 +12,11 @@ import type { Config } from './config/schema.js';
 import { assets } from './http/assets.js';
 import { errorHandler } from './http/error-handler.js';
 import { health } from './http/health.js';
+import { notFound } from './http/not-found.js';
 import { postToGet } from './http/post-to-get.js';
-import { createMetrics, recordRequests, serveMetrics, type Metrics } from './http/metrics.js';
+import { createMetrics, requestRecorder, serveMetrics, type Metrics } from './http/metrics.js';
 import { pinHost } from './http/pin-host.js';
-import { requestLog } from './http/request-log.js';
+import { observeRequests } from './http/request-log.js';
 import { contentSecurityPolicy, securityHeaders } from './http/security-headers.js';
 import { createI18n, localesDir } from './i18n/i18n.js';
 import { createCsrf } from './interactions/csrf.js';
@@ -32,7 +34,8 @@ export interface AppDeps {
 }
 
 export interface IdportApp {
-  app: Koa;
+  /** The request listener: the current provider, with our middleware and routes in front of its own. */
+  handle(req: IncomingMessage, res: ServerResponse): void;
   metrics: Metrics;
   provider(): Provider;
   /** Re-reads keys from the store; rebuilds the provider if they changed. Returns true if so. */
@@ -54,6 +57,29 @@ export async function createApp({ config, store, logger, kek }: AppDeps): Promis
   };
   const views = createViews({ branding: config.branding, i18n: createI18n(localesDir) });
   let keys: KeySet = await loadKeySet(store, { kek });
+  let draining = false;
+
+  const csrf = createCsrf(() => keys.cookieKeys);
+  const guard = createLoginGuard(store, config.bruteForce);
+  const interactions = createInteractionRouter({ provider: () => current.provider, accounts, views, csrf, guard, audit, consents: store.consents });
+  const account = createAccountRouter({ provider: () => current.provider, issuer: config.issuer, accounts, store, views, csrf, audit });
+
+  // One Koa context per request: oidc-provider is itself a Koa app, and provider.use() puts our
+  // middleware in front of its router (a second app calling provider.callback() cost a context,
+  // a response cycle and ~20 promises per request).
+  const middleware: Middleware[] = [
+    observeRequests(logger, requestRecorder(metrics)),
+    pinHost(config.issuer),
+    securityHeaders({ https: config.issuer.startsWith('https:'), csp: contentSecurityPolicy(config.branding) }),
+    errorHandler(views, logger),
+    health(store, () => draining),
+    ...(config.metrics.onPublicPort ?? process.env.NODE_ENV !== 'production' ? [serveMetrics(metrics.registry)] : []),
+    assets(config.branding),
+    postToGet(['/auth', '/session/end']),
+    notFound(views),
+    under('/account', account.routes() as Middleware),
+    under('/interaction/', interactions.routes() as Middleware, interactions.allowedMethods() as Middleware),
+  ];
   const build = (k: KeySet) => {
     const provider = createProvider({
       config,
@@ -63,43 +89,19 @@ export async function createApp({ config, store, logger, kek }: AppDeps): Promis
       views,
       onStoreOperation: (model, op, seconds) => metrics.store.observe({ model, op }, seconds),
     });
+    // Trust only the address the nearest proxy appended to X-Forwarded-For: entries further left
+    // come from the client and would let it pick its own IP for the per-IP limits.
+    provider.maxIpsCount = 1;
+    provider.silent = true;
+    for (const m of middleware) provider.use(m);
     provider.on('server_error', (_ctx, err) => logger.error({ err }, 'oidc-provider server_error'));
     auditProviderEvents(provider, audit);
     return { provider, handle: provider.callback() };
   };
   let current = build(keys);
-  let draining = false;
-
-  const csrf = createCsrf(() => keys.cookieKeys);
-  const guard = createLoginGuard(store, config.bruteForce);
-  const interactions = createInteractionRouter({ provider: () => current.provider, accounts, views, csrf, guard, audit, consents: store.consents });
-  const account = createAccountRouter({ provider: () => current.provider, issuer: config.issuer, accounts, store, views, csrf, audit });
-
-  const app = new Koa();
-  app.proxy = config.proxy;
-  // Trust only the address the nearest proxy appended to X-Forwarded-For: entries further left
-  // come from the client and would let it pick its own IP for the per-IP limits.
-  app.maxIpsCount = 1;
-  app.silent = true;
-  app.use(recordRequests(metrics));
-  app.use(requestLog(logger));
-  app.use(pinHost(config.issuer));
-  app.use(securityHeaders({ https: config.issuer.startsWith('https:'), csp: contentSecurityPolicy(config.branding) }));
-  app.use(errorHandler(views, logger));
-  app.use(health(store, () => draining));
-  if (config.metrics.onPublicPort ?? process.env.NODE_ENV !== 'production') app.use(serveMetrics(metrics.registry));
-  app.use(assets(config.branding));
-  app.use(postToGet(['/auth', '/session/end']));
-  app.use(account.routes());
-  app.use(interactions.routes());
-  app.use(interactions.allowedMethods());
-  app.use(async function runProvider(ctx) {
-    ctx.respond = false;
-    await current.handle(ctx.req, ctx.res);
-  });
 
   return {
-    app,
+    handle: (req, res) => current.handle(req, res),
     metrics,
     provider: () => current.provider,
     async reloadKeys() {
@@ -112,5 +114,18 @@ export async function createApp({ config, store, logger, kek }: AppDeps): Promis
     startDraining() {
       draining = true;
     },
+  };
+}
+
+/**
+ * Our routers, entered only for paths under their prefix: most requests are oidc-provider's and
+ * would otherwise be matched against every route of every router on the way.
+ */
+function under(prefix: string, routes: Middleware, after?: Middleware): Middleware {
+  const base = prefix.replace(/\/$/, '');
+  return function ownRoutes(ctx, next) {
+    const { path } = ctx;
+    if (path !== base && !path.startsWith(`${base}/`)) return next();
+    return routes(ctx, after ? () => after(ctx, next) : next);
   };
 }

@@ -61,7 +61,7 @@ export async function startServer(baseConfig: Readonly<Config>, options: StartOp
       if (draining) res.shouldKeepAlive = false;
       res.once('finish', () => draining && setImmediate(() => server.closeIdleConnections()));
     });
-    server.on('request', idport.app.callback());
+    server.on('request', idport.handle);
 
     // A separate metrics port: this process's own, unless it is a cluster worker (the primary
     // serves the sum of all workers there).

@@ -30,7 +30,7 @@ export function assets({ primaryColor }: { primaryColor: string }): Middleware {
     '/assets/idport.css': readFileSync(`${packageRoot}public/idport.css`),
     '/assets/theme.css': themeCss(primaryColor),
   };
-  return async function serveAssets(ctx, next) {
+  return function serveAssets(ctx, next) {
     if (!Object.hasOwn(files, ctx.path) || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) return next();
     ctx.type = 'text/css; charset=utf-8';
     ctx.set('Cache-Control', 'public, max-age=3600');

@@ -19,10 +19,8 @@ interface Exposable {
  * Anything not meant to be shown becomes a generic server_error; the detail goes to the log only.
  */
 export function errorHandler(views: Views, logger: Logger): Middleware {
-  return async function handleErrors(ctx, next) {
-    try {
-      await next();
-    } catch (caught) {
+  return function handleErrors(ctx, next) {
+    return next().catch((caught: unknown) => {
       const err = caught as Exposable;
       const status = err.status ?? err.statusCode ?? 500;
       // 503 (store outage) is shown as such so clients retry; other 5xx become a generic 500.
@@ -42,6 +40,6 @@ export function errorHandler(views: Views, logger: Logger): Middleware {
       ctx.status = shown ? status : 500;
       ctx.set('Cache-Control', 'no-store');
       respondWithError(views, ctx, out, { messageKey });
-    }
+    });
   };
 }

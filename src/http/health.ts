@@ -1,31 +1,31 @@
-import type { Middleware } from 'koa';
+import type { Middleware, ParameterizedContext } from 'koa';
 
 import type { Store } from '../storage/types.js';
 
 /** /healthz: the process answers. /readyz: the store answers and we are not draining. */
 export function health(store: Store, isDraining: () => boolean): Middleware {
-  return async function serveHealth(ctx, next) {
+  async function ready(ctx: ParameterizedContext) {
+    ctx.set('Cache-Control', 'no-store');
+    if (isDraining()) {
+      ctx.status = 503;
+      ctx.body = { status: 'draining' };
+      return;
+    }
+    try {
+      await store.ping();
+      ctx.body = { status: 'ready' };
+    } catch {
+      ctx.status = 503;
+      ctx.body = { status: 'store unavailable' };
+    }
+  }
+  return function serveHealth(ctx, next) {
     if (ctx.path === '/healthz') {
       ctx.set('Cache-Control', 'no-store');
       ctx.body = { status: 'ok' };
-      return;
+      return undefined;
     }
-    if (ctx.path === '/readyz') {
-      ctx.set('Cache-Control', 'no-store');
-      if (isDraining()) {
-        ctx.status = 503;
-        ctx.body = { status: 'draining' };
-        return;
-      }
-      try {
-        await store.ping();
-        ctx.body = { status: 'ready' };
-      } catch {
-        ctx.status = 503;
-        ctx.body = { status: 'store unavailable' };
-      }
-      return;
-    }
-    await next();
+    if (ctx.path === '/readyz') return ready(ctx);
+    return next();
   };
 }

@@ -1,4 +1,4 @@
-import type { Middleware } from 'koa';
+import type { Middleware, ParameterizedContext } from 'koa';
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 
 /** Routes we label metrics with: a fixed set, so label cardinality stays bounded. */
@@ -39,26 +39,23 @@ export function createMetrics() {
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
-/** Counts and times every request (outermost middleware, so it sees the final status). */
-export function recordRequests(metrics: Metrics): Middleware {
-  return async function recordRequest(ctx, next) {
-    const end = process.hrtime.bigint();
-    try {
-      await next();
-    } finally {
-      const labels = { route: routeOf(ctx.path), method: ctx.method, status: String(ctx.res.statusCode) };
-      metrics.requests.inc(labels);
-      metrics.latency.observe(labels, Number(process.hrtime.bigint() - end) / 1e9);
-    }
+/** Counts and times a finished request (given to observeRequests, so it sees the final status). */
+export function requestRecorder(metrics: Metrics) {
+  return function recordRequest(ctx: ParameterizedContext, seconds: number): void {
+    const labels = { route: routeOf(ctx.path), method: ctx.method, status: String(ctx.res.statusCode) };
+    metrics.requests.inc(labels);
+    metrics.latency.observe(labels, seconds);
   };
 }
 
 /** GET /metrics in Prometheus text format. */
 export function serveMetrics(registry: Registry): Middleware {
-  return async function metricsEndpoint(ctx, next) {
+  return function metricsEndpoint(ctx, next) {
     if (ctx.path !== '/metrics' || ctx.method !== 'GET') return next();
     ctx.set('Cache-Control', 'no-store');
     ctx.type = registry.contentType;
-    ctx.body = await registry.metrics();
+    return registry.metrics().then((text) => {
+      ctx.body = text;
+    });
   };
 }

@@ -5,11 +5,12 @@ import type { Views } from '../views/render.js';
 
 /** Runs inside oidc-provider: a route nobody serves gets our error page (browsers) or OAuth-style JSON. */
 export function notFound(views: Views): Middleware {
-  return async function renderNotFound(ctx, next) {
-    await next();
-    if (ctx.status !== 404 || (ctx.body !== undefined && ctx.body !== null)) return;
-    ctx.status = 404;
-    const out = { error: 'not_found', error_description: 'There is nothing at this address.' };
-    respondWithError(views, ctx, out, { messageKey: 'errors.notFound' });
+  return function renderNotFound(ctx, next) {
+    return next().then(() => {
+      if (ctx.status !== 404 || (ctx.body !== undefined && ctx.body !== null)) return;
+      ctx.status = 404;
+      const out = { error: 'not_found', error_description: 'There is nothing at this address.' };
+      respondWithError(views, ctx, out, { messageKey: 'errors.notFound' });
+    });
   };
 }

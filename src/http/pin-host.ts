@@ -7,9 +7,9 @@ import type { Middleware } from 'koa';
  */
 export function pinHost(issuer: string): Middleware {
   const host = new URL(issuer).host;
-  return async function pinHostToIssuer(ctx, next) {
+  return function pinHostToIssuer(ctx, next) {
     ctx.req.headers.host = host;
     if (ctx.req.headers['x-forwarded-host'] !== undefined) ctx.req.headers['x-forwarded-host'] = host;
-    await next();
+    return next();
   };
 }

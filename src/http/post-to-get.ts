@@ -1,4 +1,4 @@
-import type { Middleware } from 'koa';
+import type { Middleware, ParameterizedContext } from 'koa';
 
 import { parseForm } from './form-body.js';
 
@@ -10,8 +10,11 @@ import { parseForm } from './form-body.js';
  */
 export function postToGet(paths: readonly string[]): Middleware {
   const handled = new Set(paths);
-  return async function redirectPostToGet(ctx, next) {
+  return function redirectPostToGet(ctx, next) {
     if (ctx.method !== 'POST' || !handled.has(ctx.path)) return next();
+    return redirect(ctx);
+  };
+  async function redirect(ctx: ParameterizedContext) {
     await parseForm(ctx, async () => {});
     const query = new URLSearchParams();
     for (const [name, value] of Object.entries((ctx.request.body ?? {}) as Record<string, unknown>)) {
@@ -20,5 +23,5 @@ export function postToGet(paths: readonly string[]): Middleware {
     ctx.set('Cache-Control', 'no-store');
     ctx.status = 303;
     ctx.redirect(`${ctx.path}?${query.toString()}`);
-  };
+  }
 }

@@ -54,7 +54,7 @@ export function setFormCsp(ctx: CspContext, targets: readonly unknown[]): void {
  * its own form_post script); pages with forms narrow form-action with setFormCsp.
  */
 export function securityHeaders({ https, csp = contentSecurityPolicy() }: { https: boolean; csp?: string }): Middleware {
-  return async function setSecurityHeaders(ctx, next) {
+  return function setSecurityHeaders(ctx, next) {
     ctx.set('Content-Security-Policy', csp);
     ctx.set('Referrer-Policy', 'no-referrer');
     ctx.set('X-Content-Type-Options', 'nosniff');
@@ -62,6 +62,6 @@ export function securityHeaders({ https, csp = contentSecurityPolicy() }: { http
     ctx.set('Cross-Origin-Opener-Policy', 'same-origin');
     ctx.set('Cross-Origin-Resource-Policy', 'same-origin');
     if (https) ctx.set('Strict-Transport-Security', 'max-age=31536000; includeSubDomains');
-    await next();
+    return next();
   };
 }

@@ -5,7 +5,6 @@ import type { AccountService } from '../accounts/account-service.js';
 import type { Config } from '../config/schema.js';
 import type { KeySet } from '../keys/key-manager.js';
 import type { Store } from '../storage/types.js';
-import { notFound } from '../http/not-found.js';
 import { setFormCsp } from '../http/security-headers.js';
 import type { Views } from '../views/render.js';
 import { createAdapterFactory } from './adapter.js';
@@ -145,6 +144,5 @@ export function createProvider({ config, store, accounts, keys, views, onStoreOp
 
   const provider = new Provider(config.issuer, configuration);
   provider.proxy = config.proxy;
-  provider.use(notFound(views));
   return provider;
 }
