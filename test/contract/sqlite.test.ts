@@ -3,6 +3,9 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
+import Database from 'better-sqlite3';
+
+import { createReadBatch } from '../../src/storage/sqlite/read-batch.js';
 import { openSqliteStore } from '../../src/storage/sqlite/sqlite-store.js';
 import { tempDir } from '../helpers/server.js';
 import { runStoreContract } from './store-contract.js';
@@ -57,5 +60,31 @@ describe('sqlite across processes (what several nodes on one file do)', () => {
     const results = await Promise.all([inProcess(db, boot), inProcess(db, boot), inProcess(db, boot)]);
     expect(new Set(results).size).toBe(1);
     expect(JSON.parse(results[0]!)).toHaveLength(2);
+  });
+});
+
+describe('sqlite read batching', () => {
+  test('reads asked for in one turn share one read transaction; a failing read fails alone', async () => {
+    const db = new Database(':memory:');
+    const read = createReadBatch(db);
+    const seen: boolean[] = [];
+    const ok = await Promise.all([1, 2, 3].map((n) => read(() => (seen.push(db.inTransaction), n))));
+    expect(ok).toEqual([1, 2, 3]);
+    expect(seen).toEqual([true, true, true]);
+
+    const results = await Promise.allSettled([
+      read(() => 'first'),
+      read(() => {
+        throw new Error('bad read');
+      }),
+      read(() => (db.prepare('SELECT 3 AS n').get() as { n: number }).n),
+    ]);
+    expect(results).toEqual([
+      { status: 'fulfilled', value: 'first' },
+      { status: 'rejected', reason: new Error('bad read') },
+      { status: 'fulfilled', value: 3 },
+    ]);
+    expect(db.inTransaction).toBe(false);
+    db.close();
   });
 });

@@ -53,6 +53,32 @@ export function runStoreContract(adapterName: string, open: OpenStore) {
         expect(await store.model('RefreshToken').find('at1')).toBeUndefined();
       });
 
+      test('many lookups at once each get their own answer; a lookup after an awaited write sees it', async () => {
+        const models = ['AccessToken', 'ClientCredentials', 'RefreshToken'] as const;
+        await Promise.all(
+          Array.from({ length: 30 }, (_, i) => store.model(models[i % 3]!).upsert(`t${i}`, { jti: `t${i}`, uid: `u${i}`, n: i }, 60)),
+        );
+        // Same id in three models at once (what introspection does), plus misses and other lookups.
+        const found = await Promise.all(
+          Array.from({ length: 30 }, (_, i) => [
+            store.model('AccessToken').find(`t${i}`),
+            store.model('ClientCredentials').find(`t${i}`),
+            store.model('RefreshToken').find(`t${i}`),
+            store.model(models[i % 3]!).findByUid(`u${i}`),
+          ]).flat(),
+        );
+        for (let i = 0; i < 30; i += 1) {
+          const own = { jti: `t${i}`, uid: `u${i}`, n: i };
+          expect(found.slice(i * 4, i * 4 + 3)).toEqual(models.map((m) => (m === models[i % 3] ? own : undefined)));
+          expect(found[i * 4 + 3]).toEqual(own);
+        }
+        const m = store.model('Session');
+        for (let i = 0; i < 5; i += 1) {
+          await m.upsert('s', { jti: 's', v: i }, 60);
+          expect(await m.find('s')).toEqual({ jti: 's', v: i });
+        }
+      });
+
       test('upsert replaces an existing record', async () => {
         const m = store.model('Session');
         await m.upsert('s1', { jti: 's1', uid: 'u1', v: 1 }, 60);

@@ -2,6 +2,7 @@ import type { Database } from 'better-sqlite3';
 
 import { DuplicateError, type AccountRecord, type AccountStore } from '../types.js';
 import { normalizeLogin } from '../normalize.js';
+import type { BatchedRead } from './read-batch.js';
 
 interface Row {
   id: string;
@@ -28,7 +29,7 @@ const toRecord = (row: Row | undefined): AccountRecord | undefined =>
     updatedAt: row.updated_at,
   };
 
-export function createSqliteAccounts(db: Database, now: () => number): AccountStore {
+export function createSqliteAccounts(db: Database, now: () => number, read: BatchedRead): AccountStore {
   const stmts = {
     insert: db.prepare(`
       INSERT INTO accounts (id, username, username_norm, email, email_norm, email_verified, name, password_hash, claims, created_at, updated_at)
@@ -71,10 +72,10 @@ export function createSqliteAccounts(db: Database, now: () => number): AccountSt
       return { ...account, createdAt: at, updatedAt: at };
     },
     async findById(id) {
-      return toRecord(stmts.byId.get(id) as Row | undefined);
+      return toRecord(await read(() => stmts.byId.get(id) as Row | undefined));
     },
     async findByLogin(login) {
-      return toRecord(stmts.byLogin.get({ login: normalizeLogin(login) }) as Row | undefined);
+      return toRecord(await read(() => stmts.byLogin.get({ login: normalizeLogin(login) }) as Row | undefined));
     },
     async list() {
       return (stmts.list.all() as Row[]).map((row) => toRecord(row)!);

@@ -1,8 +1,9 @@
 import type { Database } from 'better-sqlite3';
 
 import type { ClientMetadata, ClientStore } from '../types.js';
+import type { BatchedRead } from './read-batch.js';
 
-export function createSqliteClients(db: Database, now: () => number): ClientStore {
+export function createSqliteClients(db: Database, now: () => number, read: BatchedRead): ClientStore {
   const stmts = {
     upsert: db.prepare(`
       INSERT INTO clients (client_id, metadata, created_at, updated_at) VALUES (@id, @metadata, @now, @now)
@@ -19,7 +20,7 @@ export function createSqliteClients(db: Database, now: () => number): ClientStor
       stmts.upsert.run({ id: metadata.client_id, metadata: JSON.stringify(metadata), now: now() });
     },
     async find(clientId) {
-      return parse(stmts.find.get(clientId) as { metadata: string } | undefined);
+      return parse(await read(() => stmts.find.get(clientId) as { metadata: string } | undefined));
     },
     async list() {
       return (stmts.list.all() as { metadata: string }[]).map((row) => parse(row)!);

@@ -2,6 +2,7 @@ import type { Database } from 'better-sqlite3';
 
 import type { OidcModelStore, OidcPayload } from '../types.js';
 import { createGroupCommit } from './group-commit.js';
+import type { BatchedRead } from './read-batch.js';
 
 interface Row {
   payload: string;
@@ -9,7 +10,7 @@ interface Row {
 }
 
 /** Prepared statements shared by every oidc-provider model; the model name is a column. */
-export function createOidcRecords(db: Database, now: () => number) {
+export function createOidcRecords(db: Database, now: () => number, read: BatchedRead) {
   const notExpired = '(expires_at IS NULL OR expires_at > @now)';
   const stmts = {
     upsert: db.prepare(`
@@ -57,13 +58,13 @@ export function createOidcRecords(db: Database, now: () => number) {
       });
     },
     async find(id) {
-      return toPayload(stmts.find.get({ model: name, id, now: now() }) as Row | undefined);
+      return toPayload(await read(() => stmts.find.get({ model: name, id, now: now() }) as Row | undefined));
     },
     async findByUid(uid) {
-      return toPayload(stmts.findByUid.get({ model: name, uid, now: now() }) as Row | undefined);
+      return toPayload(await read(() => stmts.findByUid.get({ model: name, uid, now: now() }) as Row | undefined));
     },
     async findByUserCode(userCode) {
-      return toPayload(stmts.findByUserCode.get({ model: name, userCode, now: now() }) as Row | undefined);
+      return toPayload(await read(() => stmts.findByUserCode.get({ model: name, userCode, now: now() }) as Row | undefined));
     },
     async consume(id) {
       return stmts.consume.run({ model: name, id, now: now() }).changes === 1;

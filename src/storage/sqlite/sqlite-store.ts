@@ -10,6 +10,7 @@ import { createSqliteClients } from './clients.js';
 import { createSqliteKeys } from './keys.js';
 import { migrate } from './migrations.js';
 import { createOidcRecords } from './oidc-records.js';
+import { createReadBatch } from './read-batch.js';
 
 export interface SqliteOptions {
   /** file path, or ':memory:' */
@@ -28,15 +29,16 @@ export function openSqliteStore({ path, now = Date.now }: SqliteOptions): Store 
   db.pragma('foreign_keys = ON');
   migrate(db);
 
-  const records = createOidcRecords(db, now);
+  const read = createReadBatch(db);
+  const records = createOidcRecords(db, now, read);
   const ping = db.prepare('SELECT 1');
   const sweepRateLimits = db.prepare('DELETE FROM rate_limits WHERE expire IS NOT NULL AND expire < ?');
 
   return {
     kind: 'sqlite',
     model: records.model,
-    accounts: createSqliteAccounts(db, now),
-    clients: createSqliteClients(db, now),
+    accounts: createSqliteAccounts(db, now, read),
+    clients: createSqliteClients(db, now, read),
     keys: createSqliteKeys(db, now),
     apis: createSqliteApis(db, now),
     consents: createSqliteConsents(db, now),
