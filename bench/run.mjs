@@ -112,16 +112,24 @@ async function load(url, spec, seconds) {
   const request = { method: spec.method, path: spec.path, headers: spec.headers ?? {} };
   if (bodies.length === 1) request.body = bodies[0];
   if (bodies.length > 1) request.setupRequest = (req) => ({ ...req, body: bodies[next++ % bodies.length] });
+  let mismatches = 0;
+  if (spec.expectBody !== undefined) {
+    request.onResponse = (status, body) => {
+      if (status >= 200 && status < 300 && body !== spec.expectBody) mismatches += 1;
+    };
+  }
   const result = await autocannon({ url, connections, duration: seconds, timeout: 10, requests: [request] });
-  const ok = result['2xx'];
-  const errors = result.errors + result.timeouts + result.non2xx;
+  const ok = result['2xx'] - mismatches;
+  const errors = result.errors + result.timeouts + result.non2xx + mismatches;
   return {
     rps: ok / result.duration,
     p50: result.latency.p50,
     p99: result.latency.p99,
     total: result.requests.total,
     errors,
-    errorDetail: errors ? `errors ${result.errors}, timeouts ${result.timeouts}, non-2xx ${result.non2xx} (${JSON.stringify(result.statusCodeStats)})` : '',
+    errorDetail: errors
+      ? `errors ${result.errors}, timeouts ${result.timeouts}, non-2xx ${result.non2xx}, unexpected bodies ${mismatches} (${JSON.stringify(result.statusCodeStats)})`
+      : '',
   };
 }
 

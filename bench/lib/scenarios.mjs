@@ -35,7 +35,10 @@ const assert = (ok, what) => {
 
 const isJwt = (s) => typeof s === 'string' && s.split('.').length === 3;
 
-/** @typedef {{ method: string, path: string, headers?: Record<string,string>, bodies?: string[] }} RequestSpec */
+/**
+ * @typedef {{ method: string, path: string, headers?: Record<string,string>, bodies?: string[], expectBody?: string }} RequestSpec
+ * expectBody: the exact body every response must have (a different one counts as a failed request)
+ */
 
 export const scenarios = [
   {
@@ -101,7 +104,8 @@ export const scenarios = [
       const body = `token=${encodeURIComponent(token)}`;
       const info = await call(url, '/token/introspection', { method: 'POST', headers, body });
       assert(info.active === true && info.client_id === machineClient.client_id, 'the token introspects as active');
-      return { method: 'POST', path: '/token/introspection', headers, bodies: [body] };
+      // Every answer under load must be this one (an inactive token would still be a 200).
+      return { method: 'POST', path: '/token/introspection', headers, bodies: [body], expectBody: JSON.stringify(info) };
     },
   },
   {
@@ -133,7 +137,7 @@ export const scenarios = [
       const headers = { authorization: `Bearer ${t.access_token}` };
       const info = await call(url, '/me', { headers });
       assert(info.sub && info.email && info.name, 'userinfo returns sub, email and name');
-      return { method: 'GET', path: '/me', headers };
+      return { method: 'GET', path: '/me', headers, expectBody: JSON.stringify(info) };
     },
   },
   {
