@@ -10,6 +10,7 @@ import type { Audit } from '../audit.js';
 import { formString, parseForm } from '../http/form-body.js';
 import { HttpError } from '../http/http-error.js';
 import { setFormCsp } from '../http/security-headers.js';
+import { clientValue } from '../provider/client-metadata.js';
 import type { ConsentStore } from '../storage/types.js';
 import type { Views } from '../views/render.js';
 import { finishConsent, renderConsent } from './consent.js';
@@ -33,7 +34,7 @@ async function clientInfo(provider: Provider, details: Details, accountName: () 
   const redirect = details.params.redirect_uri;
   return {
     name: client?.clientId === accountClientId ? accountName() : (client?.clientName ?? String(details.params.client_id)),
-    firstParty: client?.metadata().first_party === true,
+    firstParty: (client ? clientValue(client, 'first_party') : undefined) === true,
     formTargets: typeof redirect === 'string' ? [redirect] : (client?.redirectUris ?? []),
   };
 }

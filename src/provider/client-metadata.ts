@@ -12,8 +12,17 @@ import { isOrigin } from '../clients/redirect-policy.js';
  * - introspect_for (array of API audiences): a resource server that may introspect access tokens
  *   issued to any client for those APIs (otherwise a client sees only its own tokens).
  */
+const ownProperties = ['require_pkce', 'first_party', 'web_origins', 'default_audience', 'api_scopes', 'introspect_for'] as const;
+
+/**
+ * One of our own metadata values of an oidc-provider Client, which keeps extra metadata under its
+ * own (snake_case) name; `client.metadata()` would rebuild the whole object on every request.
+ */
+export const clientValue = (client: object, name: (typeof ownProperties)[number]): unknown =>
+  (client as Record<string, unknown>)[name];
+
 export const extraClientMetadata: NonNullable<Configuration['extraClientMetadata']> = {
-  properties: ['require_pkce', 'first_party', 'web_origins', 'default_audience', 'api_scopes', 'introspect_for'],
+  properties: [...ownProperties],
   validator(_ctx, key, value, metadata) {
     if (value === undefined) return;
     const fail = (message: string) => {

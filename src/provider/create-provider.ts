@@ -9,7 +9,7 @@ import { setFormCsp } from '../http/security-headers.js';
 import type { Views } from '../views/render.js';
 import { createAdapterFactory } from './adapter.js';
 import { claimsByScope, supportedScopes } from './claims.js';
-import { extraClientMetadata } from './client-metadata.js';
+import { clientValue, extraClientMetadata } from './client-metadata.js';
 import { createDeviceFlow } from './device-flow.js';
 import { createResourceIndicators } from './resources.js';
 import { createRenderError, uiLocalesOf } from './render-error.js';
@@ -27,7 +27,6 @@ export interface ProviderDeps {
 
 interface PolicyClient {
   clientId: string;
-  metadata(): Record<string, unknown>;
 }
 interface PolicyToken {
   clientId?: string;
@@ -44,7 +43,7 @@ const ownTokenOnly = async (_ctx: KoaContextWithOIDC, client: PolicyClient, toke
  */
 const introspectionPolicy = async (ctx: KoaContextWithOIDC, client: PolicyClient, token: PolicyToken) => {
   if (await ownTokenOnly(ctx, client, token)) return true;
-  const apis = client.metadata().introspect_for;
+  const apis = clientValue(client, 'introspect_for');
   if (!Array.isArray(apis) || (token.kind !== 'AccessToken' && token.kind !== 'ClientCredentials')) return false;
   const audiences = Array.isArray(token.aud) ? token.aud : token.aud ? [token.aud] : [];
   return audiences.some((aud) => apis.includes(aud));
@@ -86,11 +85,11 @@ export function createProvider({ config, store, accounts, keys, views, onStoreOp
     // on the nonce, which §2.1.1 allows confidential OpenID Connect clients). Public clients always
     // need it. A code_challenge that is sent is always enforced, and a code_verifier for a code
     // issued without one is refused (no downgrade).
-    pkce: { required: (_ctx, client) => client.clientAuthMethod === 'none' || client.metadata().require_pkce !== false },
+    pkce: { required: (_ctx, client) => client.clientAuthMethod === 'none' || clientValue(client, 'require_pkce') !== false },
     extraClientMetadata,
     // Browser apps get CORS at the token, userinfo and revocation endpoints only from the origins
     // they registered (oidc-provider never sends CORS headers at the authorization endpoint).
-    clientBasedCORS: (_ctx, origin, client) => ((client.metadata().web_origins as string[] | undefined) ?? []).includes(origin),
+    clientBasedCORS: (_ctx, origin, client) => ((clientValue(client, 'web_origins') as string[] | undefined) ?? []).includes(origin),
     // A user's consent is remembered per client (across sessions) until revoked on /account.
     async loadExistingGrant(ctx) {
       const { session, client, result } = ctx.oidc;

@@ -2,6 +2,7 @@ import { errors, type Configuration } from 'oidc-provider';
 
 import type { Store } from '../storage/types.js';
 import { supportedScopes } from './claims.js';
+import { clientValue } from './client-metadata.js';
 
 type ResourceIndicators = NonNullable<NonNullable<Configuration['features']>['resourceIndicators']>;
 
@@ -16,7 +17,7 @@ export function createResourceIndicators(store: Store): ResourceIndicators {
     enabled: true,
     async defaultResource(_ctx, client, oneOf) {
       if (oneOf?.length) return oneOf[0]!;
-      const audience = client.metadata().default_audience;
+      const audience = clientValue(client, 'default_audience');
       return typeof audience === 'string' ? audience : undefined;
     },
     // A token request naming no resource gets the granted API, unless it asks for OpenID scopes
@@ -28,7 +29,7 @@ export function createResourceIndicators(store: Store): ResourceIndicators {
     async getResourceServerInfo(_ctx, resourceIndicator, client) {
       const api = await store.apis.find(resourceIndicator);
       if (!api) throw new errors.InvalidTarget(`unknown API ${resourceIndicator}`);
-      const registered = new Set((client.metadata().api_scopes as string[] | undefined) ?? []);
+      const registered = new Set((clientValue(client, 'api_scopes') as string[] | undefined) ?? []);
       const scopes = api.scopes.filter((s) => registered.has(s));
       return {
         scope: scopes.join(' '),
