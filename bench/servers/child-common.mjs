@@ -2,6 +2,7 @@
  * The IPC protocol every server under test speaks with bench/run.mjs:
  *   child → parent  { type: 'ready', url }            once it listens and is seeded
  *   parent → child  { type: 'mem' }  → { type: 'mem', rss, heapUsed }
+ *   parent → child  { type: 'gc-mem' } → full GC (needs --expose-gc), then { type: 'gc-mem', rss, heapUsed, external, arrayBuffers }
  *   parent → child  { type: 'profile-start' } → { type: 'profile-started' }
  *   parent → child  { type: 'profile-stop', file } → writes a .cpuprofile → { type: 'profile-written', file }
  *   parent → child  { type: 'stop' } → closes the server and exits 0
@@ -50,6 +51,12 @@ export function serveIpc(close) {
     if (msg?.type === 'mem') {
       const { rss, heapUsed } = process.memoryUsage();
       process.send?.({ type: 'mem', rss, heapUsed });
+    } else if (msg?.type === 'gc-mem') {
+      // Twice: the first pass may only queue finalizers the second one collects.
+      globalThis.gc?.();
+      globalThis.gc?.();
+      const { rss, heapUsed, external, arrayBuffers } = process.memoryUsage();
+      process.send?.({ type: 'gc-mem', rss, heapUsed, external, arrayBuffers, collected: typeof globalThis.gc === 'function' });
     } else if (msg?.type === 'profile-start' || msg?.type === 'profile-stop') {
       profile(msg).catch((err) => process.send?.({ type: 'profile-error', message: String(err?.stack ?? err) }));
     } else if (msg?.type === 'stop') {
