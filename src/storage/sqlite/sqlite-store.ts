@@ -19,6 +19,23 @@ export interface SqliteOptions {
   now?: () => number;
 }
 
+/**
+ * The connection as rate-limiter-flexible sees it: it prepares its SQL anew on every call (five
+ * times per sign-in); this one hands back the statement prepared the first time.
+ */
+function reusingStatements(db: Database.Database): Database.Database {
+  const statements = new Map<string, Database.Statement>();
+  return Object.create(db, {
+    prepare: {
+      value(sql: string) {
+        let statement = statements.get(sql);
+        if (!statement) statements.set(sql, (statement = db.prepare(sql)));
+        return statement;
+      },
+    },
+  }) as Database.Database;
+}
+
 export function openSqliteStore({ path, now = Date.now }: SqliteOptions): Store {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path);
@@ -30,6 +47,7 @@ export function openSqliteStore({ path, now = Date.now }: SqliteOptions): Store 
   migrate(db);
 
   const read = createReadBatch(db);
+  const limiterConnection = reusingStatements(db);
   const records = createOidcRecords(db, now, read);
   const ping = db.prepare('SELECT 1');
   const sweepRateLimits = db.prepare('DELETE FROM rate_limits WHERE expire IS NOT NULL AND expire < ?');
@@ -43,7 +61,7 @@ export function openSqliteStore({ path, now = Date.now }: SqliteOptions): Store 
     apis: createSqliteApis(db, now),
     consents: createSqliteConsents(db, now),
     rateLimiter: (options) =>
-      new RateLimiterSQLite({ ...options, storeClient: db, storeType: 'better-sqlite3', tableName: 'rate_limits', tableCreated: true }),
+      new RateLimiterSQLite({ ...options, storeClient: limiterConnection, storeType: 'better-sqlite3', tableName: 'rate_limits', tableCreated: true }),
     async sweep() {
       // rate-limiter-flexible compares against the real clock, not the store's test clock
       return records.sweep() + sweepRateLimits.run(Date.now()).changes;
