@@ -106,7 +106,7 @@ const started = performance.now();
 const elapsed = () => `${((performance.now() - started) / 1000).toFixed(0)}s`;
 
 /** One autocannon run; request bodies, when several, are handed out round-robin. */
-async function load(url, spec, seconds) {
+async function load(url, spec, seconds, rate) {
   let next = 0;
   const bodies = spec.bodies ?? [];
   const request = { method: spec.method, path: spec.path, headers: spec.headers ?? {} };
@@ -118,7 +118,7 @@ async function load(url, spec, seconds) {
       if (status >= 200 && status < 300 && body !== spec.expectBody) mismatches += 1;
     };
   }
-  const result = await autocannon({ url, connections, duration: seconds, timeout: 10, requests: [request] });
+  const result = await autocannon({ url, connections, duration: seconds, timeout: 10, requests: [request], ...(rate ? { overallRate: rate } : {}) });
   const ok = result['2xx'] - mismatches;
   const errors = result.errors + result.timeouts + result.non2xx + mismatches;
   return {
@@ -218,6 +218,13 @@ async function runOne(scenario, kind) {
       result.profile = { file, ...topSelfTime(file) };
     }
     result.rss = await child.peakRss();
+    // Latency where a service should run: at half the rate just measured, paced (idport only).
+    if (kind === 'idport' && !scenario.flow && !profiling && result.rps > 0 && !result.errors) {
+      const paced = await load(child.url, spec, mode.duration, Math.max(1, Math.round(result.rps / 2)));
+      result.halfPeak = { rate: Math.round(result.rps / 2), p50: paced.p50, p99: paced.p99, errors: paced.errors };
+      result.errors += paced.errors;
+      result.total += paced.total;
+    }
     if (child.exited) throw new Error(`${kind} exited during the run:\n${child.output()}`);
     if (result.errors) result.serverOutput = child.output().slice(-2000);
     await child.stop();
@@ -286,6 +293,7 @@ const rows = results.map((row) => {
     cell(i, (r) => fmt(r.rps, row.flow ? 1 : 0)),
     cell(i, (r) => fmt(r.p50, 1)),
     cell(i, (r) => fmt(r.p99, 1)),
+    cell(i, (r) => (r.halfPeak ? `${fmt(r.halfPeak.p99, 1)} (${fmt(r.halfPeak.rate)}/s)` : '–')),
     cell(i, (r) => fmt(r.rss / 2 ** 20)),
     cell(b, (r) => fmt(r.rps, row.flow ? 1 : 0)),
     ratio,
@@ -321,7 +329,7 @@ out.push(
 );
 out.push(`- argon2id verify (idport's hashPassword/verifyPassword, ${argon2.params}): ${argon2.ms.toFixed(1)} ms → ceiling ${cores} cores ÷ ${argon2.ms.toFixed(1)} ms = ${argon2.ceiling.toFixed(1)} logins/s`);
 out.push('');
-out.push(table(['scenario', 'idport req/s', 'p50 ms', 'p99 ms', 'peak RSS MB', 'baseline req/s', 'ratio idport/baseline'], rows));
+out.push(table(['scenario', 'idport req/s', 'p50 ms', 'p99 ms', 'p99 ms at ½ peak', 'peak RSS MB', 'baseline req/s', 'ratio idport/baseline'], rows));
 out.push('');
 out.push(
   table(
@@ -343,6 +351,30 @@ if (flowRow && !flowRow.idport.failed) {
       `(${argon2.ceiling.toFixed(1)}/s); the baseline hashes no password` +
       (flowRow.baseline.rps ? ` (${fmt(flowRow.baseline.rps, 1)} logins/s, ${(flowRow.baseline.rps / argon2.ceiling).toFixed(1)}× the ceiling).` : '.'),
   );
+}
+// The performance issue's targets, each with what this run measured (informational: the exit
+// status only reflects failed requests).
+const measured = (id) => results.find((r) => r.id === id);
+const okRow = (row) => row && !row.idport.failed && !row.idport.na && !row.baseline.failed && !row.baseline.na;
+const targets = [];
+for (const id of ['cc-opaque', 'introspection', 'refresh', 'userinfo']) {
+  const row = measured(id);
+  if (okRow(row)) targets.push([`${id} ≥ 0.85 of the baseline`, (row.idport.rps / row.baseline.rps).toFixed(2), row.idport.rps / row.baseline.rps >= 0.85]);
+}
+if (okRow(measured('cc-jwt')) && okRow(measured('cc-opaque'))) {
+  const r = measured('cc-jwt').idport.rps / measured('cc-opaque').idport.rps;
+  targets.push(['JWT client_credentials ≥ 0.8 of opaque (idport)', r.toFixed(2), r >= 0.8]);
+}
+if (flowRow && !flowRow.idport.failed) {
+  const r = flowRow.idport.rps / argon2.ceiling;
+  targets.push(['code flow ≥ 0.8 of the argon2 ceiling', r.toFixed(2), r >= 0.8]);
+}
+for (const row of results.filter((r) => r.idport.halfPeak)) {
+  targets.push([`${row.id} p99 < 20 ms at half peak`, `${fmt(row.idport.halfPeak.p99, 1)} ms`, row.idport.halfPeak.p99 < 20]);
+}
+if (targets.length) {
+  out.push('');
+  out.push(table(['target', 'measured', 'met'], targets.map(([t, m, ok]) => [t, m, ok ? 'yes' : 'NO'])));
 }
 for (const [row, kind] of results.flatMap((r) => [[r, 'idport'], [r, 'baseline']])) {
   const p = row[kind].profile;
