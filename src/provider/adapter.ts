@@ -19,20 +19,34 @@ type AdapterMethod = (...args: unknown[]) => Promise<unknown>;
 
 type Observe = (model: string, op: string, seconds: number) => void;
 
-/** Times every adapter call and turns store outages into 503s. */
+/**
+ * Times every adapter call and turns store outages into 503s. One `.then` rather than an async
+ * wrapper: under oidc-provider's AsyncLocalStorage every promise runs async hooks, and a request
+ * makes several of these calls.
+ */
 const instrument = (model: string, adapter: Adapter, observe?: Observe): Adapter =>
   Object.fromEntries(
     Object.entries(adapter).map(([op, fn]) => [
       op,
-      async (...args: unknown[]) => {
+      (...args: unknown[]) => {
         const started = process.hrtime.bigint();
+        const done = () => observe?.(model, op, Number(process.hrtime.bigint() - started) / 1e9);
+        let pending: Promise<unknown>;
         try {
-          return await (fn as AdapterMethod)(...args);
+          pending = (fn as AdapterMethod)(...args);
         } catch (err) {
-          return rethrowOutage(err);
-        } finally {
-          observe?.(model, op, Number(process.hrtime.bigint() - started) / 1e9);
+          pending = Promise.reject(err);
         }
+        return pending.then(
+          (value) => {
+            done();
+            return value;
+          },
+          (err: unknown) => {
+            done();
+            return rethrowOutage(err);
+          },
+        );
       },
     ]),
   ) as unknown as Adapter;

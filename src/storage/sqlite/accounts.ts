@@ -71,11 +71,11 @@ export function createSqliteAccounts(db: Database, now: () => number, read: Batc
       }
       return { ...account, createdAt: at, updatedAt: at };
     },
-    async findById(id) {
-      return toRecord(await read(() => stmts.byId.get(id) as Row | undefined));
+    findById(id) {
+      return read(() => stmts.byId.get(id) as Row | undefined).then(toRecord);
     },
-    async findByLogin(login) {
-      return toRecord(await read(() => stmts.byLogin.get({ login: normalizeLogin(login) }) as Row | undefined));
+    findByLogin(login) {
+      return read(() => stmts.byLogin.get({ login: normalizeLogin(login) }) as Row | undefined).then(toRecord);
     },
     async list() {
       return (stmts.list.all() as Row[]).map((row) => toRecord(row)!);

@@ -19,8 +19,8 @@ export function createSqliteClients(db: Database, now: () => number, read: Batch
     async upsert(metadata) {
       stmts.upsert.run({ id: metadata.client_id, metadata: JSON.stringify(metadata), now: now() });
     },
-    async find(clientId) {
-      return parse(await read(() => stmts.find.get(clientId) as { metadata: string } | undefined));
+    find(clientId) {
+      return read(() => stmts.find.get(clientId) as { metadata: string } | undefined).then(parse);
     },
     async list() {
       return (stmts.list.all() as { metadata: string }[]).map((row) => parse(row)!);

@@ -57,14 +57,16 @@ export function createOidcRecords(db: Database, now: () => number, read: Batched
         expiresAt: expiresIn ? now() + expiresIn * 1000 : null,
       });
     },
-    async find(id) {
-      return toPayload(await read(() => stmts.find.get({ model: name, id, now: now() }) as Row | undefined));
+    // `.then`, not async/await, on the lookups: under oidc-provider's AsyncLocalStorage every
+    // promise runs async hooks, and these run several times per request.
+    find(id) {
+      return read(() => stmts.find.get({ model: name, id, now: now() }) as Row | undefined).then(toPayload);
     },
-    async findByUid(uid) {
-      return toPayload(await read(() => stmts.findByUid.get({ model: name, uid, now: now() }) as Row | undefined));
+    findByUid(uid) {
+      return read(() => stmts.findByUid.get({ model: name, uid, now: now() }) as Row | undefined).then(toPayload);
     },
-    async findByUserCode(userCode) {
-      return toPayload(await read(() => stmts.findByUserCode.get({ model: name, userCode, now: now() }) as Row | undefined));
+    findByUserCode(userCode) {
+      return read(() => stmts.findByUserCode.get({ model: name, userCode, now: now() }) as Row | undefined).then(toPayload);
     },
     async consume(id) {
       return stmts.consume.run({ model: name, id, now: now() }).changes === 1;
