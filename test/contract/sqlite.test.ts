@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 
 import Database from 'better-sqlite3';
 
+import { migrate } from '../../src/storage/sqlite/migrations.js';
 import { createReadBatch } from '../../src/storage/sqlite/read-batch.js';
 import { openSqliteStore } from '../../src/storage/sqlite/sqlite-store.js';
 import { tempDir } from '../helpers/server.js';
@@ -85,6 +86,41 @@ describe('sqlite read batching', () => {
       { status: 'fulfilled', value: 3 },
     ]);
     expect(db.inTransaction).toBe(false);
+    db.close();
+  });
+});
+
+describe('sqlite query plans', () => {
+  test('every statement with a WHERE searches an index (no table scans, no partial-key scans)', () => {
+    const prepared = new Set<string>();
+    const prepare = Database.prototype.prepare;
+    Database.prototype.prepare = function (this: Database.Database, sql: string) {
+      prepared.add(sql);
+      return prepare.call(this, sql);
+    } as typeof prepare;
+    try {
+      void openSqliteStore({ path: ':memory:' }).close();
+    } finally {
+      Database.prototype.prepare = prepare;
+    }
+    const db = new Database(':memory:');
+    migrate(db);
+    const plans = [...prepared]
+      .filter((sql) => /^\s*(SELECT|UPDATE|DELETE)\b[\s\S]*\bWHERE\b/i.test(sql))
+      .map((sql) => {
+        const named = Object.fromEntries([...sql.matchAll(/@(\w+)/g)].map((m) => [m[1], 1]));
+        const explain = db.prepare(`EXPLAIN QUERY PLAN ${sql}`);
+        const rows = (Object.keys(named).length ? explain.all(named) : explain.all(...Array((sql.match(/\?/g) ?? []).length).fill(1))) as { detail: string }[];
+        return { sql: sql.replace(/\s+/g, ' ').trim(), plan: rows.map((r) => r.detail).join(' | ') };
+      });
+    expect(plans.length).toBeGreaterThan(15);
+    for (const { sql, plan } of plans) {
+      expect({ sql, plan }).toEqual({ sql, plan: expect.not.stringMatching(/\bSCAN (oidc_records|accounts|clients|keys|apis|consents|rate_limits)\b/) });
+      // A lookup by uid or user code must not walk every record of the model.
+      expect({ sql, plan }).toEqual({ sql, plan: expect.not.stringMatching(/USING PRIMARY KEY \(model=\?\)/) });
+    }
+    expect(plans.find((p) => p.sql.includes('uid = @uid'))?.plan).toContain('USING INDEX oidc_records_uid (model=? AND uid=?)');
+    expect(plans.find((p) => p.sql.includes('user_code = @userCode'))?.plan).toContain('USING INDEX oidc_records_user_code (model=? AND user_code=?)');
     db.close();
   });
 });

@@ -20,11 +20,16 @@ export function createOidcRecords(db: Database, now: () => number, read: Batched
         payload = excluded.payload, grant_id = excluded.grant_id, user_code = excluded.user_code,
         uid = excluded.uid, expires_at = excluded.expires_at`),
     find: db.prepare(`SELECT payload, consumed_at FROM oidc_records WHERE model = @model AND id = @id AND ${notExpired}`),
+    // INDEXED BY: without statistics SQLite's planner prefers the primary key's `model` prefix
+    // over these partial indexes, i.e. a scan of every session (measured: 0.5 ms a lookup at 20,000
+    // sessions), on every userinfo request and every visit to /auth.
     findByUid: db.prepare(
-      `SELECT payload, consumed_at FROM oidc_records WHERE model = @model AND uid = @uid AND ${notExpired} LIMIT 1`,
+      `SELECT payload, consumed_at FROM oidc_records INDEXED BY oidc_records_uid
+       WHERE model = @model AND uid = @uid AND ${notExpired} LIMIT 1`,
     ),
     findByUserCode: db.prepare(
-      `SELECT payload, consumed_at FROM oidc_records WHERE model = @model AND user_code = @userCode AND ${notExpired} LIMIT 1`,
+      `SELECT payload, consumed_at FROM oidc_records INDEXED BY oidc_records_user_code
+       WHERE model = @model AND user_code = @userCode AND ${notExpired} LIMIT 1`,
     ),
     consume: db.prepare(
       `UPDATE oidc_records SET consumed_at = @now WHERE model = @model AND id = @id AND consumed_at IS NULL AND ${notExpired}`,
