@@ -10,6 +10,8 @@
  *   options: --only=id,id  --connections=N  --vus=N  --profile=ID  --json=FILE
  *            --quiet-wait=S  wait up to S seconds in all (default 60 full, 0 otherwise) for
  *                            other processes to go quiet before each measured run
+ *            --records=N     before each scenario, fill idport's store with N live sessions, N grants
+ *                            and N access tokens of other users (default 0: an empty store)
  *
  * Run `npm run build` first (`npm run bench` does): idport is imported from dist/.
  */
@@ -43,6 +45,7 @@ const { values: args } = parseArgs({
     profile: { type: 'string' },
     json: { type: 'string' },
     'quiet-wait': { type: 'string' },
+    records: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
   strict: true,
@@ -69,6 +72,11 @@ const mode = modes[modeName];
 const connections = Number(args.connections ?? 10);
 const vus = Number(args.vus ?? 4);
 const cores = os.availableParallelism?.() ?? os.cpus().length;
+const records = Number(args.records ?? 0);
+if (!(Number.isInteger(records) && records >= 0 && records <= 1_000_000)) {
+  process.stderr.write('bench: --records must be an integer 0..1000000\n');
+  process.exit(2);
+}
 let quietBudget = Number(args['quiet-wait'] ?? (modeName === 'full' ? 60 : 0));
 
 /** Waits (within the run's budget) until other processes use less than a quarter of a core. */
@@ -186,7 +194,7 @@ async function runOne(scenario, kind) {
   const profiling = args.profile === scenario.id;
   let child;
   try {
-    child = await startChild(kind, { env: scenario.env?.[kind] ?? {} });
+    child = await startChild(kind, { env: { ...(scenario.env?.[kind] ?? {}), BENCH_RECORDS: String(records) } });
   } catch (err) {
     return { failed: err.message };
   }

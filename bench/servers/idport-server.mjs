@@ -11,6 +11,7 @@ import { createAccountService } from '../../dist/accounts/account-service.js';
 import { loadConfig } from '../../dist/config/load.js';
 import { startServer } from '../../dist/server.js';
 import { clients, jwtResource, jwtScope, machineClient, user } from '../lib/fixtures.mjs';
+import { fillRecords } from '../lib/records.mjs';
 import { fail, serveIpc } from './child-common.mjs';
 
 const dir = mkdtempSync(join(tmpdir(), 'idport-bench-'));
@@ -36,6 +37,12 @@ try {
   for (const client of clients) {
     const apiScopes = jwtAccessTokens && client.client_id === machineClient.client_id ? { api_scopes: [jwtScope] } : {};
     await running.store.clients.upsert({ ...client, ...apiScopes });
+  }
+
+  const records = Number(process.env.BENCH_RECORDS || 0);
+  if (records) {
+    const provider = running.idport.provider();
+    await fillRecords((model) => provider[model].adapter, records, clients[1].client_id);
   }
 
   serveIpc(async () => {
