@@ -48,11 +48,11 @@ export function createOidcRecords(db: Database, now: () => number, read: Batched
     return payload;
   };
 
-  const upsert = createGroupCommit(db, (params: Record<string, unknown>) => stmts.upsert.run(params));
+  const write = createGroupCommit(db);
 
   const model = (name: string): OidcModelStore => ({
     async upsert(id, payload, expiresIn) {
-      await upsert({
+      const params = {
         model: name,
         id,
         payload: JSON.stringify(payload),
@@ -60,7 +60,8 @@ export function createOidcRecords(db: Database, now: () => number, read: Batched
         userCode: typeof payload.userCode === 'string' ? payload.userCode : null,
         uid: typeof payload.uid === 'string' ? payload.uid : null,
         expiresAt: expiresIn ? now() + expiresIn * 1000 : null,
-      });
+      };
+      await write(() => stmts.upsert.run(params));
     },
     // `.then`, not async/await, on the lookups: under oidc-provider's AsyncLocalStorage every
     // promise runs async hooks, and these run several times per request.
@@ -73,14 +74,14 @@ export function createOidcRecords(db: Database, now: () => number, read: Batched
     findByUserCode(userCode) {
       return read(() => stmts.findByUserCode.get({ model: name, userCode, now: now() }) as Row | undefined).then(toPayload);
     },
-    async consume(id) {
-      return stmts.consume.run({ model: name, id, now: now() }).changes === 1;
+    consume(id) {
+      return write(() => stmts.consume.run({ model: name, id, now: now() }).changes === 1);
     },
     async destroy(id) {
-      stmts.destroy.run({ model: name, id });
+      await write(() => stmts.destroy.run({ model: name, id }));
     },
     async revokeByGrantId(grantId) {
-      stmts.revokeByGrantId.run({ grantId });
+      await write(() => stmts.revokeByGrantId.run({ grantId }));
     },
   });
 
