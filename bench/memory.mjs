@@ -16,23 +16,24 @@
  * Exit status 1 if any request failed or the heap after GC grew by more than 10% + 5 MB from
  * the first round to the last; 2 for usage errors or a missing dist/.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout } from 'node:timers';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 
 import autocannon from 'autocannon';
 
 import { startChild } from './lib/child.mjs';
+import { benchCli } from './lib/cli.mjs';
 import { codeFlow } from './lib/flow.mjs';
 import { scenarios } from './lib/scenarios.mjs';
 import { fmt, table } from './lib/stats.mjs';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-const { values: args } = parseArgs({
+const { args, usage } = benchCli({
+  script: import.meta.url,
+  name: 'bench:memory',
+  dist: 'dist/server.js',
+  npmScript: 'bench:memory',
   options: {
     quick: { type: 'boolean', default: false },
     rounds: { type: 'string' },
@@ -40,19 +41,8 @@ const { values: args } = parseArgs({
     connections: { type: 'string' },
     vus: { type: 'string' },
     json: { type: 'string' },
-    help: { type: 'boolean', short: 'h', default: false },
   },
-  strict: true,
 });
-if (args.help) {
-  process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('*/')[0].replace(/^#!.*\n\/\*\*\n?/, '').replace(/^ \* ?/gm, '').trimEnd() + '\n');
-  process.exit(0);
-}
-const usage = (msg) => {
-  process.stderr.write(`bench:memory: ${msg}\n`);
-  process.exit(2);
-};
-if (!existsSync(join(root, 'dist/server.js'))) usage('dist/ is missing; run `npm run build` first (or use `npm run bench:memory`).');
 const rounds = Number(args.rounds ?? 3);
 const duration = Number(args.duration ?? (args.quick ? 10 : 60));
 const connections = Number(args.connections ?? 10);

@@ -15,27 +15,28 @@
  *
  * Run `npm run build` first (`npm run bench` does): idport is imported from dist/.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout } from 'node:timers';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 
 import autocannon from 'autocannon';
 
 import { startChild } from './lib/child.mjs';
+import { benchCli, root } from './lib/cli.mjs';
 import { cpuWindow, machineBusy } from './lib/cpu.mjs';
 import { topSelfTime } from './lib/cpuprofile.mjs';
 import { codeFlow } from './lib/flow.mjs';
 import { scenarios } from './lib/scenarios.mjs';
 import { fmt, median, percentile, table } from './lib/stats.mjs';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-
-const { values: args } = parseArgs({
+const { args, usage } = benchCli({
+  script: import.meta.url,
+  name: 'bench',
+  dist: 'dist/server.js',
+  npmScript: 'bench',
   options: {
     quick: { type: 'boolean', default: false },
     'self-check': { type: 'boolean', default: false },
@@ -46,20 +47,8 @@ const { values: args } = parseArgs({
     json: { type: 'string' },
     'quiet-wait': { type: 'string' },
     records: { type: 'string' },
-    help: { type: 'boolean', short: 'h', default: false },
   },
-  strict: true,
 });
-
-if (args.help) {
-  process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('*/')[0].replace(/^#!.*\n\/\*\*\n?/, '').replace(/^ \* ?/gm, '').trimEnd() + '\n');
-  process.exit(0);
-}
-
-if (!existsSync(join(root, 'dist/server.js'))) {
-  process.stderr.write('bench: dist/ is missing; run `npm run build` first (or use `npm run bench`).\n');
-  process.exit(2);
-}
 
 /** Seconds per phase. Each measured run is bounded by its duration; nothing runs open-ended. */
 const modes = {
@@ -73,10 +62,7 @@ const connections = Number(args.connections ?? 10);
 const vus = Number(args.vus ?? 4);
 const cores = os.availableParallelism?.() ?? os.cpus().length;
 const records = Number(args.records ?? 0);
-if (!(Number.isInteger(records) && records >= 0 && records <= 1_000_000)) {
-  process.stderr.write('bench: --records must be an integer 0..1000000\n');
-  process.exit(2);
-}
+if (!(Number.isInteger(records) && records >= 0 && records <= 1_000_000)) usage('--records must be an integer 0..1000000');
 let quietBudget = Number(args['quiet-wait'] ?? (modeName === 'full' ? 60 : 0));
 
 /** Waits (within the run's budget) until other processes use less than a quarter of a core. */
@@ -90,10 +76,7 @@ async function waitForQuiet() {
 
 const only = args.profile ? [args.profile] : args.only?.split(',').map((s) => s.trim()).filter(Boolean);
 const selected = only ? scenarios.filter((s) => only.includes(s.id)) : scenarios;
-if (only && selected.length !== only.length) {
-  process.stderr.write(`bench: unknown scenario in ${only.join(',')}; known: ${scenarios.map((s) => s.id).join(', ')}\n`);
-  process.exit(2);
-}
+if (only && selected.length !== only.length) usage(`unknown scenario in ${only.join(',')}; known: ${scenarios.map((s) => s.id).join(', ')}`);
 
 // A last-resort bound on the whole run, whatever happens to a server under test.
 const hardLimitSeconds = { full: 15 * 60, quick: 5 * 60, selfCheck: 3 * 60 }[modeName] + (args['quiet-wait'] ? Number(args['quiet-wait']) : 0);

@@ -16,43 +16,31 @@
  * Run `npm run build` first (`npm run bench:workers` does): the server is dist/main.js.
  */
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { clearTimeout, setTimeout } from 'node:timers';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 
 import autocannon from 'autocannon';
 
+import { benchCli, root } from './lib/cli.mjs';
 import { fmt, table } from './lib/stats.mjs';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-
-const { values: args } = parseArgs({
+const { args, usage } = benchCli({
+  script: import.meta.url,
+  name: 'bench:workers',
+  dist: 'dist/main.js',
+  npmScript: 'bench:workers',
   options: {
     quick: { type: 'boolean', default: false },
     duration: { type: 'string' },
     connections: { type: 'string' },
     json: { type: 'string' },
-    help: { type: 'boolean', short: 'h', default: false },
   },
-  strict: true,
 });
-
-if (args.help) {
-  process.stdout.write(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('*/')[0].replace(/^#!.*\n\/\*\*\n?/, '').replace(/^ \* ?/gm, '').trimEnd() + '\n');
-  process.exit(0);
-}
-
-const usage = (msg) => {
-  process.stderr.write(`bench:workers: ${msg}\n`);
-  process.exit(2);
-};
-if (!existsSync(join(root, 'dist/main.js'))) usage('dist/ is missing; run `npm run build` first (or use `npm run bench:workers`).');
 
 const warmup = 2;
 const duration = Number(args.duration ?? (args.quick ? 4 : 10));

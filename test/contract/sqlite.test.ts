@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 
 import { migrate } from '../../src/storage/sqlite/migrations.js';
-import { createReadBatch } from '../../src/storage/sqlite/read-batch.js';
+import { createTurnBatch } from '../../src/storage/sqlite/turn-batch.js';
 import { openSqliteStore } from '../../src/storage/sqlite/sqlite-store.js';
 import { tempDir } from '../helpers/server.js';
 import { runStoreContract } from './store-contract.js';
@@ -64,10 +64,10 @@ describe('sqlite across processes (what several nodes on one file do)', () => {
   });
 });
 
-describe('sqlite read batching', () => {
+describe('sqlite turn batches', () => {
   test('reads asked for in one turn share one read transaction; a failing read fails alone', async () => {
     const db = new Database(':memory:');
-    const read = createReadBatch(db);
+    const read = createTurnBatch(db, 'read');
     const seen: boolean[] = [];
     const ok = await Promise.all([1, 2, 3].map((n) => read(() => (seen.push(db.inTransaction), n))));
     expect(ok).toEqual([1, 2, 3]);
@@ -85,6 +85,24 @@ describe('sqlite read batching', () => {
       { status: 'rejected', reason: new Error('bad read') },
       { status: 'fulfilled', value: 3 },
     ]);
+    expect(db.inTransaction).toBe(false);
+    db.close();
+  });
+
+  test('writes asked for in one turn commit together, in order, each caller getting its own result', async () => {
+    const db = new Database(':memory:');
+    db.exec('CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER NOT NULL)');
+    const write = createTurnBatch(db, 'write');
+    const insert = db.prepare('INSERT INTO t VALUES (?, ?)');
+    const take = db.prepare('UPDATE t SET v = 1 WHERE k = ? AND v = 0');
+    const results = await Promise.allSettled([
+      write(() => insert.run('x', 0).changes),
+      write(() => take.run('x').changes), // sees the insert queued before it
+      write(() => take.run('x').changes), // and loses to the take before it
+      write(() => insert.run('x', 5).changes), // fails alone (duplicate key); the others stand
+    ]);
+    expect(results.map((r) => (r.status === 'fulfilled' ? r.value : 'rejected'))).toEqual([1, 1, 0, 'rejected']);
+    expect(db.prepare('SELECT v FROM t WHERE k = ?').pluck().get('x')).toBe(1);
     expect(db.inTransaction).toBe(false);
     db.close();
   });

@@ -2,7 +2,7 @@ import type { Database } from 'better-sqlite3';
 
 import { DuplicateError, type AccountRecord, type AccountStore } from '../types.js';
 import { normalizeLogin } from '../normalize.js';
-import type { BatchedRead } from './read-batch.js';
+import type { Batched } from './turn-batch.js';
 
 interface Row {
   id: string;
@@ -29,7 +29,7 @@ const toRecord = (row: Row | undefined): AccountRecord | undefined =>
     updatedAt: row.updated_at,
   };
 
-export function createSqliteAccounts(db: Database, now: () => number, read: BatchedRead): AccountStore {
+export function createSqliteAccounts(db: Database, now: () => number, read: Batched): AccountStore {
   const stmts = {
     insert: db.prepare(`
       INSERT INTO accounts (id, username, username_norm, email, email_norm, email_verified, name, password_hash, claims, created_at, updated_at)

@@ -1,9 +1,9 @@
 import type { Database } from 'better-sqlite3';
 
 import type { ClientMetadata, ClientStore } from '../types.js';
-import type { BatchedRead } from './read-batch.js';
+import type { Batched } from './turn-batch.js';
 
-export function createSqliteClients(db: Database, now: () => number, read: BatchedRead): ClientStore {
+export function createSqliteClients(db: Database, now: () => number, read: Batched): ClientStore {
   const stmts = {
     upsert: db.prepare(`
       INSERT INTO clients (client_id, metadata, created_at, updated_at) VALUES (@id, @metadata, @now, @now)

@@ -1,8 +1,7 @@
 import type { Database } from 'better-sqlite3';
 
 import type { OidcModelStore, OidcPayload } from '../types.js';
-import { createGroupCommit } from './group-commit.js';
-import type { BatchedRead } from './read-batch.js';
+import { createTurnBatch, type Batched } from './turn-batch.js';
 
 interface Row {
   payload: string;
@@ -10,7 +9,7 @@ interface Row {
 }
 
 /** Prepared statements shared by every oidc-provider model; the model name is a column. */
-export function createOidcRecords(db: Database, now: () => number, read: BatchedRead) {
+export function createOidcRecords(db: Database, now: () => number, read: Batched) {
   const notExpired = '(expires_at IS NULL OR expires_at > @now)';
   const stmts = {
     upsert: db.prepare(`
@@ -48,7 +47,7 @@ export function createOidcRecords(db: Database, now: () => number, read: Batched
     return payload;
   };
 
-  const write = createGroupCommit(db);
+  const write = createTurnBatch(db, 'write');
 
   const model = (name: string): OidcModelStore => ({
     async upsert(id, payload, expiresIn) {

@@ -10,7 +10,7 @@ import { createSqliteClients } from './clients.js';
 import { createSqliteKeys } from './keys.js';
 import { migrate } from './migrations.js';
 import { createOidcRecords } from './oidc-records.js';
-import { createReadBatch } from './read-batch.js';
+import { createTurnBatch } from './turn-batch.js';
 
 export interface SqliteOptions {
   /** file path, or ':memory:' */
@@ -46,7 +46,7 @@ export function openSqliteStore({ path, now = Date.now }: SqliteOptions): Store 
   db.pragma('foreign_keys = ON');
   migrate(db);
 
-  const read = createReadBatch(db);
+  const read = createTurnBatch(db, 'read');
   const limiterConnection = reusingStatements(db);
   const records = createOidcRecords(db, now, read);
   const ping = db.prepare('SELECT 1');
