@@ -28,8 +28,8 @@ describe('MongoDB query documents (no server needed)', () => {
   test('find filters exclude expired documents the TTL monitor has not yet deleted', () => {
     expect(notExpired(now)).toEqual({ $or: [{ expiresAt: null }, { expiresAt: { $gt: now } }] });
     expect(liveById('id1', now)).toEqual({ _id: 'id1', ...notExpired(now) });
-    expect(liveByField('uid', 'u1', now)).toEqual({ uid: 'u1', ...notExpired(now) });
-    expect(liveByField('userCode', 'ABCD', now)).toEqual({ userCode: 'ABCD', ...notExpired(now) });
+    expect(liveByField('uid', 'u1', now)).toEqual({ uid: { $eq: 'u1', $type: 'string' }, ...notExpired(now) });
+    expect(liveByField('userCode', 'ABCD', now)).toEqual({ userCode: { $eq: 'ABCD', $type: 'string' }, ...notExpired(now) });
   });
 
   test('consume is one conditional update: only a live, unconsumed document matches', () => {
@@ -62,6 +62,20 @@ describe('MongoDB indexes', () => {
     for (const c of ['oidc_access_token', 'oidc_refresh_token', 'oidc_authorization_code', 'oidc_device_code']) {
       expect(find(c, 'grantId')?.options.partialFilterExpression).toEqual({ grantId: { $type: 'string' } });
     }
+  });
+
+  test('lookups on a partial index contain its filter expression (else MongoDB will not use the index)', () => {
+    const cases: [Record<string, unknown>, string, string][] = [
+      [liveByField('uid', 'u1', now), 'oidc_session', 'uid'],
+      [liveByField('userCode', 'ABCD', now), 'oidc_device_code', 'userCode'],
+      [byGrant('g1'), 'oidc_access_token', 'grantId'],
+    ];
+    for (const [query, collection, name] of cases) {
+      const filter = find(collection, name)?.options.partialFilterExpression as Record<string, object> | undefined;
+      expect(filter).toBeDefined();
+      for (const [field, condition] of Object.entries(filter!)) expect(query[field]).toMatchObject(condition);
+    }
+    expect(byGrant('g1')).toEqual({ grantId: { $eq: 'g1', $type: 'string' } });
   });
 
   test('accounts are unique on every normalised login name; keys have one active key per slot', () => {

@@ -17,8 +17,15 @@ export const notExpired = (now: Date) => ({ $or: [{ expiresAt: null }, { expires
 
 export const liveById = (id: string, now: Date) => ({ _id: asKey(id, 'id'), ...notExpired(now) });
 
+/**
+ * A string field with a partial index (`partialFilterExpression: { field: { $type: 'string' } }`,
+ * see indexes.ts). MongoDB uses a partial index only for a query that contains its filter
+ * expression, so the lookup repeats it; an equality alone does not reliably imply the $type.
+ */
+const onPartialIndex = (value: string, what: string) => ({ $eq: asKey(value, what), $type: 'string' as const });
+
 export const liveByField = (field: 'uid' | 'userCode', value: string, now: Date) => ({
-  [field]: asKey(value, field),
+  [field]: onPartialIndex(value, field),
   ...notExpired(now),
 });
 
@@ -27,7 +34,7 @@ export const consumable = (id: string, now: Date) => ({ _id: asKey(id, 'id'), co
 
 export const consumeUpdate = (now: Date) => ({ $set: { consumedAt: now } });
 
-export const byGrant = (grantId: string) => ({ grantId: asKey(grantId, 'grantId') });
+export const byGrant = (grantId: string) => ({ grantId: onPartialIndex(grantId, 'grantId') });
 
 /** Active keys of a kind carry `active: true`; a unique index on (kind, slot) where active makes bootstrap race-safe. */
 export const activeKeys = <K extends string>(kind: K) => ({ kind: asKey(kind, 'kind') as K, active: true as const });
