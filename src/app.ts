@@ -89,10 +89,6 @@ export async function createApp({ config, store, logger, kek }: AppDeps): Promis
       views,
       onStoreOperation: (model, op, seconds) => metrics.store.observe({ model, op }, seconds),
     });
-    // Trust only the address the nearest proxy appended to X-Forwarded-For: entries further left
-    // come from the client and would let it pick its own IP for the per-IP limits.
-    provider.maxIpsCount = 1;
-    provider.silent = true;
     for (const m of middleware) provider.use(m);
     provider.on('server_error', (_ctx, err) => logger.error({ err }, 'oidc-provider server_error'));
     auditProviderEvents(provider, audit);

@@ -143,5 +143,9 @@ export function createProvider({ config, store, accounts, keys, views, onStoreOp
 
   const provider = new Provider(config.issuer, configuration);
   provider.proxy = config.proxy;
+  // Trust only the address the nearest proxy appended to X-Forwarded-For: entries further left
+  // come from the client and would let it pick its own IP for the per-IP limits.
+  provider.maxIpsCount = 1;
+  provider.silent = true;
   return provider;
 }
