@@ -137,8 +137,8 @@ describe('sqlite query plans', () => {
       // A lookup by uid or user code must not walk every record of the model.
       expect({ sql, plan }).toEqual({ sql, plan: expect.not.stringMatching(/USING PRIMARY KEY \(model=\?\)/) });
     }
-    expect(plans.find((p) => p.sql.includes('uid = @uid'))?.plan).toContain('USING INDEX oidc_records_uid (model=? AND uid=?)');
-    expect(plans.find((p) => p.sql.includes('user_code = @userCode'))?.plan).toContain('USING INDEX oidc_records_user_code (model=? AND user_code=?)');
+    expect(plans.find((p) => p.sql.includes('uid = ?'))?.plan).toContain('USING INDEX oidc_records_uid (model=? AND uid=?)');
+    expect(plans.find((p) => p.sql.includes('user_code = ?'))?.plan).toContain('USING INDEX oidc_records_user_code (model=? AND user_code=?)');
     db.close();
   });
 });

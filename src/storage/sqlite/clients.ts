@@ -8,7 +8,7 @@ export function createSqliteClients(db: Database, now: () => number, read: Batch
     upsert: db.prepare(`
       INSERT INTO clients (client_id, metadata, created_at, updated_at) VALUES (@id, @metadata, @now, @now)
       ON CONFLICT (client_id) DO UPDATE SET metadata = excluded.metadata, updated_at = excluded.updated_at`),
-    find: db.prepare('SELECT metadata FROM clients WHERE client_id = ?'),
+    find: db.prepare<[string], string>('SELECT metadata FROM clients WHERE client_id = ?').pluck(),
     list: db.prepare('SELECT metadata FROM clients ORDER BY created_at, client_id'),
     remove: db.prepare('DELETE FROM clients WHERE client_id = ?'),
   };
@@ -20,7 +20,7 @@ export function createSqliteClients(db: Database, now: () => number, read: Batch
       stmts.upsert.run({ id: metadata.client_id, metadata: JSON.stringify(metadata), now: now() });
     },
     find(clientId) {
-      return read(() => stmts.find.get(clientId) as { metadata: string } | undefined).then(parse);
+      return read(() => stmts.find.get(clientId)).then((json) => (json === undefined ? undefined : (JSON.parse(json) as ClientMetadata)));
     },
     async list() {
       return (stmts.list.all() as { metadata: string }[]).map((row) => parse(row)!);

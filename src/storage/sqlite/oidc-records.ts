@@ -3,14 +3,16 @@ import type { Database } from 'better-sqlite3';
 import type { OidcModelStore, OidcPayload } from '../types.js';
 import { createTurnBatch, type Batched } from './turn-batch.js';
 
-interface Row {
-  payload: string;
-  consumed_at: number | null;
-}
-
 /** Prepared statements shared by every oidc-provider model; the model name is a column. */
 export function createOidcRecords(db: Database, now: () => number, read: Batched) {
   const notExpired = '(expires_at IS NULL OR expires_at > @now)';
+  const lookup = (where: string) =>
+    db
+      .prepare<[string, string, number], string>(
+        `SELECT CASE WHEN consumed_at IS NULL THEN payload ELSE json_set(payload, '$.consumed', consumed_at / 1000) END
+         FROM oidc_records ${where} AND (expires_at IS NULL OR expires_at > ?) LIMIT 1`,
+      )
+      .pluck();
   const stmts = {
     upsert: db.prepare(`
       INSERT INTO oidc_records (model, id, payload, grant_id, user_code, uid, expires_at, consumed_at)
@@ -18,18 +20,15 @@ export function createOidcRecords(db: Database, now: () => number, read: Batched
       ON CONFLICT (model, id) DO UPDATE SET
         payload = excluded.payload, grant_id = excluded.grant_id, user_code = excluded.user_code,
         uid = excluded.uid, expires_at = excluded.expires_at`),
-    find: db.prepare(`SELECT payload, consumed_at FROM oidc_records WHERE model = @model AND id = @id AND ${notExpired}`),
+    // Lookups (several per request) bind positionally and return one string (`pluck`): the
+    // payload with `consumed` (seconds) set when it was consumed. Half the cost of a named-parameter
+    // row object (measured: 1.1 vs 2.1 µs a lookup).
+    find: lookup('WHERE model = ? AND id = ?'),
     // INDEXED BY: without statistics SQLite's planner prefers the primary key's `model` prefix
     // over these partial indexes, i.e. a scan of every session (measured: 0.5 ms a lookup at 20,000
     // sessions), on every userinfo request and every visit to /auth.
-    findByUid: db.prepare(
-      `SELECT payload, consumed_at FROM oidc_records INDEXED BY oidc_records_uid
-       WHERE model = @model AND uid = @uid AND ${notExpired} LIMIT 1`,
-    ),
-    findByUserCode: db.prepare(
-      `SELECT payload, consumed_at FROM oidc_records INDEXED BY oidc_records_user_code
-       WHERE model = @model AND user_code = @userCode AND ${notExpired} LIMIT 1`,
-    ),
+    findByUid: lookup('INDEXED BY oidc_records_uid WHERE model = ? AND uid = ?'),
+    findByUserCode: lookup('INDEXED BY oidc_records_user_code WHERE model = ? AND user_code = ?'),
     consume: db.prepare(
       `UPDATE oidc_records SET consumed_at = @now WHERE model = @model AND id = @id AND consumed_at IS NULL AND ${notExpired}`,
     ),
@@ -40,12 +39,7 @@ export function createOidcRecords(db: Database, now: () => number, read: Batched
     sweep: db.prepare('DELETE FROM oidc_records WHERE expires_at IS NOT NULL AND expires_at <= @now'),
   };
 
-  const toPayload = (row: Row | undefined): OidcPayload | undefined => {
-    if (!row) return undefined;
-    const payload = JSON.parse(row.payload) as OidcPayload;
-    if (row.consumed_at !== null) payload.consumed = Math.floor(row.consumed_at / 1000);
-    return payload;
-  };
+  const toPayload = (json: string | undefined) => (json === undefined ? undefined : (JSON.parse(json) as OidcPayload));
 
   const write = createTurnBatch(db, 'write');
 
@@ -65,13 +59,13 @@ export function createOidcRecords(db: Database, now: () => number, read: Batched
     // `.then`, not async/await, on the lookups: under oidc-provider's AsyncLocalStorage every
     // promise runs async hooks, and these run several times per request.
     find(id) {
-      return read(() => stmts.find.get({ model: name, id, now: now() }) as Row | undefined).then(toPayload);
+      return read(() => stmts.find.get(name, id, now())).then(toPayload);
     },
     findByUid(uid) {
-      return read(() => stmts.findByUid.get({ model: name, uid, now: now() }) as Row | undefined).then(toPayload);
+      return read(() => stmts.findByUid.get(name, uid, now())).then(toPayload);
     },
     findByUserCode(userCode) {
-      return read(() => stmts.findByUserCode.get({ model: name, userCode, now: now() }) as Row | undefined).then(toPayload);
+      return read(() => stmts.findByUserCode.get(name, userCode, now())).then(toPayload);
     },
     consume(id) {
       return write(() => stmts.consume.run({ model: name, id, now: now() }).changes === 1);
