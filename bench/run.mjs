@@ -52,9 +52,9 @@ const { args, usage } = benchCli({
 
 /** Seconds per phase. Each measured run is bounded by its duration; nothing runs open-ended. */
 const modes = {
-  full: { warmup: 3, duration: 10, flowWarmup: 3, flowDuration: 20, argonSamples: 15 },
-  quick: { warmup: 1, duration: 2, flowWarmup: 1, flowDuration: 3, argonSamples: 6 },
-  selfCheck: { warmup: 0, duration: 1, flowWarmup: 0, flowDuration: 1, argonSamples: 2 },
+  full: { warmup: 3, duration: 10, flowWarmup: 3, flowDuration: 20, argonSamples: 15, argonAllCores: 4 },
+  quick: { warmup: 1, duration: 2, flowWarmup: 1, flowDuration: 3, argonSamples: 6, argonAllCores: 1.5 },
+  selfCheck: { warmup: 0, duration: 1, flowWarmup: 0, flowDuration: 1, argonSamples: 2, argonAllCores: 0.5 },
 };
 const modeName = args['self-check'] ? 'selfCheck' : args.quick ? 'quick' : 'full';
 const mode = modes[modeName];
@@ -157,8 +157,14 @@ async function flows(url, seconds) {
   };
 }
 
-/** Single-threaded argon2id verify time at idport's parameters, with idport's own code. */
-async function measureArgon2(samples) {
+/**
+ * argon2id verifies at idport's parameters, with idport's own code: the time of one alone, and
+ * how many per second the machine does with every core hashing (`cores` callers back to back for
+ * `allCoresSecs`). That rate is the ceiling: the most sign-ins/s if the machine did nothing but
+ * hash. It is lower than cores ÷ one hash's time: hashes running at once share memory bandwidth
+ * and caches (each touches 19 MiB).
+ */
+async function measureArgon2(samples, allCoresSecs) {
   const { hashPassword, verifyPassword } = await import(join(root, 'dist/accounts/password.js'));
   const hash = await hashPassword('correct horse battery staple');
   if (!hash.includes('m=19456,t=2,p=1')) log(`bench: note: idport's argon2 parameters changed: ${hash.split('$').slice(1, 4).join('$')}`);
@@ -170,7 +176,19 @@ async function measureArgon2(samples) {
     times.push(performance.now() - s);
   }
   const ms = median(times);
-  return { ms, params: hash.split('$')[3], ceiling: (cores * 1000) / ms };
+  let verifies = 0;
+  const started = performance.now();
+  const until = started + allCoresSecs * 1000;
+  await Promise.all(
+    Array.from({ length: cores }, async () => {
+      while (performance.now() < until) {
+        if (!(await verifyPassword(hash, 'correct horse battery staple'))) throw new Error('argon2 verify failed');
+        verifies += 1;
+      }
+    }),
+  );
+  const ceiling = (verifies * 1000) / (performance.now() - started);
+  return { ms, params: hash.split('$')[3], ceiling, perfectScaling: (cores * 1000) / ms };
 }
 
 async function runOne(scenario, kind) {
@@ -250,8 +268,8 @@ const machine = {
 };
 
 log(`bench: ${modeName} run, ${selected.length} scenario(s), ${connections} connections, ${vus} virtual users for the code flow`);
-const argon2 = await measureArgon2(mode.argonSamples);
-log(`bench: argon2id verify ${argon2.ms.toFixed(1)} ms (${argon2.params}) → ceiling ${argon2.ceiling.toFixed(1)} logins/s on ${cores} cores`);
+const argon2 = await measureArgon2(mode.argonSamples, mode.argonAllCores);
+log(`bench: argon2id verify ${argon2.ms.toFixed(1)} ms alone (${argon2.params}); all ${cores} cores hashing: ${argon2.ceiling.toFixed(1)}/s = the ceiling`);
 
 const results = [];
 for (const scenario of selected) {
@@ -318,7 +336,10 @@ out.push(
   `- load: ${connections} connections (autocannon, keep-alive, same machine), ${mode.warmup} s warm-up + ${mode.duration} s measured per server; ` +
     `code flow: ${vus} virtual users, ${mode.flowWarmup} s warm-up + ${mode.flowDuration} s measured`,
 );
-out.push(`- argon2id verify (idport's hashPassword/verifyPassword, ${argon2.params}): ${argon2.ms.toFixed(1)} ms → ceiling ${cores} cores ÷ ${argon2.ms.toFixed(1)} ms = ${argon2.ceiling.toFixed(1)} logins/s`);
+out.push(
+  `- argon2id verify (idport's hashPassword/verifyPassword, ${argon2.params}): ${argon2.ms.toFixed(1)} ms alone; ` +
+    `with all ${cores} cores hashing ${argon2.ceiling.toFixed(1)} verifies/s = the ceiling (${cores} cores ÷ ${argon2.ms.toFixed(1)} ms would be ${argon2.perfectScaling.toFixed(1)}/s)`,
+);
 out.push('');
 out.push(table(['scenario', 'idport req/s', 'p50 ms', 'p99 ms', 'p99 ms at ½ peak', 'peak RSS MB', 'baseline req/s', 'ratio idport/baseline'], rows));
 out.push('');
@@ -339,8 +360,8 @@ if (flowRow && !flowRow.idport.failed) {
   out.push('');
   out.push(
     `code flow: idport ${fmt(flowRow.idport.rps, 1)} logins/s = ${((100 * flowRow.idport.rps) / argon2.ceiling).toFixed(0)}% of the argon2 ceiling ` +
-      `(${argon2.ceiling.toFixed(1)}/s); the baseline hashes no password` +
-      (flowRow.baseline.rps ? ` (${fmt(flowRow.baseline.rps, 1)} logins/s, ${(flowRow.baseline.rps / argon2.ceiling).toFixed(1)}× the ceiling).` : '.'),
+      `(${argon2.ceiling.toFixed(1)}/s)` +
+      (flowRow.baseline.rps ? `; the baseline, verifying the same argon2id hash, ${fmt(flowRow.baseline.rps, 1)} logins/s = ${((100 * flowRow.baseline.rps) / argon2.ceiling).toFixed(0)}%.` : '.'),
   );
 }
 // The performance issue's targets, each with what this run measured (informational: the exit
@@ -359,6 +380,10 @@ if (okRow(measured('cc-jwt')) && okRow(measured('cc-opaque'))) {
 if (flowRow && !flowRow.idport.failed) {
   const r = flowRow.idport.rps / argon2.ceiling;
   targets.push(['code flow ≥ 0.8 of the argon2 ceiling', r.toFixed(2), r >= 0.8]);
+  if (okRow(flowRow)) {
+    const vsBaseline = flowRow.idport.rps / flowRow.baseline.rps;
+    targets.push(['code flow ≥ 0.85 of the baseline (same argon2id)', vsBaseline.toFixed(2), vsBaseline >= 0.85]);
+  }
 }
 for (const row of results.filter((r) => r.idport.halfPeak)) {
   targets.push([`${row.id} p99 < 20 ms at half peak`, `${fmt(row.idport.halfPeak.p99, 1)} ms`, row.idport.halfPeak.p99 < 20]);

@@ -4,9 +4,11 @@
  * flow only, RS256 ID tokens, same TTLs and claims, same refresh-token rotation rule, clients as
  * static `clients: [...]`, a trivial in-memory findAccount.
  *
- * The login and consent pages are a MINIMAL interaction implementation: no password hashing (a
- * plain string comparison), no templates, no brute-force limiter, no audit log, the interaction
- * uid as its "CSRF token". Their form fields and paths match idport's so one driver runs both.
+ * The login and consent pages are a MINIMAL interaction implementation: the password is checked
+ * against an argon2id hash with idport's parameters (m=19456,t=2,p=1) by calling @node-rs/argon2
+ * directly (the crypto any provider must do), but no templates, no brute-force limiter, no audit
+ * log, the interaction uid as its "CSRF token". Their form fields and paths match idport's so one
+ * driver runs both.
  *
  * BENCH_JWT_AT=1 makes access tokens for the resource `urn:bench:api` JWTs signed ES256 via
  * resourceIndicators, as idport does for an API registered with `idport apis add` (its default
@@ -16,6 +18,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import { URLSearchParams } from 'node:url';
 
+import { hash as argon2Hash, verify as argon2Verify } from '@node-rs/argon2';
 import { exportJWK, generateKeyPair } from 'jose';
 import Provider from 'oidc-provider';
 
@@ -46,6 +49,9 @@ const account = {
     };
   },
 };
+
+// argon2id (algorithm 2 of @node-rs/argon2's const enum) with the OWASP parameters idport uses.
+const passwordHash = await argon2Hash(user.password, { algorithm: 2, memoryCost: 19456, timeCost: 2, parallelism: 1 });
 
 const ownTokenOnly = async (_ctx, client, token) => token.clientId === client.clientId;
 
@@ -162,7 +168,8 @@ try {
     if (form.csrf !== details.uid) ctx.throw(403, 'csrf');
     if (m[2] === 'login') {
       if (details.prompt.name !== 'login') ctx.throw(400, 'not at login');
-      if (form.login !== user.username || form.password !== user.password) {
+      const passwordOk = await argon2Verify(passwordHash, String(form.password ?? ''));
+      if (form.login !== user.username || !passwordOk) {
         ctx.status = 200;
         ctx.type = 'html';
         ctx.body = 'The username or password is incorrect.';
