@@ -7,9 +7,9 @@ import Database from 'better-sqlite3';
 
 import { migrate } from '../../src/storage/sqlite/migrations.js';
 import { createTurnBatch } from '../../src/storage/sqlite/turn-batch.js';
-import { openSqliteStore } from '../../src/storage/sqlite/sqlite-store.js';
+import { cacheMaxStaleMs, openSqliteStore } from '../../src/storage/sqlite/sqlite-store.js';
 import { tempDir } from '../helpers/server.js';
-import { runStoreContract } from './store-contract.js';
+import { runStoreContract, TestClock } from './store-contract.js';
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -140,5 +140,61 @@ describe('sqlite query plans', () => {
     expect(plans.find((p) => p.sql.includes('uid = ?'))?.plan).toContain('USING INDEX oidc_records_uid (model=? AND uid=?)');
     expect(plans.find((p) => p.sql.includes('user_code = ?'))?.plan).toContain('USING INDEX oidc_records_user_code (model=? AND user_code=?)');
     db.close();
+  });
+});
+
+describe('sqlite cached clients and accounts', () => {
+  const twoStores = () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const path = join(dir, 'idport.db');
+    const clock = new TestClock();
+    // `b` stands for another process (the CLI, another worker) on the same file.
+    return { clock, path, a: openSqliteStore({ path, now: clock.now }), b: openSqliteStore({ path, now: clock.now }) };
+  };
+
+  test('a change made by another process is seen by the next read batch', async () => {
+    const { a, b, path } = twoStores();
+    await b.clients.upsert({ client_id: 'c1', client_name: 'One' });
+    await b.accounts.create({ id: 'sub-1', username: 'one', email: null, emailVerified: false, name: 'One', passwordHash: 'h', claims: {} });
+    expect(await a.clients.find('c1')).toMatchObject({ client_name: 'One' });
+    expect(await a.accounts.findById('sub-1')).toMatchObject({ name: 'One' });
+
+    await b.clients.upsert({ client_id: 'c1', client_name: 'Two' });
+    // Not even through idport: a plain connection, as an operator's sqlite3 shell would.
+    const raw = new Database(path);
+    raw.prepare("UPDATE accounts SET name = 'Two' WHERE id = 'sub-1'").run();
+    raw.close();
+
+    await a.model('Session').find('any'); // any lookup runs a batch, which checks the counters
+    expect(await a.clients.find('c1')).toMatchObject({ client_name: 'Two' });
+    expect(await a.accounts.findById('sub-1')).toMatchObject({ name: 'Two' });
+
+    await b.clients.remove('c1');
+    await b.accounts.remove('sub-1');
+    await a.model('Session').find('any');
+    expect(await a.clients.find('c1')).toBeUndefined();
+    expect(await a.accounts.findById('sub-1')).toBeUndefined();
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  test(`with no batch in between, a cached row is trusted for at most ${cacheMaxStaleMs} ms`, async () => {
+    const { a, b, clock } = twoStores();
+    await b.clients.upsert({ client_id: 'c1', client_name: 'One' });
+    expect(await a.clients.find('c1')).toMatchObject({ client_name: 'One' });
+    await b.clients.upsert({ client_id: 'c1', client_name: 'Two' });
+    clock.advance((cacheMaxStaleMs + 1) / 1000);
+    expect(await a.clients.find('c1')).toMatchObject({ client_name: 'Two' });
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  test('cached rows are frozen: no caller can change what the next one reads', async () => {
+    const { a, b } = twoStores();
+    await a.clients.upsert({ client_id: 'c1', client_name: 'One', redirect_uris: ['https://a/cb'] });
+    const client = await a.clients.find('c1');
+    expect(Object.isFrozen(client)).toBe(true);
+    expect(Object.isFrozen(client?.redirect_uris)).toBe(true);
+    expect(() => (client as unknown as { redirect_uris: string[] }).redirect_uris.push('https://evil/cb')).toThrow(TypeError);
+    await Promise.all([a.close(), b.close()]);
   });
 });

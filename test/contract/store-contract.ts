@@ -213,6 +213,7 @@ export function runStoreContract(adapterName: string, open: OpenStore) {
         await store.accounts.create(account('alice'));
         expect((await store.accounts.list()).map((a) => a.username)).toEqual(['alice', 'bob']);
         clock.advance(10);
+        expect((await store.accounts.findById('sub-bob'))?.passwordHash).toBe('$argon2id$fake');
         expect(await store.accounts.setPasswordHash('sub-bob', 'new-hash')).toBe(true);
         const bob = await store.accounts.findById('sub-bob');
         expect(bob?.passwordHash).toBe('new-hash');
@@ -221,6 +222,7 @@ export function runStoreContract(adapterName: string, open: OpenStore) {
         expect(await store.accounts.remove('sub-bob')).toBe(true);
         expect(await store.accounts.remove('sub-bob')).toBe(false);
         expect(await store.accounts.findByLogin('bob')).toBeUndefined();
+        expect(await store.accounts.findById('sub-bob')).toBeUndefined();
       });
     });
 
@@ -228,6 +230,7 @@ export function runStoreContract(adapterName: string, open: OpenStore) {
       test('upsert, find, list, remove', async () => {
         await store.clients.upsert({ client_id: 'c1', client_name: 'One', redirect_uris: ['https://a/cb'] });
         await store.clients.upsert({ client_id: 'c2', client_name: 'Two' });
+        expect(await store.clients.find('c1')).toEqual({ client_id: 'c1', client_name: 'One', redirect_uris: ['https://a/cb'] });
         await store.clients.upsert({ client_id: 'c1', client_name: 'One again', redirect_uris: [] });
         expect(await store.clients.find('c1')).toEqual({ client_id: 'c1', client_name: 'One again', redirect_uris: [] });
         expect(await store.clients.find('nope')).toBeUndefined();

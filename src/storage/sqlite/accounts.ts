@@ -2,6 +2,7 @@ import type { Database } from 'better-sqlite3';
 
 import { DuplicateError, type AccountRecord, type AccountStore } from '../types.js';
 import { normalizeLogin } from '../normalize.js';
+import type { RowCache } from './change-watch.js';
 import type { Batched } from './turn-batch.js';
 
 interface Row {
@@ -29,7 +30,7 @@ const toRecord = (row: Row | undefined): AccountRecord | undefined =>
     updatedAt: row.updated_at,
   };
 
-export function createSqliteAccounts(db: Database, now: () => number, read: Batched): AccountStore {
+export function createSqliteAccounts(db: Database, now: () => number, read: Batched, cache: RowCache<AccountRecord>): AccountStore {
   const stmts = {
     insert: db.prepare(`
       INSERT INTO accounts (id, username, username_norm, email, email_norm, email_verified, name, password_hash, claims, created_at, updated_at)
@@ -71,8 +72,16 @@ export function createSqliteAccounts(db: Database, now: () => number, read: Batc
       }
       return { ...account, createdAt: at, updatedAt: at };
     },
+    // Returns a shared, frozen object (cached per process: see change-watch.ts). Sign-in's
+    // findByLogin always reads the database.
     findById(id) {
-      return read(() => stmts.byId.get(id) as Row | undefined).then(toRecord);
+      const cached = cache.get(id);
+      if (cached) return Promise.resolve(cached);
+      return read(() => {
+        const account = toRecord(stmts.byId.get(id) as Row | undefined);
+        if (account) cache.set(id, account);
+        return account;
+      });
     },
     findByLogin(login) {
       return read(() => stmts.byLogin.get({ login: normalizeLogin(login) }) as Row | undefined).then(toRecord);
@@ -81,10 +90,14 @@ export function createSqliteAccounts(db: Database, now: () => number, read: Batc
       return (stmts.list.all() as Row[]).map((row) => toRecord(row)!);
     },
     async setPasswordHash(id, passwordHash) {
-      return stmts.setPassword.run(passwordHash, now(), id).changes === 1;
+      const changed = stmts.setPassword.run(passwordHash, now(), id).changes === 1;
+      cache.clear();
+      return changed;
     },
     async remove(id) {
-      return stmts.remove.run(id).changes === 1;
+      const removed = stmts.remove.run(id).changes === 1;
+      cache.clear();
+      return removed;
     },
   };
 }

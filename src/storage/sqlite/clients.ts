@@ -1,9 +1,10 @@
 import type { Database } from 'better-sqlite3';
 
 import type { ClientMetadata, ClientStore } from '../types.js';
+import type { RowCache } from './change-watch.js';
 import type { Batched } from './turn-batch.js';
 
-export function createSqliteClients(db: Database, now: () => number, read: Batched): ClientStore {
+export function createSqliteClients(db: Database, now: () => number, read: Batched, cache: RowCache<ClientMetadata>): ClientStore {
   const stmts = {
     upsert: db.prepare(`
       INSERT INTO clients (client_id, metadata, created_at, updated_at) VALUES (@id, @metadata, @now, @now)
@@ -18,15 +19,27 @@ export function createSqliteClients(db: Database, now: () => number, read: Batch
   return {
     async upsert(metadata) {
       stmts.upsert.run({ id: metadata.client_id, metadata: JSON.stringify(metadata), now: now() });
+      cache.clear();
     },
+    // Returns a shared, frozen object (cached per process: see change-watch.ts).
     find(clientId) {
-      return read(() => stmts.find.get(clientId)).then((json) => (json === undefined ? undefined : (JSON.parse(json) as ClientMetadata)));
+      const cached = cache.get(clientId);
+      if (cached) return Promise.resolve(cached);
+      return read(() => {
+        const json = stmts.find.get(clientId);
+        if (json === undefined) return undefined;
+        const metadata = JSON.parse(json) as ClientMetadata;
+        cache.set(clientId, metadata);
+        return metadata;
+      });
     },
     async list() {
       return (stmts.list.all() as { metadata: string }[]).map((row) => parse(row)!);
     },
     async remove(clientId) {
-      return stmts.remove.run(clientId).changes === 1;
+      const removed = stmts.remove.run(clientId).changes === 1;
+      cache.clear();
+      return removed;
     },
   };
 }

@@ -80,6 +80,20 @@ const migrations: string[] = [
     PRIMARY KEY (account_id, client_id)
   ) WITHOUT ROWID;
   `,
+  // Change counters for the rows each process caches (change-watch.ts): any write to these
+  // tables, by any process or tool, moves its table's counter.
+  `
+  CREATE TABLE change_counters (name TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
+  INSERT INTO change_counters (name, n) VALUES ('clients', 0), ('accounts', 0);
+  ${['clients', 'accounts']
+    .flatMap((table) =>
+      ['INSERT', 'UPDATE', 'DELETE'].map(
+        (op) => `CREATE TRIGGER ${table}_${op.toLowerCase()}_counted AFTER ${op} ON ${table}
+    BEGIN UPDATE change_counters SET n = n + 1 WHERE name = '${table}'; END;`,
+      ),
+    )
+    .join('\n  ')}
+  `,
 ];
 
 export function migrate(db: Database): number {

@@ -7,6 +7,7 @@ import type { Store } from '../types.js';
 import { createSqliteAccounts } from './accounts.js';
 import { createSqliteApis, createSqliteConsents } from './apis.js';
 import { createSqliteClients } from './clients.js';
+import { createChangeWatch } from './change-watch.js';
 import { createSqliteKeys } from './keys.js';
 import { migrate } from './migrations.js';
 import { createOidcRecords } from './oidc-records.js';
@@ -18,6 +19,9 @@ export interface SqliteOptions {
   /** clock in epoch ms (tests move it) */
   now?: () => number;
 }
+
+/** How long a cached client or account row may go without a batch verifying it (change-watch.ts). */
+export const cacheMaxStaleMs = 100;
 
 /**
  * The connection as rate-limiter-flexible sees it: it prepares its SQL anew on every call (five
@@ -46,7 +50,8 @@ export function openSqliteStore({ path, now = Date.now }: SqliteOptions): Store 
   db.pragma('foreign_keys = ON');
   migrate(db);
 
-  const read = createTurnBatch(db, 'read');
+  const watch = createChangeWatch(db, { now, maxStaleMs: cacheMaxStaleMs });
+  const read = createTurnBatch(db, 'read', { begin: watch.verify });
   const limiterConnection = reusingStatements(db);
   const records = createOidcRecords(db, now, read);
   const ping = db.prepare('SELECT 1');
@@ -55,8 +60,8 @@ export function openSqliteStore({ path, now = Date.now }: SqliteOptions): Store 
   return {
     kind: 'sqlite',
     model: records.model,
-    accounts: createSqliteAccounts(db, now, read),
-    clients: createSqliteClients(db, now, read),
+    accounts: createSqliteAccounts(db, now, read, watch.cache('accounts')),
+    clients: createSqliteClients(db, now, read, watch.cache('clients')),
     keys: createSqliteKeys(db, now),
     apis: createSqliteApis(db, now),
     consents: createSqliteConsents(db, now),

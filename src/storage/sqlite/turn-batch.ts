@@ -22,10 +22,15 @@ export type Batched = <T>(run: () => T) => Promise<T>;
  *   lock on the shared index with two fcntl() calls; one pair now covers the lookups of several
  *   requests. A read sees the database as of its batch, never older than when it was asked for,
  *   so a caller that awaited its own write reads it back.
+ *
+ * `begin` runs first inside each batch's transaction (the read batch verifies cached rows there).
  */
-export function createTurnBatch(db: Database, kind: 'read' | 'write'): Batched {
+export function createTurnBatch(db: Database, kind: 'read' | 'write', { begin }: { begin?: () => void } = {}): Batched {
   let queue: Pending[] = [];
-  const runAll = db.transaction((batch: Pending[]) => batch.map((item) => item.run()));
+  const runAll = db.transaction((batch: Pending[]) => {
+    begin?.();
+    return batch.map((item) => item.run());
+  });
   const runBatch = kind === 'write' ? runAll.immediate : runAll;
 
   const flush = () => {
