@@ -157,10 +157,13 @@ describe('sqlite cached clients and accounts', () => {
     const { a, b, path } = twoStores();
     await b.clients.upsert({ client_id: 'c1', client_name: 'One' });
     await b.accounts.create({ id: 'sub-1', username: 'one', email: null, emailVerified: false, name: 'One', passwordHash: 'h', claims: {} });
+    await b.apis.upsert({ audience: 'urn:api', name: 'One', scopes: ['read'], tokenFormat: 'jwt', accessTokenTtl: null });
     expect(await a.clients.find('c1')).toMatchObject({ client_name: 'One' });
     expect(await a.accounts.findById('sub-1')).toMatchObject({ name: 'One' });
+    expect(await a.apis.find('urn:api')).toMatchObject({ name: 'One' });
 
     await b.clients.upsert({ client_id: 'c1', client_name: 'Two' });
+    await b.apis.upsert({ audience: 'urn:api', name: 'Two', scopes: ['read'], tokenFormat: 'jwt', accessTokenTtl: null });
     // Not even through idport: a plain connection, as an operator's sqlite3 shell would.
     const raw = new Database(path);
     raw.prepare("UPDATE accounts SET name = 'Two' WHERE id = 'sub-1'").run();
@@ -169,12 +172,15 @@ describe('sqlite cached clients and accounts', () => {
     await a.model('Session').find('any'); // any lookup runs a batch, which checks the counters
     expect(await a.clients.find('c1')).toMatchObject({ client_name: 'Two' });
     expect(await a.accounts.findById('sub-1')).toMatchObject({ name: 'Two' });
+    expect(await a.apis.find('urn:api')).toMatchObject({ name: 'Two' });
 
     await b.clients.remove('c1');
     await b.accounts.remove('sub-1');
+    await b.apis.remove('urn:api');
     await a.model('Session').find('any');
     expect(await a.clients.find('c1')).toBeUndefined();
     expect(await a.accounts.findById('sub-1')).toBeUndefined();
+    expect(await a.apis.find('urn:api')).toBeUndefined();
     await Promise.all([a.close(), b.close()]);
   });
 

@@ -252,8 +252,10 @@ export function runStoreContract(adapterName: string, open: OpenStore) {
         await store.apis.upsert({ audience: 'urn:other', name: null, scopes: [], tokenFormat: 'opaque', accessTokenTtl: null });
         expect((await store.apis.list()).map((a) => a.audience)).toEqual(['https://api.example.com', 'urn:other']);
         expect(await store.apis.find('urn:none')).toBeUndefined();
+        expect(await store.apis.find('urn:other')).toMatchObject({ audience: 'urn:other' });
         expect(await store.apis.remove('urn:other')).toBe(true);
         expect(await store.apis.remove('urn:other')).toBe(false);
+        expect(await store.apis.find('urn:other')).toBeUndefined();
       });
     });
 

@@ -1,6 +1,8 @@
 import type { Database } from 'better-sqlite3';
 
 import type { ApiRecord, ApiStore, ConsentRecord, ConsentStore } from '../types.js';
+import type { RowCache } from './change-watch.js';
+import type { Batched } from './turn-batch.js';
 
 interface ApiRow {
   audience: string;
@@ -22,7 +24,7 @@ const toApi = (row: ApiRow): ApiRecord => ({
   updatedAt: row.updated_at,
 });
 
-export function createSqliteApis(db: Database, now: () => number): ApiStore {
+export function createSqliteApis(db: Database, now: () => number, read: Batched, cache: RowCache<ApiRecord>): ApiStore {
   const stmts = {
     upsert: db.prepare(`
       INSERT INTO apis (audience, name, scopes, token_format, access_token_ttl, created_at, updated_at)
@@ -36,16 +38,28 @@ export function createSqliteApis(db: Database, now: () => number): ApiStore {
   return {
     async upsert(api) {
       stmts.upsert.run({ ...api, scopes: JSON.stringify(api.scopes), now: now() });
+      cache.clear();
     },
-    async find(audience) {
-      const row = stmts.find.get(audience) as ApiRow | undefined;
-      return row && toApi(row);
+    // Returns a shared, frozen object (cached per process: see change-watch.ts). Every token
+    // request naming a resource looks its API up.
+    find(audience) {
+      const cached = cache.get(audience);
+      if (cached) return Promise.resolve(cached);
+      return read(() => {
+        const row = stmts.find.get(audience) as ApiRow | undefined;
+        if (!row) return undefined;
+        const api = toApi(row);
+        cache.set(audience, api);
+        return api;
+      });
     },
     async list() {
       return (stmts.list.all() as ApiRow[]).map(toApi);
     },
     async remove(audience) {
-      return stmts.remove.run(audience).changes === 1;
+      const removed = stmts.remove.run(audience).changes === 1;
+      cache.clear();
+      return removed;
     },
   };
 }

@@ -1,7 +1,7 @@
 import type { Database } from 'better-sqlite3';
 
 /** Tables whose rows are cached by id; a trigger counts every change to each (migration 5). */
-export type WatchedTable = 'clients' | 'accounts';
+export type WatchedTable = 'clients' | 'accounts' | 'apis';
 
 export interface RowCache<T> {
   /** The cached row, if it was verified against the change counters within the staleness bound. */
@@ -29,8 +29,8 @@ const deepFreeze = <T>(value: T): T => {
 };
 
 /**
- * Clients and accounts are read on most requests (userinfo, every client authentication) and
- * change rarely. Each process keeps the rows it read, and every read batch first reads the
+ * Clients, accounts and APIs are read on most requests (userinfo, every client authentication,
+ * every token for an API) and change rarely. Each process keeps the rows it read, and every read batch first reads the
  * change counters (bumped by triggers on any write, from any process or connection) and drops
  * the cached rows when they moved. A cached row is served without waiting for a batch only if
  * a batch verified the counters within `maxStaleMs`; under load that is always the case, and an

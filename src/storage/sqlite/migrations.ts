@@ -84,8 +84,8 @@ const migrations: string[] = [
   // tables, by any process or tool, moves its table's counter.
   `
   CREATE TABLE change_counters (name TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
-  INSERT INTO change_counters (name, n) VALUES ('clients', 0), ('accounts', 0);
-  ${['clients', 'accounts']
+  INSERT INTO change_counters (name, n) VALUES ('clients', 0), ('accounts', 0), ('apis', 0);
+  ${['clients', 'accounts', 'apis']
     .flatMap((table) =>
       ['INSERT', 'UPDATE', 'DELETE'].map(
         (op) => `CREATE TRIGGER ${table}_${op.toLowerCase()}_counted AFTER ${op} ON ${table}

@@ -63,7 +63,7 @@ export function openSqliteStore({ path, now = Date.now }: SqliteOptions): Store 
     accounts: createSqliteAccounts(db, now, read, watch.cache('accounts')),
     clients: createSqliteClients(db, now, read, watch.cache('clients')),
     keys: createSqliteKeys(db, now),
-    apis: createSqliteApis(db, now),
+    apis: createSqliteApis(db, now, read, watch.cache('apis')),
     consents: createSqliteConsents(db, now),
     rateLimiter: (options) =>
       new RateLimiterSQLite({ ...options, storeClient: limiterConnection, storeType: 'better-sqlite3', tableName: 'rate_limits', tableCreated: true }),
