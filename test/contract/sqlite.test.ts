@@ -89,6 +89,25 @@ describe('sqlite turn batches', () => {
     db.close();
   });
 
+  test('later values settle with the next batch, in order; a batch of only those opens no transaction', async () => {
+    const db = new Database(':memory:');
+    const read = createTurnBatch(db, 'read', { begin: () => order.push('begin') });
+    const order: string[] = [];
+    const settled: string[] = [];
+    const all = Promise.all([
+      read.later('cached').then((v) => settled.push(v)),
+      read(() => (order.push('query'), 'queried')).then((v) => settled.push(v)),
+    ]);
+    expect(settled).toEqual([]); // nothing answers before the batch
+    await all;
+    expect(settled).toEqual(['cached', 'queried']);
+    expect(order).toEqual(['begin', 'query']);
+
+    order.length = 0;
+    expect(await read.later('alone')).toBe('alone');
+    expect(order).toEqual([]);
+  });
+
   test('writes asked for in one turn commit together, in order, each caller getting its own result', async () => {
     const db = new Database(':memory:');
     db.exec('CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER NOT NULL)');

@@ -76,7 +76,7 @@ export function createSqliteAccounts(db: Database, now: () => number, read: Batc
     // findByLogin always reads the database.
     findById(id) {
       const cached = cache.get(id);
-      if (cached) return Promise.resolve(cached);
+      if (cached) return read.later(cached);
       return read(() => {
         const account = toRecord(stmts.byId.get(id) as Row | undefined);
         if (account) cache.set(id, account);

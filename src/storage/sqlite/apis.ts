@@ -44,7 +44,7 @@ export function createSqliteApis(db: Database, now: () => number, read: Batched,
     // request naming a resource looks its API up.
     find(audience) {
       const cached = cache.get(audience);
-      if (cached) return Promise.resolve(cached);
+      if (cached) return read.later(cached);
       return read(() => {
         const row = stmts.find.get(audience) as ApiRow | undefined;
         if (!row) return undefined;

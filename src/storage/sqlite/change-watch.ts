@@ -30,12 +30,13 @@ const deepFreeze = <T>(value: T): T => {
 
 /**
  * Clients, accounts and APIs are read on most requests (userinfo, every client authentication,
- * every token for an API) and change rarely. Each process keeps the rows it read, and every read batch first reads the
- * change counters (bumped by triggers on any write, from any process or connection) and drops
- * the cached rows when they moved. A cached row is served without waiting for a batch only if
- * a batch verified the counters within `maxStaleMs`; under load that is always the case, and an
- * idle process asks the database again. So a change made through this process applies at once,
- * and one made by another process (the CLI, another worker) within `maxStaleMs`.
+ * every token for an API) and change rarely. Each process keeps the rows it read, and every read
+ * batch first reads the change counters (bumped by triggers on any write, from any process or
+ * connection) and drops the cached rows when they moved. A cached row is served (with the next
+ * batch, but without a query) only if a batch verified the counters within `maxStaleMs`; under
+ * load that is always the case, and an idle process asks the database again. So a change made
+ * through this process applies at once, and one made by another process (the CLI, another
+ * worker) within `maxStaleMs`.
  */
 export function createChangeWatch(db: Database, { now, maxStaleMs }: { now: () => number; maxStaleMs: number }): ChangeWatch {
   // Counters only grow, so their sum moves whenever any of them does: one number per batch.

@@ -24,7 +24,7 @@ export function createSqliteClients(db: Database, now: () => number, read: Batch
     // Returns a shared, frozen object (cached per process: see change-watch.ts).
     find(clientId) {
       const cached = cache.get(clientId);
-      if (cached) return Promise.resolve(cached);
+      if (cached) return read.later(cached);
       return read(() => {
         const json = stmts.find.get(clientId);
         if (json === undefined) return undefined;
