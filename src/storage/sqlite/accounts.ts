@@ -75,13 +75,7 @@ export function createSqliteAccounts(db: Database, now: () => number, read: Batc
     // Returns a shared, frozen object (cached per process: see change-watch.ts). Sign-in's
     // findByLogin always reads the database.
     findById(id) {
-      const cached = cache.get(id);
-      if (cached) return read.later(cached);
-      return read(() => {
-        const account = toRecord(stmts.byId.get(id) as Row | undefined);
-        if (account) cache.set(id, account);
-        return account;
-      });
+      return cache.find(id, () => toRecord(stmts.byId.get(id) as Row | undefined));
     },
     findByLogin(login) {
       return read(() => stmts.byLogin.get({ login: normalizeLogin(login) }) as Row | undefined).then(toRecord);

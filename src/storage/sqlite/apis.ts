@@ -2,7 +2,6 @@ import type { Database } from 'better-sqlite3';
 
 import type { ApiRecord, ApiStore, ConsentRecord, ConsentStore } from '../types.js';
 import type { RowCache } from './change-watch.js';
-import type { Batched } from './turn-batch.js';
 
 interface ApiRow {
   audience: string;
@@ -24,7 +23,7 @@ const toApi = (row: ApiRow): ApiRecord => ({
   updatedAt: row.updated_at,
 });
 
-export function createSqliteApis(db: Database, now: () => number, read: Batched, cache: RowCache<ApiRecord>): ApiStore {
+export function createSqliteApis(db: Database, now: () => number, cache: RowCache<ApiRecord>): ApiStore {
   const stmts = {
     upsert: db.prepare(`
       INSERT INTO apis (audience, name, scopes, token_format, access_token_ttl, created_at, updated_at)
@@ -43,14 +42,9 @@ export function createSqliteApis(db: Database, now: () => number, read: Batched,
     // Returns a shared, frozen object (cached per process: see change-watch.ts). Every token
     // request naming a resource looks its API up.
     find(audience) {
-      const cached = cache.get(audience);
-      if (cached) return read.later(cached);
-      return read(() => {
+      return cache.find(audience, () => {
         const row = stmts.find.get(audience) as ApiRow | undefined;
-        if (!row) return undefined;
-        const api = toApi(row);
-        cache.set(audience, api);
-        return api;
+        return row && toApi(row);
       });
     },
     async list() {

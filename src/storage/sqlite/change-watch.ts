@@ -1,13 +1,17 @@
 import type { Database } from 'better-sqlite3';
 
-/** Tables whose rows are cached by id; a trigger counts every change to each (migration 5). */
+import type { Batched } from './turn-batch.js';
+
+/** Tables whose rows are cached by id; a trigger counts every change to each (migration 4). */
 export type WatchedTable = 'clients' | 'accounts' | 'apis';
 
 export interface RowCache<T> {
-  /** The cached row, if it was verified against the change counters within the staleness bound. */
-  get(id: string): T | undefined;
-  /** Remembers a row read inside a read batch (frozen: every caller shares it). */
-  set(id: string, row: T): void;
+  /**
+   * The row with this id: the cached one if the change counters were verified within the
+   * staleness bound (answered with the next read batch), else `load()` run in that batch and
+   * remembered when found. Rows are frozen: every caller shares them.
+   */
+  find(id: string, load: () => T | undefined): Promise<T | undefined>;
   /** Forgets everything (after a write through this process). */
   clear(): void;
 }
@@ -15,7 +19,7 @@ export interface RowCache<T> {
 export interface ChangeWatch {
   /** Run at the start of every read batch, inside its transaction: drops what has changed since. */
   verify(): void;
-  cache<T extends object>(table: WatchedTable): RowCache<T>;
+  cache<T extends object>(table: WatchedTable, read: Batched): RowCache<T>;
 }
 
 const maxEntries = 10_000;
@@ -54,14 +58,20 @@ export function createChangeWatch(db: Database, { now, maxStaleMs }: { now: () =
       }
       verifiedAt = now();
     },
-    cache<T extends object>(table: WatchedTable): RowCache<T> {
+    cache<T extends object>(table: WatchedTable, read: Batched): RowCache<T> {
       const rows = new Map<string, object>();
       caches.set(table, rows);
       return {
-        get: (id) => (now() - verifiedAt <= maxStaleMs ? (rows.get(id) as T | undefined) : undefined),
-        set(id, row) {
-          if (rows.size >= maxEntries) rows.clear();
-          rows.set(id, deepFreeze(row));
+        find(id, load) {
+          const cached = now() - verifiedAt <= maxStaleMs ? (rows.get(id) as T | undefined) : undefined;
+          if (cached) return read.later(cached);
+          return read(() => {
+            const row = load();
+            if (row === undefined) return undefined;
+            if (rows.size >= maxEntries) rows.clear();
+            rows.set(id, deepFreeze(row));
+            return row;
+          });
         },
         clear: () => rows.clear(),
       };

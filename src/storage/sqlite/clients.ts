@@ -2,19 +2,17 @@ import type { Database } from 'better-sqlite3';
 
 import type { ClientMetadata, ClientStore } from '../types.js';
 import type { RowCache } from './change-watch.js';
-import type { Batched } from './turn-batch.js';
 
-export function createSqliteClients(db: Database, now: () => number, read: Batched, cache: RowCache<ClientMetadata>): ClientStore {
+export function createSqliteClients(db: Database, now: () => number, cache: RowCache<ClientMetadata>): ClientStore {
   const stmts = {
     upsert: db.prepare(`
       INSERT INTO clients (client_id, metadata, created_at, updated_at) VALUES (@id, @metadata, @now, @now)
       ON CONFLICT (client_id) DO UPDATE SET metadata = excluded.metadata, updated_at = excluded.updated_at`),
     find: db.prepare<[string], string>('SELECT metadata FROM clients WHERE client_id = ?').pluck(),
-    list: db.prepare('SELECT metadata FROM clients ORDER BY created_at, client_id'),
+    list: db.prepare<[], string>('SELECT metadata FROM clients ORDER BY created_at, client_id').pluck(),
     remove: db.prepare('DELETE FROM clients WHERE client_id = ?'),
   };
-  const parse = (row: { metadata: string } | undefined) =>
-    row ? (JSON.parse(row.metadata) as ClientMetadata) : undefined;
+  const parse = (json: string) => JSON.parse(json) as ClientMetadata;
 
   return {
     async upsert(metadata) {
@@ -23,18 +21,13 @@ export function createSqliteClients(db: Database, now: () => number, read: Batch
     },
     // Returns a shared, frozen object (cached per process: see change-watch.ts).
     find(clientId) {
-      const cached = cache.get(clientId);
-      if (cached) return read.later(cached);
-      return read(() => {
+      return cache.find(clientId, () => {
         const json = stmts.find.get(clientId);
-        if (json === undefined) return undefined;
-        const metadata = JSON.parse(json) as ClientMetadata;
-        cache.set(clientId, metadata);
-        return metadata;
+        return json === undefined ? undefined : parse(json);
       });
     },
     async list() {
-      return (stmts.list.all() as { metadata: string }[]).map((row) => parse(row)!);
+      return stmts.list.all().map(parse);
     },
     async remove(clientId) {
       const removed = stmts.remove.run(clientId).changes === 1;

@@ -20,7 +20,7 @@ export interface SqliteOptions {
   now?: () => number;
 }
 
-/** How long a cached client or account row may go without a batch verifying it (change-watch.ts). */
+/** How long a cached client, account or API row may go without a batch verifying it (change-watch.ts). */
 export const cacheMaxStaleMs = 100;
 
 /**
@@ -60,10 +60,10 @@ export function openSqliteStore({ path, now = Date.now }: SqliteOptions): Store 
   return {
     kind: 'sqlite',
     model: records.model,
-    accounts: createSqliteAccounts(db, now, read, watch.cache('accounts')),
-    clients: createSqliteClients(db, now, read, watch.cache('clients')),
+    accounts: createSqliteAccounts(db, now, read, watch.cache('accounts', read)),
+    clients: createSqliteClients(db, now, watch.cache('clients', read)),
     keys: createSqliteKeys(db, now),
-    apis: createSqliteApis(db, now, read, watch.cache('apis')),
+    apis: createSqliteApis(db, now, watch.cache('apis', read)),
     consents: createSqliteConsents(db, now),
     rateLimiter: (options) =>
       new RateLimiterSQLite({ ...options, storeClient: limiterConnection, storeType: 'better-sqlite3', tableName: 'rate_limits', tableCreated: true }),
