@@ -34,9 +34,6 @@ async function prepareStore(config: Readonly<Config>, kek: Uint8Array | undefine
 /** One server process (alone, or a cluster worker): SIGTERM/SIGINT drain it and close the store. */
 async function serve(config: Readonly<Config>, kek: Uint8Array | undefined) {
   const running = await startServer(config, { kek });
-  if (cluster.isWorker) reportReady(running.url);
-  else announce(running.url, running.store.kind, 1);
-
   const shutdown = (signal: string) => {
     if (!cluster.isWorker) process.stdout.write(`idport: ${signal} received, draining in-flight requests…\n`);
     running.close().then(
@@ -44,8 +41,12 @@ async function serve(config: Readonly<Config>, kek: Uint8Array | undefined) {
       () => process.exit(1),
     );
   };
+  // Handlers before the "serving" line: until a listener exists a signal kills the process
+  // outright, and whoever waits for that line may signal at once.
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
+  if (cluster.isWorker) reportReady(running.url);
+  else announce(running.url, running.store.kind, 1);
 }
 
 /** Process entry: config → store → keys → app → listen, alone or as N workers. */
