@@ -1,5 +1,3 @@
-import type { RateLimiterAbstract } from 'rate-limiter-flexible';
-
 /**
  * The one storage interface. Every adapter (SQLite now, MongoDB later) implements it and
  * passes the contract suite in test/contract/. Adapters return `undefined` for records that
@@ -25,6 +23,11 @@ export interface OidcModelStore {
   consume(id: string): Promise<boolean>;
   destroy(id: string): Promise<void>;
   revokeByGrantId(grantId: string): Promise<void>;
+  /**
+   * Live records of an account (their payload's `accountId`), with their ids. Only Session and
+   * Grant records are found this way; other models answer [].
+   */
+  findByAccount(accountId: string): Promise<{ id: string; payload: OidcPayload }[]>;
 }
 
 export interface AccountRecord {
@@ -90,19 +93,31 @@ export interface ApiStore {
   remove(audience: string): Promise<boolean>;
 }
 
-/** A user's remembered consent for a client: which grant holds it. */
+/**
+ * What a user agreed to let a client have, remembered across sign-ins (each sign-in has a grant of
+ * its own, pre-filled from this). Scopes are space-separated, as in OAuth.
+ */
 export interface ConsentRecord {
   accountId: string;
   clientId: string;
-  grantId: string;
+  /** OpenID scopes */
+  scope: string;
+  /** claims agreed to one by one (the claims request parameter) */
+  claims: string[];
+  /** API audience → its scopes */
+  resources: Record<string, string>;
   updatedAt: number;
 }
 
 export interface ConsentStore {
-  remember(accountId: string, clientId: string, grantId: string): Promise<void>;
+  /** Stores the consent, replacing any earlier one of that account and client. */
+  remember(consent: Omit<ConsentRecord, 'updatedAt'>): Promise<void>;
   find(accountId: string, clientId: string): Promise<ConsentRecord | undefined>;
+  /** Newest first. */
   listByAccount(accountId: string): Promise<ConsentRecord[]>;
   forget(accountId: string, clientId: string): Promise<boolean>;
+  /** Forgets every consent of the account; returns how many. */
+  forgetAccount(accountId: string): Promise<number>;
 }
 
 export type KeyKind = 'signing' | 'cookie';
@@ -129,17 +144,34 @@ export interface KeyStore {
   insertIfNone(kind: KeyKind, keys: KeyRecord[]): Promise<boolean>;
   /** Atomically retires every current key of the kind (keeping it until `keepUntil`) and adds `keys`. */
   rotate(kind: KeyKind, keys: KeyRecord[], keepUntil: number): Promise<void>;
+  /**
+   * Replaces the material of one usable key (sealing a plaintext key in place), nothing else.
+   * Resolves false when there is no such key (unknown, other kind, or expired).
+   */
+  setMaterial(kind: KeyKind, kid: string, material: Record<string, unknown>): Promise<boolean>;
 }
 
-export interface RateLimiterOptions {
-  /** namespace of the keys, e.g. 'login-fail-ip' */
-  keyPrefix: string;
-  /** points available per window */
-  points: number;
-  /** window length (seconds) */
-  duration: number;
-  /** how long a key stays blocked once its points run out (seconds; 0 = until the window ends) */
-  blockDuration?: number;
+/** A small record of named numbers under a key, with an expiry (epoch ms): a counter or a lock. */
+export interface CounterEntry {
+  state: Readonly<Record<string, number>>;
+  expiresAt: number;
+}
+
+/**
+ * Counters and locks shared by every node (login guard, rate limits). Keys are at most 1,024
+ * characters; records past `expiresAt` are never returned.
+ */
+export interface CounterStore {
+  /**
+   * Atomic read-modify-write: passes the live record under `key` (undefined when missing or
+   * expired) and the store's clock to `change`, and stores what it returns (undefined deletes).
+   * Calls on one key, from any process or node, apply one after another. `change` must be
+   * synchronous and free of side effects: an adapter may call it again after a conflicting write.
+   * Resolves with what was stored.
+   */
+  update(key: string, change: (current: CounterEntry | undefined, now: number) => CounterEntry | undefined): Promise<CounterEntry | undefined>;
+  get(key: string): Promise<CounterEntry | undefined>;
+  delete(key: string): Promise<void>;
 }
 
 export interface Store {
@@ -150,8 +182,7 @@ export interface Store {
   readonly keys: KeyStore;
   readonly apis: ApiStore;
   readonly consents: ConsentStore;
-  /** A rate-limiter-flexible limiter whose counters live in this store, so they hold across nodes. */
-  rateLimiter(options: RateLimiterOptions): RateLimiterAbstract;
+  readonly counters: CounterStore;
   /** Deletes expired rows; returns how many. */
   sweep(): Promise<number>;
   /** Cheap liveness check of the backing database. */

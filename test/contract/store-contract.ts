@@ -159,6 +159,24 @@ export function runStoreContract(adapterName: string, open: OpenStore) {
         expect(await store.model('AccessToken').find('other')).toBeDefined();
       });
 
+      test('findByAccount finds live sessions and grants of one account, with their ids', async () => {
+        await store.model('Session').upsert('s1', { jti: 's1', accountId: 'acct1', uid: 'u1' }, 60);
+        await store.model('Session').upsert('s2', { jti: 's2', accountId: 'acct2' }, 60);
+        await store.model('Session').upsert('s3', { jti: 's3' }, 60);
+        await store.model('Session').upsert('short', { jti: 'short', accountId: 'acct1' }, 5);
+        await store.model('Grant').upsert('g1', { jti: 'g1', accountId: 'acct1', clientId: 'c1' }, 60);
+        await store.model('AccessToken').upsert('at1', { jti: 'at1', accountId: 'acct1', grantId: 'g1' }, 60);
+        clock.advance(6);
+        expect(await store.model('Session').findByAccount('acct1')).toEqual([{ id: 's1', payload: { jti: 's1', accountId: 'acct1', uid: 'u1' } }]);
+        expect(await store.model('Grant').findByAccount('acct1')).toEqual([{ id: 'g1', payload: { jti: 'g1', accountId: 'acct1', clientId: 'c1' } }]);
+        // only Session and Grant records are found by account
+        expect(await store.model('AccessToken').findByAccount('acct1')).toEqual([]);
+        // a re-save that drops the account (a session after logout) is no longer found
+        await store.model('Session').upsert('s1', { jti: 's1', uid: 'u1' }, 60);
+        expect(await store.model('Session').findByAccount('acct1')).toEqual([]);
+        expect(await store.model('Session').findByAccount('x'.repeat(2000))).toEqual([]);
+      });
+
       test('sweep deletes expired records only', async () => {
         const m = store.model('AccessToken');
         await m.upsert('old', { jti: 'old' }, 1);
@@ -260,19 +278,99 @@ export function runStoreContract(adapterName: string, open: OpenStore) {
     });
 
     describe('consents', () => {
-      test('remember per account and client, list, forget', async () => {
-        await store.consents.remember('acct1', 'c1', 'g1');
+      const agreed = (accountId: string, clientId: string, scope: string) => ({
+        accountId,
+        clientId,
+        scope,
+        claims: ['given_name'],
+        resources: { 'https://api.example.com': 'read:things write:things' },
+      });
+
+      test('remember per account and client (what was agreed, replaced as a whole), list newest first, forget', async () => {
+        await store.consents.remember(agreed('acct1', 'c1', 'openid'));
         clock.advance(1);
-        await store.consents.remember('acct1', 'c2', 'g2');
-        await store.consents.remember('acct2', 'c1', 'g3');
+        await store.consents.remember(agreed('acct1', 'c2', 'openid email'));
+        await store.consents.remember(agreed('acct2', 'c1', 'openid'));
         clock.advance(1);
-        await store.consents.remember('acct1', 'c1', 'g4');
-        expect(await store.consents.find('acct1', 'c1')).toEqual({ accountId: 'acct1', clientId: 'c1', grantId: 'g4', updatedAt: clock.ms });
+        await store.consents.remember({ ...agreed('acct1', 'c1', 'openid profile'), claims: [], resources: {} });
+        expect(await store.consents.find('acct1', 'c1')).toEqual({
+          accountId: 'acct1',
+          clientId: 'c1',
+          scope: 'openid profile',
+          claims: [],
+          resources: {},
+          updatedAt: clock.ms,
+        });
+        expect(await store.consents.find('acct1', 'c2')).toEqual({ ...agreed('acct1', 'c2', 'openid email'), updatedAt: clock.ms - 1000 });
         expect((await store.consents.listByAccount('acct1')).map((c) => c.clientId)).toEqual(['c1', 'c2']);
         expect(await store.consents.forget('acct1', 'c1')).toBe(true);
         expect(await store.consents.forget('acct1', 'c1')).toBe(false);
         expect(await store.consents.find('acct1', 'c1')).toBeUndefined();
-        expect(await store.consents.find('acct2', 'c1')).toMatchObject({ grantId: 'g3' });
+        expect(await store.consents.find('acct2', 'c1')).toMatchObject({ scope: 'openid' });
+      });
+
+      test('forgetAccount forgets every consent of one account only', async () => {
+        await store.consents.remember(agreed('acct1', 'c1', 'openid'));
+        await store.consents.remember(agreed('acct1', 'c2', 'openid'));
+        await store.consents.remember(agreed('acct2', 'c1', 'openid'));
+        expect(await store.consents.forgetAccount('acct1')).toBe(2);
+        expect(await store.consents.listByAccount('acct1')).toEqual([]);
+        expect(await store.consents.listByAccount('acct2')).toHaveLength(1);
+      });
+    });
+
+    describe('counters', () => {
+      const increment = (key: string, ttlSeconds = 60) =>
+        store.counters.update(key, (current, now) => ({
+          state: { n: (current?.state.n ?? 0) + 1 },
+          expiresAt: current?.expiresAt ?? now + ttlSeconds * 1000,
+        }));
+
+      test('update creates, changes and deletes a record; get reads it; the clock is the store\'s', async () => {
+        let seen: unknown = 'not called';
+        await store.counters.update('k', (current, now) => {
+          seen = [current, now];
+          return { state: { n: 1, until: 5 }, expiresAt: now + 10_000 };
+        });
+        expect(seen).toEqual([undefined, clock.ms]);
+        expect(await store.counters.get('k')).toEqual({ state: { n: 1, until: 5 }, expiresAt: clock.ms + 10_000 });
+        expect(await increment('k')).toEqual({ state: { n: 2 }, expiresAt: clock.ms + 10_000 });
+        expect(await store.counters.update('k', () => undefined)).toBeUndefined();
+        expect(await store.counters.get('k')).toBeUndefined();
+        await increment('k');
+        await store.counters.delete('k');
+        await store.counters.delete('never-there');
+        expect(await store.counters.get('k')).toBeUndefined();
+      });
+
+      test('an expired record is never returned, not even to update', async () => {
+        await increment('k', 10);
+        clock.advance(9);
+        expect((await store.counters.get('k'))?.state).toEqual({ n: 1 });
+        clock.advance(1);
+        expect(await store.counters.get('k')).toBeUndefined();
+        expect((await increment('k', 10))?.state).toEqual({ n: 1 });
+      });
+
+      test('update is atomic: parallel increments of one key all count', async () => {
+        await Promise.all(Array.from({ length: 40 }, () => increment('hot')));
+        expect((await store.counters.get('hot'))?.state).toEqual({ n: 40 });
+      });
+
+      test('sweep keeps live counters', async () => {
+        await increment('old', 1);
+        await increment('new', 100);
+        clock.advance(5);
+        await store.sweep();
+        expect(await store.counters.get('new')).toBeDefined();
+        expect(await store.counters.get('old')).toBeUndefined();
+      });
+
+      test('keys over 1,024 characters are refused by update and simply not found by get', async () => {
+        const long = 'k'.repeat(1025);
+        await expect(increment(long)).rejects.toThrow(TypeError);
+        expect(await store.counters.get(long)).toBeUndefined();
+        await expect(store.counters.delete(long)).resolves.toBeUndefined();
       });
     });
 
@@ -306,6 +404,37 @@ export function runStoreContract(adapterName: string, open: OpenStore) {
         // only active keys count for bootstrap
         expect(await store.keys.insertIfNone('signing', [key('x', 'signing', clock.ms)])).toBe(false);
       });
+
+      test('setMaterial replaces one usable key\'s material and nothing else; false for an unknown, other-kind or expired key', async () => {
+        await store.keys.insertIfNone('signing', [key('old', 'signing', clock.ms)]);
+        await store.keys.rotate('signing', [key('s1', 'signing', clock.ms), key('s2', 'signing', clock.ms)], clock.ms + 100_000);
+        expect(await store.keys.setMaterial('signing', 's1', { jwe: 'sealed', kid: 's1' })).toBe(true);
+        const listed = await store.keys.list('signing');
+        expect(listed.find((k) => k.kid === 's1')).toEqual({ ...key('s1', 'signing', clock.ms), material: { jwe: 'sealed', kid: 's1' } });
+        expect(listed.find((k) => k.kid === 's2')?.material).toEqual(key('s2', 'signing', clock.ms).material);
+        expect(await store.keys.setMaterial('signing', 'nope', { jwe: 'x' })).toBe(false);
+        expect(await store.keys.setMaterial('cookie', 's2', { jwe: 'x' })).toBe(false);
+        clock.advance(101);
+        expect(await store.keys.setMaterial('signing', 'old', { jwe: 'x' })).toBe(false);
+        expect((await store.keys.list('signing')).map((k) => k.kid).sort()).toEqual(['s1', 's2']);
+      });
+    });
+
+    test('a lookup value of 2,000 characters is simply not found', async () => {
+      const long = 'k'.repeat(2000);
+      for (const name of ['AccessToken', 'AuthorizationCode', 'Session', 'DeviceCode', 'Grant', 'Interaction'] as const) {
+        const m = store.model(name);
+        expect(await m.find(long)).toBeUndefined();
+        expect(await m.findByUid(long)).toBeUndefined();
+        expect(await m.findByUserCode(long)).toBeUndefined();
+        expect(await m.consume(long)).toBe(false);
+        await expect(m.destroy(long)).resolves.toBeUndefined();
+        await expect(m.revokeByGrantId(long)).resolves.toBeUndefined();
+      }
+      expect(await store.accounts.findById(long)).toBeUndefined();
+      expect(await store.accounts.findByLogin(long)).toBeUndefined();
+      expect(await store.clients.find(long)).toBeUndefined();
+      expect(await store.apis.find(long)).toBeUndefined();
     });
 
     test('ping answers while open', async () => {

@@ -84,8 +84,10 @@ describe('MongoDB indexes', () => {
       key: { kind: 1, slot: 1 },
       options: { unique: true, partialFilterExpression: { active: true } },
     });
-    expect(find('rate_limits', 'key')).toMatchObject({ options: { unique: true } });
-    expect(find('rate_limits', 'ttl')).toMatchObject({ key: { expire: 1 }, options: { expireAfterSeconds: 0 } });
+    expect(find('counters', 'ttl')).toMatchObject({ key: { expiresAt: 1 }, options: { expireAfterSeconds: 0 } });
+    // sessions and grants are found by account (a password change ends them all)
+    expect(find('oidc_session', 'accountId')).toMatchObject({ key: { accountId: 1 }, options: { partialFilterExpression: { accountId: { $type: 'string' } } } });
+    expect(find('oidc_grant', 'accountId')).toMatchObject({ key: { accountId: 1 } });
   });
 
   test('index names are unique per collection', () => {

@@ -1,5 +1,6 @@
 import { MongoServerError, type Db } from 'mongodb';
 
+import { isStoreKey } from '../lookup-key.js';
 import { normalizeLogin } from '../normalize.js';
 import { DuplicateError, type AccountRecord, type AccountStore } from '../types.js';
 import { asKey } from './queries.js';
@@ -52,21 +53,24 @@ export function createMongoAccounts(db: Db, now: () => number): AccountStore {
       }
       return { ...account, createdAt: at.getTime(), updatedAt: at.getTime() };
     },
+    // A value no store may look up (over 1,024 characters) is simply not found: no query is sent.
     async findById(id) {
-      return toRecord(await accounts.findOne({ _id: asKey(id) }));
+      return isStoreKey(id) ? toRecord(await accounts.findOne({ _id: id })) : undefined;
     },
     async findByLogin(login) {
-      return toRecord(await accounts.findOne({ loginKeys: asKey(normalizeLogin(login), 'login') }));
+      const key = typeof login === 'string' ? normalizeLogin(login) : undefined;
+      return isStoreKey(key) ? toRecord(await accounts.findOne({ loginKeys: key })) : undefined;
     },
     async list() {
       return (await accounts.find().sort({ usernameNorm: 1 }).toArray()).map((doc) => toRecord(doc)!);
     },
     async setPasswordHash(id, passwordHash) {
+      if (!isStoreKey(id)) return false;
       const result = await accounts.updateOne({ _id: asKey(id) }, { $set: { passwordHash, updatedAt: new Date(now()) } });
       return result.matchedCount === 1;
     },
     async remove(id) {
-      return (await accounts.deleteOne({ _id: asKey(id) })).deletedCount === 1;
+      return isStoreKey(id) && (await accounts.deleteOne({ _id: id })).deletedCount === 1;
     },
   };
 }

@@ -1,5 +1,6 @@
 import type { Db } from 'mongodb';
 
+import { isStoreKey } from '../lookup-key.js';
 import type { ClientMetadata, ClientStore } from '../types.js';
 import { asKey } from './queries.js';
 
@@ -24,13 +25,13 @@ export function createMongoClients(db: Db, now: () => number): ClientStore {
       );
     },
     async find(clientId) {
-      return parse(await clients.findOne({ _id: asKey(clientId, 'client_id') }));
+      return isStoreKey(clientId) ? parse(await clients.findOne({ _id: clientId })) : undefined;
     },
     async list() {
       return (await clients.find().sort({ createdAt: 1, _id: 1 }).toArray()).map((doc) => parse(doc)!);
     },
     async remove(clientId) {
-      return (await clients.deleteOne({ _id: asKey(clientId, 'client_id') })).deletedCount === 1;
+      return isStoreKey(clientId) && (await clients.deleteOne({ _id: clientId })).deletedCount === 1;
     },
   };
 }

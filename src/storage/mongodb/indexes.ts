@@ -12,6 +12,8 @@ export const oidcModels = [
   'Interaction', 'ReplayDetection', 'PushedAuthorizationRequest', 'Grant', 'BackchannelAuthenticationRequest',
   'RegistrationAccessToken', 'InitialAccessToken',
 ] as const;
+/** Models whose records are found by account (findByAccount). */
+export const accountBoundModels = ['Session', 'Grant'];
 export const grantBoundModels = ['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest'];
 
 /** `AccessToken` → `oidc_access_token` */
@@ -30,6 +32,7 @@ export function indexDefs(): IndexDef[] {
   for (const model of oidcModels) {
     const collection = collectionFor(model);
     defs.push({ collection, key: { expiresAt: 1 }, options: { name: 'ttl', expireAfterSeconds: 0 } });
+    if (accountBoundModels.includes(model)) defs.push({ collection, key: { accountId: 1 }, options: { name: 'accountId', ...partialString('accountId') } });
     if (grantBoundModels.includes(model)) defs.push({ collection, key: { grantId: 1 }, options: { name: 'grantId', ...partialString('grantId') } });
   }
   defs.push(
@@ -40,8 +43,7 @@ export function indexDefs(): IndexDef[] {
     { collection: 'keys', key: { kind: 1, slot: 1 }, options: { name: 'oneActivePerSlot', unique: true, partialFilterExpression: { active: true } } },
     { collection: 'keys', key: { kind: 1, createdAt: -1 }, options: { name: 'kindCreated' } },
     { collection: 'consents', key: { accountId: 1, clientId: 1 }, options: { name: 'accountClient', unique: true } },
-    { collection: 'rate_limits', key: { key: 1 }, options: { name: 'key', unique: true } },
-    { collection: 'rate_limits', key: { expire: 1 }, options: { name: 'ttl', expireAfterSeconds: 0 } },
+    { collection: 'counters', key: { expiresAt: 1 }, options: { name: 'ttl', expireAfterSeconds: 0 } },
   );
   return defs;
 }
@@ -51,4 +53,16 @@ export async function ensureIndexes(db: Db): Promise<number> {
   const defs = indexDefs();
   for (const def of defs) await db.collection(def.collection).createIndex(def.key, def.options);
   return defs.length;
+}
+
+/**
+ * Sessions and grants stored before they were found by account get their top-level `accountId`
+ * (idempotent: once done, it matches nothing).
+ */
+export async function backfillAccountIds(db: Db): Promise<void> {
+  for (const model of accountBoundModels) {
+    await db
+      .collection(collectionFor(model))
+      .updateMany({ accountId: { $exists: false }, 'payload.accountId': { $type: 'string' } }, [{ $set: { accountId: '$payload.accountId' } }]);
+  }
 }

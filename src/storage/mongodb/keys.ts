@@ -1,7 +1,7 @@
 import { MongoServerError, type Db } from 'mongodb';
 
 import type { KeyKind, KeyRecord, KeyStore } from '../types.js';
-import { activeKeys, retireUpdate, usableKeys } from './queries.js';
+import { activeKeys, asKey, retireUpdate, usableKeys } from './queries.js';
 
 interface KeyDoc {
   _id: string;
@@ -58,6 +58,10 @@ export function createMongoKeys(db: Db, now: () => number): KeyStore {
     async rotate(kind, records, keepUntil) {
       await keys.updateMany(activeKeys(kind), retireUpdate(new Date(now()), new Date(keepUntil)));
       await keys.insertMany(records.map(toDoc), { ordered: true });
+    },
+    async setMaterial(kind, kid, material) {
+      const { matchedCount } = await keys.updateOne({ _id: asKey(kid, 'kid'), ...usableKeys(kind, new Date(now())) }, { $set: { material } });
+      return matchedCount === 1;
     },
   };
 }

@@ -1,12 +1,13 @@
 import { MongoClient, MongoNetworkError, MongoServerSelectionError, type MongoClientOptions } from 'mongodb';
-import { RateLimiterMongo } from 'rate-limiter-flexible';
 
 import { StoreConnectError, StoreUnavailableError } from '../errors.js';
 import type { Store } from '../types.js';
 import { createMongoAccounts } from './accounts.js';
-import { createMongoApis, createMongoConsents } from './apis.js';
+import { createMongoApis } from './apis.js';
 import { createMongoClients } from './clients.js';
-import { ensureIndexes } from './indexes.js';
+import { createMongoConsents, upgradeConsents } from './consents.js';
+import { createMongoCounters } from './counters.js';
+import { backfillAccountIds, ensureIndexes } from './indexes.js';
 import { createMongoKeys } from './keys.js';
 import { createMongoOidcRecords } from './oidc-records.js';
 
@@ -69,6 +70,8 @@ export async function openMongoStore({ url, now = Date.now, maxPoolSize = 20, se
     const db = client.db();
     await db.command({ ping: 1 });
     await ensureIndexes(db);
+    await backfillAccountIds(db);
+    await upgradeConsents(db);
   } catch (err) {
     await client.close().catch(() => undefined);
     const cause = (err as Error).message.split('\n')[0];
@@ -85,8 +88,7 @@ export async function openMongoStore({ url, now = Date.now, maxPoolSize = 20, se
     keys: guard(createMongoKeys(db, now)),
     apis: guard(createMongoApis(db, now)),
     consents: guard(createMongoConsents(db, now)),
-    rateLimiter: (opts) =>
-      new RateLimiterMongo({ ...opts, storeClient: db, tableName: 'rate_limits', disableIndexesCreation: true }),
+    counters: guard(createMongoCounters(db, now)),
     // The TTL monitor deletes expired documents; nothing to sweep by hand.
     async sweep() {
       return 0;

@@ -1,7 +1,8 @@
 import type { Db } from 'mongodb';
 
+import { isStoreKey } from '../lookup-key.js';
 import type { OidcModelStore, OidcPayload } from '../types.js';
-import { collectionFor, grantBoundModels } from './indexes.js';
+import { accountBoundModels, collectionFor, grantBoundModels } from './indexes.js';
 import { byGrant, consumable, consumeUpdate, liveById, liveByField, asKey } from './queries.js';
 
 interface RecordDoc {
@@ -10,6 +11,8 @@ interface RecordDoc {
   grantId?: string;
   userCode?: string;
   uid?: string;
+  /** Session and Grant records only: findByAccount's field */
+  accountId?: string;
   expiresAt: Date | null;
   consumedAt: Date | null;
 }
@@ -36,29 +39,42 @@ export function createMongoOidcRecords(db: Db, now: () => number) {
           ...optional('grantId', payload.grantId),
           ...optional('userCode', payload.userCode),
           ...optional('uid', payload.uid),
+          ...(accountBoundModels.includes(name) ? optional('accountId', payload.accountId) : {}),
           expiresAt: expiresIn ? new Date(now() + expiresIn * 1000) : null,
         };
         // replaceOne keeps consumedAt out of the payload; a re-save starts unconsumed, like SQLite.
         await records.replaceOne({ _id: asKey(id, 'id') }, { ...doc, consumedAt: null }, { upsert: true });
       },
+      // A value no store may look up (over 1,024 characters) is simply not found: no query is sent.
       async find(id) {
+        if (!isStoreKey(id)) return undefined;
         return toPayload(await records.findOne(liveById(id, new Date(now()))));
       },
       async findByUid(uid) {
+        if (!isStoreKey(uid)) return undefined;
         return toPayload(await records.findOne(liveByField('uid', uid, new Date(now()))));
       },
       async findByUserCode(userCode) {
+        if (!isStoreKey(userCode)) return undefined;
         return toPayload(await records.findOne(liveByField('userCode', userCode, new Date(now()))));
       },
       async consume(id) {
+        if (!isStoreKey(id)) return false;
         const at = new Date(now());
         const result = await records.findOneAndUpdate(consumable(id, at), consumeUpdate(at), { projection: { _id: 1 } });
         return result !== null;
       },
       async destroy(id) {
+        if (!isStoreKey(id)) return;
         await records.deleteOne({ _id: asKey(id, 'id') });
       },
+      async findByAccount(accountId) {
+        if (!accountBoundModels.includes(name) || typeof accountId !== 'string' || !accountId || accountId.length > 1024) return [];
+        const docs = await records.find(liveByField('accountId', accountId, new Date(now()))).toArray();
+        return docs.map((doc) => ({ id: doc._id, payload: toPayload(doc)! }));
+      },
       async revokeByGrantId(grantId) {
+        if (!isStoreKey(grantId)) return;
         await Promise.all([
           ...grantBoundModels.map((m) => collection(m).deleteMany(byGrant(grantId))),
           collection('Grant').deleteOne({ _id: asKey(grantId, 'grantId') }),

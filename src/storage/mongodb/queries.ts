@@ -24,7 +24,7 @@ export const liveById = (id: string, now: Date) => ({ _id: asKey(id, 'id'), ...n
  */
 const onPartialIndex = (value: string, what: string) => ({ $eq: asKey(value, what), $type: 'string' as const });
 
-export const liveByField = (field: 'uid' | 'userCode', value: string, now: Date) => ({
+export const liveByField = (field: 'uid' | 'userCode' | 'accountId', value: string, now: Date) => ({
   [field]: onPartialIndex(value, field),
   ...notExpired(now),
 });

@@ -1,6 +1,6 @@
 import type { Database } from 'better-sqlite3';
 
-import type { ApiRecord, ApiStore, ConsentRecord, ConsentStore } from '../types.js';
+import type { ApiRecord, ApiStore } from '../types.js';
 import type { RowCache } from './change-watch.js';
 
 interface ApiRow {
@@ -54,46 +54,6 @@ export function createSqliteApis(db: Database, now: () => number, cache: RowCach
       const removed = stmts.remove.run(audience).changes === 1;
       cache.clear();
       return removed;
-    },
-  };
-}
-
-interface ConsentRow {
-  account_id: string;
-  client_id: string;
-  grant_id: string;
-  updated_at: number;
-}
-
-const toConsent = (row: ConsentRow): ConsentRecord => ({
-  accountId: row.account_id,
-  clientId: row.client_id,
-  grantId: row.grant_id,
-  updatedAt: row.updated_at,
-});
-
-export function createSqliteConsents(db: Database, now: () => number): ConsentStore {
-  const stmts = {
-    remember: db.prepare(`
-      INSERT INTO consents (account_id, client_id, grant_id, updated_at) VALUES (?, ?, ?, ?)
-      ON CONFLICT (account_id, client_id) DO UPDATE SET grant_id = excluded.grant_id, updated_at = excluded.updated_at`),
-    find: db.prepare('SELECT * FROM consents WHERE account_id = ? AND client_id = ?'),
-    listByAccount: db.prepare('SELECT * FROM consents WHERE account_id = ? ORDER BY updated_at DESC, client_id'),
-    forget: db.prepare('DELETE FROM consents WHERE account_id = ? AND client_id = ?'),
-  };
-  return {
-    async remember(accountId, clientId, grantId) {
-      stmts.remember.run(accountId, clientId, grantId, now());
-    },
-    async find(accountId, clientId) {
-      const row = stmts.find.get(accountId, clientId) as ConsentRow | undefined;
-      return row && toConsent(row);
-    },
-    async listByAccount(accountId) {
-      return (stmts.listByAccount.all(accountId) as ConsentRow[]).map(toConsent);
-    },
-    async forget(accountId, clientId) {
-      return stmts.forget.run(accountId, clientId).changes === 1;
     },
   };
 }

@@ -32,6 +32,7 @@ export function createSqliteKeys(db: Database, now: () => number): KeyStore {
       `UPDATE keys SET retired_at = @now, expires_at = MIN(COALESCE(expires_at, @keepUntil), @keepUntil)
        WHERE ${usable} AND retired_at IS NULL`,
     ),
+    setMaterial: db.prepare(`UPDATE keys SET material = @material WHERE kid = @kid AND ${usable}`),
   };
   const insertAll = (keys: KeyRecord[]) => {
     for (const key of keys) stmts.insert.run({ ...key, material: JSON.stringify(key.material) });
@@ -58,6 +59,9 @@ export function createSqliteKeys(db: Database, now: () => number): KeyStore {
     },
     async rotate(kind, keys, keepUntil) {
       rotate.immediate(kind, keys, keepUntil);
+    },
+    async setMaterial(kind, kid, material) {
+      return stmts.setMaterial.run({ kind, kid, material: JSON.stringify(material), now: now() }).changes === 1;
     },
   };
 }

@@ -94,18 +94,61 @@ const migrations: string[] = [
     )
     .join('\n  ')}
   `,
+  // Counters and locks (login guard, rate limits) replace rate-limiter-flexible's table; what it
+  // counted is short-lived and starts over.
+  `
+  DROP TABLE rate_limits;
+  CREATE TABLE counters (
+    key        TEXT PRIMARY KEY,
+    state      TEXT NOT NULL,
+    expires_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX counters_expiry ON counters (expires_at);
+  `,
+  // Sessions and grants are found by account (a password change ends them; removing an app's
+  // access revokes every grant of that user and client).
+  `
+  ALTER TABLE oidc_records ADD COLUMN account_id TEXT;
+  UPDATE oidc_records SET account_id = json_extract(payload, '$.accountId')
+    WHERE model IN ('Session', 'Grant') AND json_type(payload, '$.accountId') = 'text';
+  CREATE INDEX oidc_records_account ON oidc_records (model, account_id) WHERE account_id IS NOT NULL;
+  `,
+  // A remembered consent is what the user agreed to (scopes, claims, API scopes), no longer a
+  // pointer to one shared grant: each sign-in gets a grant of its own. Consents whose grant is
+  // still stored keep what it held.
+  `
+  CREATE TABLE consents_v2 (
+    account_id TEXT NOT NULL,
+    client_id  TEXT NOT NULL,
+    scope      TEXT NOT NULL,
+    claims     TEXT NOT NULL,
+    resources  TEXT NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (account_id, client_id)
+  ) WITHOUT ROWID;
+  INSERT INTO consents_v2 (account_id, client_id, scope, claims, resources, updated_at)
+    SELECT c.account_id, c.client_id,
+      COALESCE(json_extract(g.payload, '$.openid.scope'), ''),
+      COALESCE(json_extract(g.payload, '$.openid.claims'), '[]'),
+      COALESCE(json_extract(g.payload, '$.resources'), '{}'),
+      c.updated_at
+    FROM consents c JOIN oidc_records g ON g.model = 'Grant' AND g.id = c.grant_id;
+  DROP TABLE consents;
+  ALTER TABLE consents_v2 RENAME TO consents;
+  `,
 ];
 
-export function migrate(db: Database): number {
+/** Applies the migrations not applied yet, up to `target` (all by default; tests stop earlier). */
+export function migrate(db: Database, target = migrations.length): number {
   db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)');
   const apply = db.transaction(() => {
     const row = db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null };
     const current = row.v ?? 0;
-    for (let i = current; i < migrations.length; i += 1) {
+    for (let i = current; i < target; i += 1) {
       db.exec(migrations[i]!);
       db.prepare('INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(i + 1, Date.now());
     }
-    return migrations.length - current;
+    return Math.max(0, target - current);
   });
   // IMMEDIATE takes the write lock first, so two processes starting at once migrate in turn.
   return apply.immediate();

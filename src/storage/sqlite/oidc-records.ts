@@ -1,7 +1,11 @@
 import type { Database } from 'better-sqlite3';
 
 import type { OidcModelStore, OidcPayload } from '../types.js';
+import { isStoreKey } from '../lookup-key.js';
 import { createTurnBatch, type Batched } from './turn-batch.js';
+
+/** Models whose records are found by account (findByAccount). */
+const accountBound = new Set(['Session', 'Grant']);
 
 /** Prepared statements shared by every oidc-provider model; the model name is a column. */
 export function createOidcRecords(db: Database, now: () => number, read: Batched) {
@@ -15,11 +19,11 @@ export function createOidcRecords(db: Database, now: () => number, read: Batched
       .pluck();
   const stmts = {
     upsert: db.prepare(`
-      INSERT INTO oidc_records (model, id, payload, grant_id, user_code, uid, expires_at, consumed_at)
-      VALUES (@model, @id, @payload, @grantId, @userCode, @uid, @expiresAt, NULL)
+      INSERT INTO oidc_records (model, id, payload, grant_id, user_code, uid, account_id, expires_at, consumed_at)
+      VALUES (@model, @id, @payload, @grantId, @userCode, @uid, @accountId, @expiresAt, NULL)
       ON CONFLICT (model, id) DO UPDATE SET
         payload = excluded.payload, grant_id = excluded.grant_id, user_code = excluded.user_code,
-        uid = excluded.uid, expires_at = excluded.expires_at`),
+        uid = excluded.uid, account_id = excluded.account_id, expires_at = excluded.expires_at`),
     // Lookups (several per request) bind positionally and return one string (`pluck`): the
     // payload with `consumed` (seconds) set when it was consumed. Half the cost of a named-parameter
     // row object (measured: 1.1 vs 2.1 µs a lookup).
@@ -35,6 +39,10 @@ export function createOidcRecords(db: Database, now: () => number, read: Batched
     destroy: db.prepare('DELETE FROM oidc_records WHERE model = @model AND id = @id'),
     revokeByGrantId: db.prepare(
       "DELETE FROM oidc_records WHERE grant_id = @grantId OR (model = 'Grant' AND id = @grantId)",
+    ),
+    findByAccount: db.prepare<[string, string, number], { id: string; payload: string }>(
+      `SELECT id, payload FROM oidc_records INDEXED BY oidc_records_account
+       WHERE model = ? AND account_id = ? AND (expires_at IS NULL OR expires_at > ?)`,
     ),
     sweep: db.prepare('DELETE FROM oidc_records WHERE expires_at IS NOT NULL AND expires_at <= @now'),
   };
@@ -52,19 +60,24 @@ export function createOidcRecords(db: Database, now: () => number, read: Batched
         grantId: typeof payload.grantId === 'string' ? payload.grantId : null,
         userCode: typeof payload.userCode === 'string' ? payload.userCode : null,
         uid: typeof payload.uid === 'string' ? payload.uid : null,
+        accountId: accountBound.has(name) && typeof payload.accountId === 'string' ? payload.accountId : null,
         expiresAt: expiresIn ? now() + expiresIn * 1000 : null,
       };
       await write(() => stmts.upsert.run(params));
     },
     // `.then`, not async/await, on the lookups: under oidc-provider's AsyncLocalStorage every
     // promise runs async hooks, and these run several times per request.
+    // Values no store may look up (over 1,024 characters) are simply not found, in every adapter.
     find(id) {
+      if (!isStoreKey(id)) return Promise.resolve(undefined);
       return read(() => stmts.find.get(name, id, now())).then(toPayload);
     },
     findByUid(uid) {
+      if (!isStoreKey(uid)) return Promise.resolve(undefined);
       return read(() => stmts.findByUid.get(name, uid, now())).then(toPayload);
     },
     findByUserCode(userCode) {
+      if (!isStoreKey(userCode)) return Promise.resolve(undefined);
       return read(() => stmts.findByUserCode.get(name, userCode, now())).then(toPayload);
     },
     consume(id) {
@@ -75,6 +88,11 @@ export function createOidcRecords(db: Database, now: () => number, read: Batched
     },
     async revokeByGrantId(grantId) {
       await write(() => stmts.revokeByGrantId.run({ grantId }));
+    },
+    async findByAccount(accountId) {
+      if (!accountBound.has(name) || !isStoreKey(accountId)) return [];
+      const rows = await read(() => stmts.findByAccount.all(name, accountId, now()));
+      return rows.map((row) => ({ id: row.id, payload: JSON.parse(row.payload) as OidcPayload }));
     },
   });
 

@@ -1,13 +1,13 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { RateLimiterSQLite } from 'rate-limiter-flexible';
 
 import type { Store } from '../types.js';
 import { createSqliteAccounts } from './accounts.js';
-import { createSqliteApis, createSqliteConsents } from './apis.js';
+import { createSqliteApis } from './apis.js';
 import { createSqliteClients } from './clients.js';
 import { createChangeWatch } from './change-watch.js';
+import { createSqliteConsents } from './consents.js';
+import { createSqliteCounters } from './counters.js';
+import { prepareDatabaseFile } from './file-mode.js';
 import { createSqliteKeys } from './keys.js';
 import { migrate } from './migrations.js';
 import { createOidcRecords } from './oidc-records.js';
@@ -23,25 +23,8 @@ export interface SqliteOptions {
 /** How long a cached client, account or API row may go without a batch verifying it (change-watch.ts). */
 export const cacheMaxStaleMs = 100;
 
-/**
- * The connection as rate-limiter-flexible sees it: it prepares its SQL anew on every call (five
- * times per sign-in); this one hands back the statement prepared the first time.
- */
-function reusingStatements(db: Database.Database): Database.Database {
-  const statements = new Map<string, Database.Statement>();
-  return Object.create(db, {
-    prepare: {
-      value(sql: string) {
-        let statement = statements.get(sql);
-        if (!statement) statements.set(sql, (statement = db.prepare(sql)));
-        return statement;
-      },
-    },
-  }) as Database.Database;
-}
-
 export function openSqliteStore({ path, now = Date.now }: SqliteOptions): Store {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  if (path !== ':memory:') prepareDatabaseFile(path);
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
@@ -52,10 +35,9 @@ export function openSqliteStore({ path, now = Date.now }: SqliteOptions): Store 
 
   const watch = createChangeWatch(db, { now, maxStaleMs: cacheMaxStaleMs });
   const read = createTurnBatch(db, 'read', { begin: watch.verify });
-  const limiterConnection = reusingStatements(db);
   const records = createOidcRecords(db, now, read);
   const ping = db.prepare('SELECT 1');
-  const sweepRateLimits = db.prepare('DELETE FROM rate_limits WHERE expire IS NOT NULL AND expire < ?');
+  const sweepCounters = db.prepare('DELETE FROM counters WHERE expires_at <= ?');
 
   return {
     kind: 'sqlite',
@@ -65,11 +47,9 @@ export function openSqliteStore({ path, now = Date.now }: SqliteOptions): Store 
     keys: createSqliteKeys(db, now),
     apis: createSqliteApis(db, now, watch.cache('apis', read)),
     consents: createSqliteConsents(db, now),
-    rateLimiter: (options) =>
-      new RateLimiterSQLite({ ...options, storeClient: limiterConnection, storeType: 'better-sqlite3', tableName: 'rate_limits', tableCreated: true }),
+    counters: createSqliteCounters(db, now),
     async sweep() {
-      // rate-limiter-flexible compares against the real clock, not the store's test clock
-      return records.sweep() + sweepRateLimits.run(Date.now()).changes;
+      return records.sweep() + sweepCounters.run(now()).changes;
     },
     async ping() {
       ping.get();
