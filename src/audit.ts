@@ -5,7 +5,7 @@ export interface AuditFields {
   actor?: string | undefined;
   client_id?: string | undefined;
   ip?: string | undefined;
-  outcome: 'success' | 'failure' | 'denied' | 'locked';
+  outcome: 'success' | 'failure' | 'denied' | 'locked' | 'busy';
   [detail: string]: unknown;
 }
 

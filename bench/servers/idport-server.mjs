@@ -27,7 +27,7 @@ try {
     bruteForce: { loginsPerIpPerMinute: 1_000_000_000, ipFailuresPerHour: 1_000_000_000 },
   });
   const running = await startServer(config);
-  const accounts = createAccountService(running.store.accounts, config.passwords);
+  const accounts = createAccountService(running.store, config.passwords);
   await accounts.create({ ...user, emailVerified: true });
   // JWT access tokens come with registered APIs (`idport apis add`); older idport has no API store.
   const jwtAccessTokens = typeof running.store.apis?.upsert === 'function';

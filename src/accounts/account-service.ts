@@ -1,10 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import type { Account, AccountClaims, KoaContextWithOIDC } from 'oidc-provider';
+import type { Account, KoaContextWithOIDC } from 'oidc-provider';
 
-import { type AccountRecord, type AccountStore } from '../storage/types.js';
 import type { Config } from '../config/schema.js';
-import { hashPassword, verifyDummy, verifyPassword } from './password.js';
+import type { AccountRecord, Store } from '../storage/types.js';
+import { accountClaims, checkExtraClaims } from './account-claims.js';
+import { createPasswords, type Passwords } from './password.js';
 import { checkNewPassword } from './password-policy.js';
+import { createSignIns, type EndedSignIns } from './sign-ins.js';
+
+export { accountClaims } from './account-claims.js';
 
 export class AccountInputError extends Error {
   readonly code = 'ERR_ACCOUNT_INPUT';
@@ -22,22 +26,22 @@ export interface NewAccountInput {
 const usernamePattern = /^[\p{L}\p{N}._@+-]{1,64}$/u;
 const emailPattern = /^[^\s@]{1,64}@[^\s@]{1,255}$/;
 
-/** The claims oidc-provider may release, from an account record; `sub` is the stable id. */
-export function accountClaims(account: AccountRecord): AccountClaims {
-  return {
-    ...account.claims,
-    sub: account.id,
-    preferred_username: account.username,
-    ...(account.name ? { name: account.name } : {}),
-    ...(account.email ? { email: account.email, email_verified: account.emailVerified } : {}),
-    updated_at: Math.floor(account.updatedAt / 1000),
-  };
-}
+export const defaultPasswordPolicy: Config['passwords'] = { minLength: 8, maxLength: 256, maxWaitingHashes: 32 };
 
-export const defaultPasswordPolicy: Config['passwords'] = { minLength: 8, maxLength: 256 };
-
-export function createAccountService(accounts: AccountStore, passwords: Config['passwords'] = defaultPasswordPolicy) {
+/**
+ * Accounts: creation with our input and password rules, password changes, removal. A credential
+ * change or removal ends what the old credential started: every session and grant of the account.
+ */
+export function createAccountService(
+  store: Store,
+  policy: Pick<Config['passwords'], 'minLength' | 'maxLength'> & Partial<Config['passwords']> = defaultPasswordPolicy,
+  passwords: Passwords = createPasswords({ maxQueued: policy.maxWaitingHashes ?? defaultPasswordPolicy.maxWaitingHashes }),
+) {
+  const { accounts } = store;
+  const signIns = createSignIns(store);
   return {
+    passwords,
+
     async create(input: NewAccountInput): Promise<AccountRecord> {
       if (!usernamePattern.test(input.username)) {
         throw new AccountInputError('username must be 1-64 letters, digits or . _ @ + -');
@@ -45,7 +49,9 @@ export function createAccountService(accounts: AccountStore, passwords: Config['
       if (input.email !== undefined && !emailPattern.test(input.email)) {
         throw new AccountInputError('email is not a valid address');
       }
-      const problem = checkNewPassword(input.password, passwords, input);
+      const claimsProblem = checkExtraClaims(input.claims ?? {});
+      if (claimsProblem) throw new AccountInputError(claimsProblem);
+      const problem = checkNewPassword(input.password, policy, input);
       if (problem) throw new AccountInputError(problem);
       return accounts.create({
         id: randomUUID(),
@@ -53,30 +59,40 @@ export function createAccountService(accounts: AccountStore, passwords: Config['
         email: input.email ?? null,
         emailVerified: input.emailVerified ?? false,
         name: input.name ?? null,
-        passwordHash: await hashPassword(input.password),
+        passwordHash: await passwords.hash(input.password),
         claims: input.claims ?? {},
       });
     },
 
-    async setPassword(id: string, password: string): Promise<boolean> {
+    /** Sets a new password and ends every session and grant the account had; undefined if no such account. */
+    async setPassword(id: string, password: string): Promise<EndedSignIns | undefined> {
       const account = await accounts.findById(id);
-      if (!account) return false;
-      const problem = checkNewPassword(password, passwords, { username: account.username, email: account.email ?? undefined });
+      if (!account) return undefined;
+      const problem = checkNewPassword(password, policy, { username: account.username, email: account.email ?? undefined });
       if (problem) throw new AccountInputError(problem);
-      return accounts.setPasswordHash(id, await hashPassword(password));
+      if (!(await accounts.setPasswordHash(id, await passwords.hash(password)))) return undefined;
+      return signIns.endAll(id);
+    },
+
+    /** Removes the account, its remembered consents, sessions and grants; undefined if no such account. */
+    async remove(id: string): Promise<EndedSignIns | undefined> {
+      if (!(await accounts.remove(id))) return undefined;
+      await store.consents.forgetAccount(id);
+      return signIns.endAll(id);
     },
 
     /**
-     * Checks a username-or-email and password. Returns the account or undefined, spending about
-     * the same time either way.
+     * Checks a username-or-email and password, with no brute-force guard: for trusted callers
+     * (the CLI, tests). Sign-in pages go through sign-in.ts.
      */
     async authenticate(login: string, password: string): Promise<AccountRecord | undefined> {
       const account = login ? await accounts.findByLogin(login) : undefined;
-      if (!account) return verifyDummy(password).then(() => undefined);
-      return (await verifyPassword(account.passwordHash, password)) ? account : undefined;
+      return account && (await passwords.verify(account.passwordHash, password)) ? account : undefined;
     },
 
     find: (id: string) => accounts.findById(id),
+    findByLogin: (login: string) => accounts.findByLogin(login),
+    list: () => accounts.list(),
 
     /** oidc-provider's findAccount hook. */
     async findAccount(_ctx: KoaContextWithOIDC, sub: string): Promise<Account | undefined> {

@@ -20,7 +20,7 @@ function commonPasswords(): Set<string> {
  */
 export function checkNewPassword(
   password: string,
-  policy: Config['passwords'],
+  policy: Pick<Config['passwords'], 'minLength' | 'maxLength'>,
   context: { username?: string | undefined; email?: string | undefined } = {},
 ): string | undefined {
   const length = [...password].length;

@@ -121,27 +121,58 @@ export const configSchema = z
         host: z.string().min(1).default('127.0.0.1').describe('interface for the separate metrics port'),
         onPublicPort: z
           .boolean()
-          .optional()
-          .describe('also serve /metrics on the public port (default: yes unless NODE_ENV=production)'),
+          .default(false)
+          .describe('also serve /metrics on the public port (anyone who can reach the issuer can read it)'),
       })
       .strict()
-      .default({ port: null, host: '127.0.0.1' }),
+      .default({ port: null, host: '127.0.0.1', onPublicPort: false }),
+    deviceFlow: z
+      .object({
+        pagesPerIpPerMinute: z.number().int().positive().default(60).describe('/device page loads and form posts from one IP per minute'),
+        codeEntriesPerIpPerMinute: z
+          .number()
+          .int()
+          .positive()
+          .default(10)
+          .describe('user codes submitted at /device from one IP per minute (RFC 8628 §5.1)'),
+        wrongCodesPerSession: z
+          .number()
+          .int()
+          .positive()
+          .default(5)
+          .describe('wrong user codes one browser session may enter per hour before it must wait'),
+      })
+      .strict()
+      .default({ pagesPerIpPerMinute: 60, codeEntriesPerIpPerMinute: 10, wrongCodesPerSession: 5 }),
     passwords: z
       .object({
         minLength: z.number().int().min(8).max(64).default(8).describe('shortest password accepted (15 recommended when passwords are the only factor)'),
         maxLength: z.number().int().min(64).max(1024).default(256).describe('longest password accepted (never truncated)'),
+        maxWaitingHashes: z
+          .number()
+          .int()
+          .min(1)
+          .max(10000)
+          .default(32)
+          .describe('password checks waiting for a turn (per process); beyond it, sign-ins get 503 with Retry-After'),
       })
       .strict()
-      .default({ minLength: 8, maxLength: 256 }),
+      .default({ minLength: 8, maxLength: 256, maxWaitingHashes: 32 }),
     bruteForce: z
       .object({
-        freeFailures: z.number().int().min(1).default(5).describe('failed logins for one username before waits begin'),
+        freeFailures: z.number().int().min(1).default(5).describe('failed logins for one account (or unknown username) before waits begin'),
         waitSeconds: z.number().int().positive().default(60).describe('first wait; doubles with each further failure'),
         maxWaitSeconds: z.number().int().positive().default(900).describe('longest wait (lockout cap)'),
-        resetSeconds: z.number().int().positive().default(43200).describe('failures are forgotten after this long without one'),
-        ipFailuresPerHour: z.number().int().positive().default(100).describe('failed logins from one IP per hour before it is blocked'),
-        ipBlockSeconds: z.number().int().positive().default(900).describe('how long such an IP is blocked'),
-        loginsPerIpPerMinute: z.number().int().positive().default(60).describe('login attempts (any outcome) from one IP per minute'),
+        resetSeconds: z.number().int().positive().default(43200).describe('failures are forgotten this long after the last one'),
+        ipFailuresPerHour: z.number().int().positive().default(100).describe('failed logins from one address (IPv6: one /64) per hour before it is blocked'),
+        ipBlockSeconds: z.number().int().positive().default(900).describe('how long such an address is blocked'),
+        loginsPerIpPerMinute: z.number().int().positive().default(60).describe('login attempts (any outcome) from one address (IPv6: one /64) per minute'),
+        unknownLoginChecksPerSecond: z
+          .number()
+          .int()
+          .positive()
+          .default(10)
+          .describe('password checks per second (per process) for logins naming no account; past it they wait without hashing'),
       })
       .strict()
       .default({
@@ -152,6 +183,7 @@ export const configSchema = z
         ipFailuresPerHour: 100,
         ipBlockSeconds: 900,
         loginsPerIpPerMinute: 60,
+        unknownLoginChecksPerSecond: 10,
       }),
     branding: brandingSchema.default(() => brandingSchema.parse({})),
   })

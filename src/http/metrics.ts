@@ -32,7 +32,13 @@ export function createMetrics() {
     requests: new Counter({ name: 'idport_http_requests_total', help: 'HTTP requests', labelNames: ['route', 'method', 'status'], registers: [registry] }),
     latency: new Histogram({ name: 'idport_http_request_duration_seconds', help: 'HTTP request latency', labelNames: ['route', 'method', 'status'], buckets, registers: [registry] }),
     tokens: new Counter({ name: 'idport_tokens_issued_total', help: 'token endpoint successes by grant type', labelNames: ['grant_type'], registers: [registry] }),
-    logins: new Counter({ name: 'idport_logins_total', help: 'login attempts by outcome (success, failure, locked)', labelNames: ['outcome'], registers: [registry] }),
+    logins: new Counter({ name: 'idport_logins_total', help: 'login attempts by outcome (success, failure, locked, busy)', labelNames: ['outcome'], registers: [registry] }),
+    passwordChecks: new Counter({
+      name: 'idport_password_checks_total',
+      help: 'password checks at sign-in: account (a real account), unknown (argon2 against a dummy hash), unknown_skipped (past the budget: a wait, no hashing)',
+      labelNames: ['kind'],
+      registers: [registry],
+    }),
     store: new Histogram({ name: 'idport_store_operation_duration_seconds', help: 'store operation latency', labelNames: ['model', 'op'], buckets, registers: [registry] }),
   };
 }

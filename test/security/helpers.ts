@@ -233,3 +233,30 @@ export const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)]!;
 };
+
+export interface LoginAttempt {
+  status: number;
+  retryAfter: string | null;
+  location: string | null;
+  html: string;
+  alert: string | undefined;
+  ms: number;
+}
+
+/** One login attempt on an open login page (the page stays usable after a failure). */
+export async function loginAttempt(env: Env, page: InteractionPage, login: string, password: string, headers: Record<string, string> = {}): Promise<LoginAttempt> {
+  const started = performance.now();
+  const res = await page.ua.request(new URL(`/interaction/${page.uid}/login`, env.url), {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html', ...headers },
+    body: new URLSearchParams({ csrf: page.csrf, login, password }).toString(),
+  });
+  const html = await res.text();
+  return { status: res.status, retryAfter: res.headers.get('retry-after'), location: res.headers.get('location'), html, alert: alertText(html), ms: performance.now() - started };
+}
+
+/** The value of one Prometheus series in a scrape, or undefined when absent. */
+export function metricValue(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line ? Number(line.split(' ').pop()) : undefined;
+}

@@ -74,7 +74,7 @@ afterAll(async () => {
 afterEachHealthy(() => [env?.server]);
 
 const policy = { minLength: 8, maxLength: 256 };
-const service = () => createAccountService(store.accounts, policy);
+const service = () => createAccountService(store, policy);
 let n = 0;
 const create = (password: string, username = `user${(n += 1)}`) => service().create({ username, password, email: `${username}@example.com` });
 
@@ -130,7 +130,7 @@ describe('long passwords are never truncated (real login page)', () => {
   test('a 64-character password is accepted; login works with exactly those 64, fails with the first 63', async () => {
     const password = 'Kx9#mP2$vL7@qR4!'.repeat(4);
     expect(password).toHaveLength(64);
-    await createAccountService(env.server.store.accounts, policy).create({ username: 'sixtyfour', password });
+    await createAccountService(env.server.store, policy).create({ username: 'sixtyfour', password });
     expect(await login('sixtyfour', password)).toBe(303);
     expect(await login('sixtyfour', password.slice(0, 63))).toBe(200);
     expect(await login('sixtyfour', `${password}x`)).toBe(200);
@@ -138,7 +138,7 @@ describe('long passwords are never truncated (real login page)', () => {
 
   test('a 256-character password: login needs all 256 (a 72-byte bcrypt-style cut would let the first 72 in)', async () => {
     const password = Array.from({ length: 256 }, (_, i) => 'abcdefghijklmnopqrstuvwxyz0123456789'[(i * 7) % 36]).join('');
-    await createAccountService(env.server.store.accounts, policy).create({ username: 'twofiftysix', password });
+    await createAccountService(env.server.store, policy).create({ username: 'twofiftysix', password });
     expect(await login('twofiftysix', password.slice(0, 72))).toBe(200);
     expect(await login('twofiftysix', password.slice(0, 255))).toBe(200);
     expect(await login('twofiftysix', password)).toBe(303);
