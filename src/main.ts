@@ -5,6 +5,7 @@ import { ConfigError, loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { ensureKeys } from './keys/key-manager.js';
 import { KeyDecryptionError, readKek } from './keys/key-encryption.js';
+import { SealedStoreError } from './keys/sealed-store.js';
 import { startServer } from './server.js';
 import { StoreConnectError } from './storage/errors.js';
 import { openStore, StoreUrlError } from './storage/open-store.js';
@@ -68,7 +69,7 @@ async function main() {
 }
 
 main().catch((err: unknown) => {
-  const known = [ConfigError, StoreUrlError, KeyDecryptionError, StoreConnectError].some((type) => err instanceof type);
+  const known = [ConfigError, StoreUrlError, KeyDecryptionError, SealedStoreError, StoreConnectError].some((type) => err instanceof type);
   if (known) {
     process.stderr.write(`idport: ${(err as Error).message}\n`);
     process.exit(2);

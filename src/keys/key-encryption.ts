@@ -21,6 +21,9 @@ export function readKek(env: Record<string, string | undefined> = process.env): 
 
 const sealedKey = 'jwe';
 
+/** The one test of what counts as sealed material: `{ jwe, kid?, alg? }`. */
+export const isSealed = (material: StoredMaterial): boolean => typeof material[sealedKey] === 'string';
+
 export async function seal(material: StoredMaterial, kek: Uint8Array | undefined): Promise<StoredMaterial> {
   if (!kek) return material;
   const jwe = await new CompactEncrypt(new TextEncoder().encode(JSON.stringify(material)))
@@ -36,8 +39,8 @@ export class KeyDecryptionError extends Error {
 }
 
 export async function unseal(material: StoredMaterial, kek: Uint8Array | undefined): Promise<StoredMaterial> {
-  const jwe = material[sealedKey];
-  if (typeof jwe !== 'string') return material;
+  if (!isSealed(material)) return material;
+  const jwe = material[sealedKey] as string;
   if (!kek) throw new KeyDecryptionError('the store holds encrypted keys: set IDPORT_KEK to the key they were encrypted with');
   try {
     const { plaintext } = await compactDecrypt(jwe, kek);

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
 
 import type { KeyRecord, Store } from '../storage/types.js';
-import { seal, unseal } from './key-encryption.js';
+import { seal } from './key-encryption.js';
+import { assertMayWrite, readMaterial, type ReadOptions } from './sealed-store.js';
 
 export interface KeyOptions {
   /** key-encryption key (IDPORT_KEK): private material is sealed with it before it reaches the store */
@@ -49,34 +50,39 @@ async function newCookieKey(at: number, kek?: Uint8Array): Promise<KeyRecord> {
 
 const generateSigningKeys = (at: number, kek?: Uint8Array) => Promise.all(signingAlgs.map((alg) => newSigningKey(alg, at, kek)));
 
+const listKeys = (store: Store) => Promise.all([store.keys.list('signing'), store.keys.list('cookie')]);
+
 /**
  * Makes sure the store holds signing and cookie keys. Race-safe: when several nodes start on an
- * empty store at once, the store keeps exactly one node's set and the others use it.
+ * empty store at once, the store keeps exactly one node's set and the others use it. Without a
+ * KEK it writes nothing into a store of sealed keys (SealedStoreError).
  */
 export async function ensureKeys(store: Store, { kek }: KeyOptions = {}): Promise<void> {
-  if ((await store.keys.list('signing')).every((k) => k.retiredAt !== null)) {
-    await store.keys.insertIfNone('signing', await generateSigningKeys(Date.now(), kek));
-  }
-  if ((await store.keys.list('cookie')).every((k) => k.retiredAt !== null)) {
-    await store.keys.insertIfNone('cookie', [await newCookieKey(Date.now(), kek)]);
-  }
+  const [signing, cookie] = await listKeys(store);
+  const missing = (keys: KeyRecord[]) => keys.every((k) => k.retiredAt !== null);
+  if (!missing(signing) && !missing(cookie)) return;
+  assertMayWrite([...signing, ...cookie], kek);
+  if (missing(signing)) await store.keys.insertIfNone('signing', await generateSigningKeys(Date.now(), kek));
+  if (missing(cookie)) await store.keys.insertIfNone('cookie', [await newCookieKey(Date.now(), kek)]);
 }
 
-/** Reads the current key set from the store. */
-export async function loadKeySet(store: Store, options?: KeyOptions): Promise<KeySet>;
+
+/**
+ * Reads the current key set from the store (with a KEK, plaintext keys in it are sealed in place
+ * first: see sealed-store.ts).
+ */
+export async function loadKeySet(store: Store, options?: ReadOptions): Promise<KeySet>;
 /** …or nothing when it is still `unlessVersion`, without decrypting or importing anything. */
-export async function loadKeySet(store: Store, options: KeyOptions & { unlessVersion: string }): Promise<KeySet | undefined>;
-export async function loadKeySet(store: Store, { kek, unlessVersion }: KeyOptions & { unlessVersion?: string } = {}) {
-  const [signing, cookie] = await Promise.all([store.keys.list('signing'), store.keys.list('cookie')]);
+export async function loadKeySet(store: Store, options: ReadOptions & { unlessVersion: string }): Promise<KeySet | undefined>;
+export async function loadKeySet(store: Store, { unlessVersion, ...read }: ReadOptions & { unlessVersion?: string } = {}) {
+  const [signing, cookie] = await listKeys(store);
   const version = [...signing, ...cookie].map((k) => `${k.kid}:${k.retiredAt ?? ''}`).join(',');
   if (version === unlessVersion) return undefined;
   if (!signing.some((k) => k.retiredAt === null) || !cookie.length) {
     throw new Error('the store holds no active keys (run the server once, or `idport keys rotate`)');
   }
-  const [signingMaterial, cookieMaterial] = await Promise.all([
-    Promise.all(signing.map((k) => unseal(k.material, kek))),
-    Promise.all(cookie.map((k) => unseal(k.material, kek))),
-  ]);
+  const material = await readMaterial(store, [...signing, ...cookie], read);
+  const [signingMaterial, cookieMaterial] = [material.slice(0, signing.length), material.slice(signing.length)];
   const keys = signing.map((k, i) => {
     const jwk = { ...signingMaterial[i] } as JWK;
     // A retired key stays published so tokens it signed still verify, but never signs again.
@@ -93,12 +99,15 @@ export async function loadKeySet(store: Store, { kek, unlessVersion }: KeyOption
 /**
  * Replaces the signing keys (and the cookie keys when `cookieKeepSeconds` is given). Old signing
  * keys stay published, verify-only, for `keepSeconds` so tokens they signed keep verifying.
+ * Without a KEK it writes nothing into a store of sealed keys (SealedStoreError).
  */
 export async function rotateKeys(
   store: Store,
   keepSeconds: number,
   { cookieKeepSeconds, kek }: KeyOptions & { cookieKeepSeconds?: number | undefined } = {},
 ) {
+  const [signing, cookie] = await listKeys(store);
+  assertMayWrite([...signing, ...cookie], kek);
   const now = Date.now();
   const fresh = await generateSigningKeys(now, kek);
   await store.keys.rotate('signing', fresh, now + keepSeconds * 1000);
