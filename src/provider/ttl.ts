@@ -13,7 +13,10 @@ export function createTtls(ttl: Config['ttl']): NonNullable<Configuration['ttl']
     AuthorizationCode: ttl.authorizationCode,
     IdToken: ttl.idToken,
     Interaction: ttl.interaction,
-    Session: ttl.session,
+    // A session nobody signed in to (opened by /device or a logout page) is worth no more than an
+    // interaction: anonymous visitors must not fill the store with 14-day records.
+    Session: (_ctx: KoaContextWithOIDC, session: { accountId?: string } | undefined) =>
+      session?.accountId ? ttl.session : ttl.interaction,
     Grant: ttl.grant,
     DeviceCode: 600,
     BackchannelAuthenticationRequest: 600,
