@@ -5,23 +5,29 @@ import type { Logger } from 'pino';
 
 import { createAccountService } from './accounts/account-service.js';
 import { createLoginGuard } from './accounts/login-guard.js';
+import { createSignIn } from './accounts/sign-in.js';
+import { createSignIns } from './accounts/sign-ins.js';
 import { createAccountRouter } from './account/router.js';
 import { createAudit, type Audit } from './audit.js';
 import { auditProviderEvents } from './provider/audit-events.js';
+import { createConsentService } from './consents/consent-service.js';
 import type { Config } from './config/schema.js';
 import { assets } from './http/assets.js';
+import { limitCodeEntries, limitDevicePages } from './http/device-limits.js';
+import { requireDeviceSession } from './http/device-session.js';
 import { errorHandler } from './http/error-handler.js';
 import { health } from './http/health.js';
 import { notFound } from './http/not-found.js';
 import { postToGet } from './http/post-to-get.js';
 import { createMetrics, requestRecorder, serveMetrics, type Metrics } from './http/metrics.js';
-import { pinHost } from './http/pin-host.js';
+import { pinHost, pinRequestTarget } from './http/pin-host.js';
 import { observeRequests } from './http/request-log.js';
 import { contentSecurityPolicy, securityHeaders } from './http/security-headers.js';
 import { createI18n, localesDir } from './i18n/i18n.js';
 import { createCsrf } from './interactions/csrf.js';
 import { createInteractionRouter } from './interactions/router.js';
 import { loadKeySet, type KeySet } from './keys/key-manager.js';
+import { sealedInPlaceMessage } from './keys/sealed-store.js';
 import { createProvider } from './provider/create-provider.js';
 import type { Store } from './storage/types.js';
 import { createViews } from './views/render.js';
@@ -46,7 +52,8 @@ export interface IdportApp {
 
 /** Composes our middleware, our routes and oidc-provider into one Koa app. */
 export async function createApp({ config, store, logger, kek }: AppDeps): Promise<IdportApp> {
-  const accounts = createAccountService(store.accounts, config.passwords);
+  const accounts = createAccountService(store, config.passwords);
+  const consents = createConsentService({ consents: store.consents, signIns: createSignIns(store) });
   const metrics = createMetrics();
   const logAudit = createAudit(logger);
   // Login and token counters follow the audit events, so the two never disagree.
@@ -56,13 +63,22 @@ export async function createApp({ config, store, logger, kek }: AppDeps): Promis
     if (event === 'token.issued' && fields.outcome === 'success') metrics.tokens.inc({ grant_type: String(fields.grant_type) });
   };
   const views = createViews({ branding: config.branding, i18n: createI18n(localesDir) });
-  let keys: KeySet = await loadKeySet(store, { kek });
+  const onSealed = (kids: string[]) => logger.warn({ kids }, sealedInPlaceMessage);
+  let keys: KeySet = await loadKeySet(store, { kek, onSealed });
   let draining = false;
 
   const csrf = createCsrf(() => keys.cookieKeys);
-  const guard = createLoginGuard(store, config.bruteForce);
-  const interactions = createInteractionRouter({ provider: () => current.provider, accounts, views, csrf, guard, audit, consents: store.consents });
-  const account = createAccountRouter({ provider: () => current.provider, issuer: config.issuer, accounts, store, views, csrf, audit });
+  const signIn = createSignIn({
+    accounts: store.accounts,
+    passwords: accounts.passwords,
+    guard: createLoginGuard(store.counters, config.bruteForce),
+    unknownLoginChecksPerSecond: config.bruteForce.unknownLoginChecksPerSecond,
+    onCheck: (kind) => metrics.passwordChecks.inc({ kind }),
+  });
+  const interactions = createInteractionRouter({ provider: () => current.provider, accounts, views, csrf, signIn, audit, consents, apis: store.apis });
+  const account = createAccountRouter({ provider: () => current.provider, issuer: config.issuer, accounts, consents, views, csrf, audit });
+
+  const sessionCookie = () => current.provider.cookieName('session');
 
   // One Koa context per request: oidc-provider is itself a Koa app, and provider.use() puts our
   // middleware in front of its router (a second app calling provider.callback() cost a context,
@@ -73,8 +89,11 @@ export async function createApp({ config, store, logger, kek }: AppDeps): Promis
     securityHeaders({ https: config.issuer.startsWith('https:'), csp: contentSecurityPolicy(config.branding) }),
     errorHandler(views, logger),
     health(store, () => draining),
-    ...(config.metrics.onPublicPort ?? process.env.NODE_ENV !== 'production' ? [serveMetrics(metrics.registry)] : []),
+    ...(config.metrics.onPublicPort ? [serveMetrics(metrics.registry)] : []),
     assets(config.branding),
+    limitDevicePages({ counters: store.counters, limits: config.deviceFlow }),
+    requireDeviceSession({ findSession: (id) => store.model('Session').find(id), sessionCookie }),
+    limitCodeEntries({ counters: store.counters, limits: config.deviceFlow, sessionCookie }),
     postToGet(['/auth', '/session/end']),
     notFound(views),
     under('/account', account.routes() as Middleware),
@@ -85,6 +104,7 @@ export async function createApp({ config, store, logger, kek }: AppDeps): Promis
       config,
       store,
       accounts,
+      consents,
       keys: k,
       views,
       onStoreOperation: (model, op, seconds) => metrics.store.observe({ model, op }, seconds),
@@ -97,11 +117,14 @@ export async function createApp({ config, store, logger, kek }: AppDeps): Promis
   let current = build(keys);
 
   return {
-    handle: (req, res) => current.handle(req, res),
+    handle(req, res) {
+      pinRequestTarget(req);
+      current.handle(req, res);
+    },
     metrics,
     provider: () => current.provider,
     async reloadKeys() {
-      const next = await loadKeySet(store, { kek, unlessVersion: keys.version });
+      const next = await loadKeySet(store, { kek, onSealed, unlessVersion: keys.version });
       if (!next) return false;
       keys = next;
       current = build(next);

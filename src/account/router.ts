@@ -4,11 +4,14 @@ import type Provider from 'oidc-provider';
 
 import type { AccountService } from '../accounts/account-service.js';
 import type { Audit } from '../audit.js';
+import { allowedClaims } from '../clients/client-policy.js';
+import type { ConsentService } from '../consents/consent-service.js';
 import { formString, parseForm } from '../http/form-body.js';
 import { HttpError } from '../http/http-error.js';
 import { setFormCsp } from '../http/security-headers.js';
 import type { Csrf } from '../interactions/csrf.js';
-import type { Store } from '../storage/types.js';
+import { claimsByScope } from '../provider/claims.js';
+import type { ConsentRecord } from '../storage/types.js';
 import type { Views } from '../views/render.js';
 import { accountClientId, accountLoginUrl } from './account-client.js';
 
@@ -16,17 +19,28 @@ export interface AccountDeps {
   provider: () => Provider;
   issuer: string;
   accounts: AccountService;
-  store: Store;
+  consents: ConsentService;
   views: Views;
   csrf: Csrf;
   audit: Audit;
 }
 
+type Client = InstanceType<Provider['Client']>;
+
+/** One app on the page: what it may see of the account (scopes, and the claims they and the user's consent give it). */
+function appView(client: Client, consent: ConsentRecord) {
+  const scopes = [consent.scope, ...Object.values(consent.resources)].join(' ').split(' ').filter(Boolean);
+  const allowed = allowedClaims(client);
+  const fromScopes = consent.scope.split(' ').flatMap((s) => (claimsByScope as Record<string, readonly string[]>)[s] ?? []);
+  const claims = [...new Set([...fromScopes, ...consent.claims])].filter((c) => c !== 'sub' && allowed.has(c));
+  return { clientId: client.clientId, name: client.clientName ?? client.clientId, scopes: [...new Set(scopes)], claims, since: new Date(consent.updatedAt).toISOString().slice(0, 10) };
+}
+
 /**
  * /account: the signed-in user's profile and the apps they let in, each revocable (its consent,
- * grant and every token of it go). Without a session it sends the user through the login page.
+ * every grant of it and their tokens go). Without a session it sends the user through the login page.
  */
-export function createAccountRouter({ provider, issuer, accounts, store, views, csrf, audit }: AccountDeps): Router {
+export function createAccountRouter({ provider, issuer, accounts, consents, views, csrf, audit }: AccountDeps): Router {
   const router = new Router({ prefix: '/account' });
 
   const currentSession = async (ctx: Context) => {
@@ -44,13 +58,10 @@ export function createAccountRouter({ provider, issuer, accounts, store, views, 
     const account = session ? await accounts.find(session.accountId!) : undefined;
     if (!session || !account) return ctx.redirect(accountLoginUrl(issuer));
     const apps = [];
-    for (const consent of await store.consents.listByAccount(account.id)) {
+    for (const consent of await consents.list(account.id)) {
       if (consent.clientId === accountClientId) continue;
       const client = await provider().Client.find(consent.clientId);
-      const grant = await provider().Grant.find(consent.grantId);
-      if (!client || !grant) continue;
-      const scopes = [grant.getOIDCScope(), ...Object.keys(grant.resources ?? {}).map((r) => grant.getResourceScope(r))].join(' ').split(' ').filter(Boolean);
-      apps.push({ clientId: client.clientId, name: client.clientName ?? client.clientId, scopes, since: new Date(consent.updatedAt).toISOString().slice(0, 10) });
+      if (client) apps.push(appView(client, consent));
     }
     setFormCsp(ctx, []);
     ctx.type = 'html';
@@ -68,13 +79,9 @@ export function createAccountRouter({ provider, issuer, accounts, store, views, 
     if (!session) throw new HttpError(401, 'login_required', 'your session has ended; sign in again', { messageKey: 'errors.sessionEnded' });
     csrf.assert(`account:${session.uid}`, ctx.request.body);
     const clientId = formString(ctx, 'client_id', 256);
-    const consent = await store.consents.find(session.accountId!, clientId);
-    if (consent) {
-      await store.consents.forget(session.accountId!, clientId);
-      // Deletes the grant and every code, access and refresh token issued under it.
-      await store.model('Grant').revokeByGrantId(consent.grantId);
-      audit('consent.revoked', { outcome: 'success', actor: session.accountId, client_id: clientId, ip: ctx.ip, grant_id: consent.grantId });
-    }
+    // Forgets the consent and revokes every grant of this user and app, with its codes and tokens.
+    const grants = await consents.removeAccess(session.accountId!, clientId);
+    audit('consent.revoked', { outcome: 'success', actor: session.accountId, client_id: clientId, ip: ctx.ip, grants: grants.length });
     ctx.status = 303;
     ctx.redirect('/account');
   });

@@ -2,12 +2,15 @@ import { userInfo } from 'node:os';
 import pino from 'pino';
 
 import { createAccountService } from '../accounts/account-service.js';
+import { createSignIns } from '../accounts/sign-ins.js';
+import { createConsentService } from '../consents/consent-service.js';
 import { createAudit, type Audit } from '../audit.js';
 import { checkRedirectUri } from '../clients/redirect-policy.js';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { readKek } from '../keys/key-encryption.js';
 import { ensureKeys, loadKeySet } from '../keys/key-manager.js';
+import { sealedInPlaceMessage } from '../keys/sealed-store.js';
 import { openStore } from '../storage/open-store.js';
 import type { Store } from '../storage/types.js';
 import { createI18n, localesDir } from '../i18n/i18n.js';
@@ -41,9 +44,10 @@ export interface CliContext {
 export async function openCliContext(): Promise<CliContext> {
   const config = loadConfig();
   const kek = readKek();
-  const audit = createAudit(pino({ level: config.logLevel }, pino.destination(2)));
+  const log = pino({ level: config.logLevel }, pino.destination(2));
+  const audit = createAudit(log);
   const store = await openStore(config.databaseUrl, {}, config.mongo);
-  const accounts = createAccountService(store.accounts, config.passwords);
+  const accounts = createAccountService(store, config.passwords);
   return {
     config,
     store,
@@ -65,7 +69,8 @@ export async function openCliContext(): Promise<CliContext> {
         config,
         store,
         accounts,
-        keys: await loadKeySet(store, { kek }),
+        consents: createConsentService({ consents: store.consents, signIns: createSignIns(store) }),
+        keys: await loadKeySet(store, { kek, onSealed: (kids) => log.warn({ kids }, sealedInPlaceMessage) }),
         views: createViews({ branding: config.branding, i18n: createI18n(localesDir) }),
       });
       await provider.Client.validate(metadata as never);

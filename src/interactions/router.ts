@@ -5,13 +5,14 @@ import type { InteractionResults } from 'oidc-provider';
 
 import { accountClientId } from '../account/account-client.js';
 import type { AccountService } from '../accounts/account-service.js';
-import type { LoginGuard } from '../accounts/login-guard.js';
+import type { SignIn } from '../accounts/sign-in.js';
 import type { Audit } from '../audit.js';
+import type { ConsentService } from '../consents/consent-service.js';
 import { formString, parseForm } from '../http/form-body.js';
 import { HttpError } from '../http/http-error.js';
 import { setFormCsp } from '../http/security-headers.js';
 import { clientValue } from '../provider/client-metadata.js';
-import type { ConsentStore } from '../storage/types.js';
+import type { ApiStore } from '../storage/types.js';
 import type { Views } from '../views/render.js';
 import { finishConsent, renderConsent } from './consent.js';
 import type { Csrf } from './csrf.js';
@@ -21,9 +22,10 @@ export interface InteractionDeps {
   accounts: AccountService;
   views: Views;
   csrf: Csrf;
-  guard: LoginGuard;
+  signIn: SignIn;
   audit: Audit;
-  consents: ConsentStore;
+  consents: ConsentService;
+  apis: ApiStore;
 }
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -33,6 +35,7 @@ async function clientInfo(provider: Provider, details: Details, accountName: () 
   const client = await provider.Client.find(String(details.params.client_id));
   const redirect = details.params.redirect_uri;
   return {
+    client: client ?? { clientId: String(details.params.client_id) },
     name: client?.clientId === accountClientId ? accountName() : (client?.clientName ?? String(details.params.client_id)),
     firstParty: (client ? clientValue(client, 'first_party') : undefined) === true,
     formTargets: typeof redirect === 'string' ? [redirect] : (client?.redirectUris ?? []),
@@ -40,7 +43,7 @@ async function clientInfo(provider: Provider, details: Details, accountName: () 
 }
 
 /** Login, consent and abort pages under /interaction/:uid (the interaction cookie's path). */
-export function createInteractionRouter({ provider, accounts, views, csrf, guard, audit, consents }: InteractionDeps): Router {
+export function createInteractionRouter({ provider, accounts, views, csrf, signIn, audit, consents, apis }: InteractionDeps): Router {
   const router = new Router({ prefix: '/interaction/:uid' });
 
   /** The interaction, its page language (also for error pages: ctx.state.locale), checked. */
@@ -58,7 +61,7 @@ export function createInteractionRouter({ provider, accounts, views, csrf, guard
   const client = (ctx: Context, found: Details) =>
     clientInfo(provider(), found, () => views.i18n.t(ctx.state.locale as string, 'account.clientName', { product: views.productName }));
 
-  const renderLogin = async (ctx: Context, found: Details, extra: { login?: string; failed?: boolean } = {}) => {
+  const renderLogin = async (ctx: Context, found: Details, extra: { login?: string; failed?: boolean; busy?: boolean } = {}) => {
     const { name, formTargets } = await client(ctx, found);
     const locale = ctx.state.locale as string;
     setFormCsp(ctx, formTargets);
@@ -69,7 +72,7 @@ export function createInteractionRouter({ provider, accounts, views, csrf, guard
       clientName: name,
       login: extra.login ?? (typeof found.params.login_hint === 'string' ? found.params.login_hint : ''),
       // Wrong credentials always read the same, whatever was wrong (unknown user, password, lockout).
-      error: extra.failed ? views.i18n.t(locale, 'login.failed') : undefined,
+      error: extra.busy ? views.i18n.t(locale, 'login.busy') : extra.failed ? views.i18n.t(locale, 'login.failed') : undefined,
     });
   };
 
@@ -88,16 +91,16 @@ export function createInteractionRouter({ provider, accounts, views, csrf, guard
     const found = await details(ctx);
     if (found.prompt.name === 'login') return renderLogin(ctx, found);
     if (found.prompt.name === 'consent') {
-      const { name, firstParty, formTargets } = await client(ctx, found);
+      const { client: registered, name, firstParty, formTargets } = await client(ctx, found);
       if (firstParty) {
         // Our own apps do not ask users to consent to themselves.
-        const result = await finishConsent(provider(), consents, found);
+        const result = await finishConsent(provider(), consents, found, registered);
         audit('consent', { outcome: 'success', actor: found.session?.accountId, client_id: String(found.params.client_id), ip: ctx.ip, first_party: true });
         return finish(ctx, result, true);
       }
       const account = found.session?.accountId ? await accounts.find(found.session.accountId) : undefined;
       setFormCsp(ctx, formTargets);
-      return renderConsent(ctx, { views, csrf, found, clientName: name, username: account?.username });
+      return renderConsent(ctx, { views, csrf, apis, found, client: registered, clientName: name, username: account?.username });
     }
     throw new HttpError(400, 'invalid_request', `unsupported interaction prompt ${found.prompt.name}`);
   });
@@ -107,28 +110,31 @@ export function createInteractionRouter({ provider, accounts, views, csrf, guard
     const login = formString(ctx, 'login', 320).trim();
     const password = formString(ctx, 'password', 1024);
     const client_id = String(found.params.client_id);
-    const verdict = await guard.check(login, ctx.ip);
-    if (!verdict.allowed) {
-      // Same words as any failed login: a lockout must not tell whether the account exists.
-      audit('login', { outcome: 'locked', client_id, ip: ctx.ip, reason: verdict.reason });
-      ctx.status = 429;
-      ctx.set('Retry-After', String(verdict.retryAfter));
-      return renderLogin(ctx, found, { login, failed: true });
+    const result = await signIn(login, password, ctx.ip);
+    switch (result.outcome) {
+      case 'success':
+        audit('login', { outcome: 'success', actor: result.account.id, client_id, ip: ctx.ip });
+        return finish(ctx, { login: { accountId: result.account.id, amr: ['pwd'] } }, false);
+      case 'failure':
+        audit('login', { outcome: 'failure', client_id, ip: ctx.ip, failures: result.failures });
+        return renderLogin(ctx, found, { login, failed: true });
+      case 'locked':
+        // Same words as any failed login: a lockout must not tell whether the account exists.
+        audit('login', { outcome: 'locked', client_id, ip: ctx.ip, reason: result.reason });
+        ctx.status = 429;
+        ctx.set('Retry-After', String(result.retryAfter));
+        return renderLogin(ctx, found, { login, failed: true });
+      case 'busy':
+        audit('login', { outcome: 'busy', client_id, ip: ctx.ip });
+        ctx.status = 503;
+        ctx.set('Retry-After', String(result.retryAfter));
+        return renderLogin(ctx, found, { login, busy: true });
     }
-    const account = await accounts.authenticate(login, password);
-    if (!account) {
-      const failures = await guard.failed(login, ctx.ip);
-      audit('login', { outcome: 'failure', client_id, ip: ctx.ip, failures });
-      return renderLogin(ctx, found, { login, failed: true });
-    }
-    await guard.succeeded(login);
-    audit('login', { outcome: 'success', actor: account.id, client_id, ip: ctx.ip });
-    await finish(ctx, { login: { accountId: account.id, amr: ['pwd'] } }, false);
   });
 
   router.post('/consent', parseForm, async (ctx) => {
     const found = await details(ctx, 'consent');
-    const result = await finishConsent(provider(), consents, found);
+    const result = await finishConsent(provider(), consents, found, (await client(ctx, found)).client);
     audit('consent', { outcome: 'success', actor: found.session?.accountId, client_id: String(found.params.client_id), ip: ctx.ip });
     await finish(ctx, result, true);
   });

@@ -2,6 +2,7 @@ import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-prov
 
 import { accountClient } from '../account/account-client.js';
 import type { AccountService } from '../accounts/account-service.js';
+import type { ConsentService } from '../consents/consent-service.js';
 import type { Config } from '../config/schema.js';
 import type { KeySet } from '../keys/key-manager.js';
 import type { Store } from '../storage/types.js';
@@ -11,7 +12,7 @@ import { createAdapterFactory } from './adapter.js';
 import { claimsByScope, supportedScopes } from './claims.js';
 import { clientValue, extraClientMetadata } from './client-metadata.js';
 import { createDeviceFlow } from './device-flow.js';
-import { createResourceIndicators } from './resources.js';
+import { createResourceIndicators, refuseScopelessApiTokens } from './resources.js';
 import { createRenderError, uiLocalesOf } from './render-error.js';
 import { createTtls } from './ttl.js';
 
@@ -19,6 +20,8 @@ export interface ProviderDeps {
   config: Readonly<Config>;
   store: Store;
   accounts: AccountService;
+  /** what users agreed to per client: pre-fills each new sign-in's grant */
+  consents: ConsentService;
   keys: KeySet;
   views: Views;
   /** called with each store operation's duration, for metrics */
@@ -52,7 +55,7 @@ const introspectionPolicy = async (ctx: KoaContextWithOIDC, client: PolicyClient
 export const interactionPath = (uid: string) => `/interaction/${uid}`;
 
 /** Builds the oidc-provider instance from our configuration and hooks. */
-export function createProvider({ config, store, accounts, keys, views, onStoreOperation }: ProviderDeps): Provider {
+export function createProvider({ config, store, accounts, consents, keys, views, onStoreOperation }: ProviderDeps): Provider {
   const secureCookies = config.issuer.startsWith('https:');
   const cookieOptions = { httpOnly: true, sameSite: 'lax', secure: secureCookies } as const;
 
@@ -90,18 +93,19 @@ export function createProvider({ config, store, accounts, keys, views, onStoreOp
     // Browser apps get CORS at the token, userinfo and revocation endpoints only from the origins
     // they registered (oidc-provider never sends CORS headers at the authorization endpoint).
     clientBasedCORS: (_ctx, origin, client) => ((clientValue(client, 'web_origins') as string[] | undefined) ?? []).includes(origin),
-    // A user's consent is remembered per client (across sessions) until revoked on /account.
+    // One grant per sign-in (browser session and client): revoking one device's token, replaying a
+    // code or reusing a refresh token there never touches another device's sign-in. What the user
+    // agreed to is remembered per client apart from grants, and pre-fills each new sign-in's grant.
     async loadExistingGrant(ctx) {
       const { session, client, result } = ctx.oidc;
       if (!session?.accountId || !client) return undefined;
-      const grantId =
-        (result?.consent as { grantId?: string } | undefined)?.grantId ??
-        session.grantIdFor(client.clientId) ??
-        (await store.consents.find(session.accountId, client.clientId))?.grantId;
-      if (!grantId) return undefined;
-      const grant = await ctx.oidc.provider.Grant.find(grantId);
-      return grant?.accountId === session.accountId && grant.clientId === client.clientId ? grant : undefined;
+      const grantId = (result?.consent as { grantId?: string } | undefined)?.grantId ?? session.grantIdFor(client.clientId);
+      const grant = grantId ? await ctx.oidc.provider.Grant.find(grantId) : undefined;
+      if (grant?.accountId === session.accountId && grant.clientId === client.clientId) return grant;
+      return consents.prefill(ctx.oidc.provider, session.accountId, client);
     },
+    // The last word on access tokens for an API: never one with no scope (see resources.ts).
+    extraTokenClaims: refuseScopelessApiTokens,
     features: {
       devInteractions: { enabled: false },
       claimsParameter: { enabled: true },
@@ -109,7 +113,7 @@ export function createProvider({ config, store, accounts, keys, views, onStoreOp
       introspection: { enabled: true, allowedPolicy: introspectionPolicy as never },
       revocation: { enabled: true, allowedPolicy: ownTokenOnly as never },
       userinfo: { enabled: true },
-      resourceIndicators: createResourceIndicators(store),
+      resourceIndicators: createResourceIndicators(store.apis),
       deviceFlow: createDeviceFlow(views),
       // Signed userinfo (application/jwt) for clients registered with userinfo_signed_response_alg.
       jwtUserinfo: { enabled: true },

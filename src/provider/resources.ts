@@ -1,38 +1,56 @@
-import { errors, type Configuration } from 'oidc-provider';
+import { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 
-import type { Store } from '../storage/types.js';
+import { apiAccess, defaultAudience } from '../clients/client-policy.js';
+import type { ApiStore } from '../storage/types.js';
 import { supportedScopes } from './claims.js';
-import { clientValue } from './client-metadata.js';
 
 type ResourceIndicators = NonNullable<NonNullable<Configuration['features']>['resourceIndicators']>;
+type ResourceClient = Parameters<NonNullable<ResourceIndicators['getResourceServerInfo']>>[2];
+
+/** The token request asks for client credentials and names no scope. */
+const scopelessClientCredentials = (ctx: KoaContextWithOIDC) =>
+  ctx.oidc.route === 'token' && ctx.oidc.params?.grant_type === 'client_credentials' && !ctx.oidc.params.scope;
 
 /**
  * APIs as RFC 8707 resources, from the store (the CLI's `apis add`): a client asks with the
- * `resource` parameter or gets its `default_audience`. JWT-format APIs get RFC 9068 access tokens
- * signed ES256 (ID tokens stay RS256). A client gets only the API scopes it was registered for
- * (`api_scopes`, from `clients add --scope`), and none if it registered none.
+ * `resource` parameter or gets its `default_audience`. A client may have tokens only for its own
+ * `--audience` or an API sharing a scope with the API scopes it was registered for (others:
+ * invalid_target), and only with those scopes. JWT-format APIs get RFC 9068 access tokens signed
+ * ES256 (ID tokens stay RS256).
  */
-export function createResourceIndicators(store: Store): ResourceIndicators {
+export function createResourceIndicators(apis: ApiStore): ResourceIndicators {
+  /** The API scopes the client could be granted at `audience` (none for an API it may not use). */
+  const grantableAt = async (audience: string, client: ResourceClient) => {
+    const api = await apis.find(audience);
+    return api ? apiAccess(client, api).scopes : [];
+  };
+
   return {
     enabled: true,
     async defaultResource(_ctx, client, oneOf) {
       if (oneOf?.length) return oneOf[0]!;
-      const audience = clientValue(client, 'default_audience');
-      return typeof audience === 'string' ? audience : undefined;
+      return defaultAudience(client);
     },
-    // A token request naming no resource gets the granted API, unless it asks for OpenID scopes
-    // only: then the token is for userinfo (RFC 8707 §2.2: one grant, tokens for several resources).
-    async useGrantedResource(ctx) {
+    // A token request naming no resource gets the granted API only when it asks for (or was
+    // granted) a scope there; else, with openid, the token is for userinfo (RFC 8707 §2.2).
+    async useGrantedResource(ctx, model) {
       const scope = ctx.oidc.params?.scope;
-      return typeof scope !== 'string' || !scope.split(' ').every((s) => supportedScopes.includes(s));
+      const asked = typeof scope === 'string' ? scope.split(' ') : [...((model as { scopes?: Set<string> }).scopes ?? [])];
+      if (asked.length && asked.every((s) => supportedScopes.includes(s))) return false;
+      const resource = (model as { resource?: unknown }).resource;
+      if (typeof resource !== 'string' || !ctx.oidc.client) return true;
+      const grantable = await grantableAt(resource, ctx.oidc.client);
+      return asked.some((s) => grantable.includes(s)) || !asked.includes('openid');
     },
-    async getResourceServerInfo(_ctx, resourceIndicator, client) {
-      const api = await store.apis.find(resourceIndicator);
+    async getResourceServerInfo(ctx, resourceIndicator, client) {
+      const api = await apis.find(resourceIndicator);
       if (!api) throw new errors.InvalidTarget(`unknown API ${resourceIndicator}`);
-      const registered = new Set((clientValue(client, 'api_scopes') as string[] | undefined) ?? []);
-      const scopes = api.scopes.filter((s) => registered.has(s));
+      const access = apiAccess(client, api);
+      if (!access.allowed) throw new errors.InvalidTarget(`this client may not get tokens for ${resourceIndicator}`);
+      // Client credentials naming no scope get every scope the client may have at this API.
+      if (scopelessClientCredentials(ctx) && access.scopes.length) ctx.oidc.params!.scope = access.scopes.join(' ');
       return {
-        scope: scopes.join(' '),
+        scope: access.scopes.join(' '),
         audience: api.audience,
         ...(api.accessTokenTtl ? { accessTokenTTL: api.accessTokenTtl } : {}),
         accessTokenFormat: api.tokenFormat,
@@ -40,4 +58,16 @@ export function createResourceIndicators(store: Store): ResourceIndicators {
       };
     },
   };
+}
+
+/**
+ * oidc-provider's extraTokenClaims hook, called as every access token is minted: an access token
+ * for an API must carry at least one scope, so a token naming the API but granting nothing there
+ * is refused (invalid_target), never issued.
+ */
+export async function refuseScopelessApiTokens(_ctx: KoaContextWithOIDC, token: { resourceServer?: { audience?: unknown }; scope?: string }) {
+  if (token.resourceServer && !token.scope) {
+    throw new errors.InvalidTarget(`no scope at ${String(token.resourceServer.audience)} was requested or granted to this client`);
+  }
+  return undefined;
 }

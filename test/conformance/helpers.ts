@@ -59,7 +59,6 @@ export const buffy = {
       country: 'US',
     },
     phone_number: '+1 555 555 0199',
-    phone_number_verified: true,
   },
 } as const;
 
@@ -93,7 +92,7 @@ export async function startOp(overrides: Partial<ConfigInput> = {}): Promise<Op>
   // seconds, so the per-IP login rate (a brute-force guard, not a conformance matter) is raised.
   const server = await startTestServer({ bruteForce: { loginsPerIpPerMinute: 10_000 }, ...overrides });
   try {
-    const user = await createAccountService(server.store.accounts).create({ ...buffy, claims: { ...buffy.claims }, emailVerified: true });
+    const user = await createAccountService(server.store).create({ ...buffy, claims: { ...buffy.claims }, emailVerified: true });
     const op = { server, issuer: server.url, user, stop: () => server.stop() } as Op;
     const { metadata, config } = await registerClient(op);
     return Object.assign(op, { client: metadata, config, meta: config.serverMetadata() });

@@ -198,7 +198,8 @@ describe('login, consent and logout pages in headless Chromium', () => {
 
   test('Deny on the consent page returns access_denied to the client', async () => {
     const { context, page, problems } = await newPage();
-    const request = await authorizationRequest();
+    // alice agreed to this app in an earlier test, and that is remembered: ask again on purpose
+    const request = await authorizationRequest({ prompt: 'consent' });
     await openLoginPage(page, request.url);
     await signIn(page);
     await page.getByRole('heading', { name: 'Allow access?' }).waitFor();

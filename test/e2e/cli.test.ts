@@ -112,7 +112,7 @@ describe('idport CLI on its own store', () => {
 
       const store = await openStore(db);
       try {
-        const accounts = createAccountService(store.accounts);
+        const accounts = createAccountService(store);
         expect((await accounts.authenticate('carol', 'from stdin, long enough'))?.id).toBe(added.sub);
         // the trailing newline is not part of the password
         expect(await accounts.authenticate('carol', 'from stdin, long enough\n')).toBeUndefined();
@@ -134,7 +134,7 @@ describe('idport CLI on its own store', () => {
 
       const store = await openStore(db);
       try {
-        const accounts = createAccountService(store.accounts);
+        const accounts = createAccountService(store);
         expect(await accounts.authenticate('alice', 'correct horse battery')).toBeUndefined();
         expect((await accounts.authenticate('alice', 'a brand new passphrase'))?.id).toBe(aliceSub);
         expect(await accounts.authenticate('carol', 'carol new passphrase')).toBeDefined();

@@ -8,7 +8,7 @@ import { csrfFrom, UserAgent } from './user-agent.js';
 export const alice = { username: 'alice', password: 'correct horse battery', email: 'Alice@Example.com', name: 'Alice Liddell' };
 
 export async function addUser(store: Store, user = alice) {
-  return createAccountService(store.accounts).create({ ...user, emailVerified: true });
+  return createAccountService(store).create({ ...user, emailVerified: true });
 }
 
 export async function addClient(store: Store, overrides: Record<string, unknown> = {}) {

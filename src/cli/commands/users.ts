@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 
+import type { EndedSignIns } from '../../accounts/sign-ins.js';
 import type { AccountRecord } from '../../storage/types.js';
 import { UsageError, type CliContext } from '../context.js';
 import { iso, print, table } from '../output.js';
@@ -43,6 +44,13 @@ function parseClaims(text: string | undefined): Record<string, unknown> | undefi
   }
 }
 
+/** What a credential change ended, for --json and audit lines. */
+const endedFields = (ended: EndedSignIns) => ({ sessions_ended: ended.sessions, grants_revoked: ended.grants });
+
+const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? '' : 's'}`;
+const endedText = (ended: EndedSignIns) =>
+  `ended ${plural(ended.sessions, 'session')} and revoked ${plural(ended.grants, 'app sign-in')} (their refresh and opaque access tokens; JWT access tokens run until they expire)`;
+
 export async function users(ctx: CliContext, verb: string | undefined, args: Args): Promise<void> {
   const json = args.flag('json');
   switch (verb) {
@@ -70,15 +78,19 @@ export async function users(ctx: CliContext, verb: string | undefined, args: Arg
     }
     case 'remove': {
       const account = await findUser(ctx, args.positional[0]);
-      await ctx.store.accounts.remove(account.id);
-      ctx.audit('user.removed', { outcome: 'success', sub: account.id, username: account.username });
-      return print({ removed: true, sub: account.id, username: account.username }, json, () => `removed user ${account.username}`);
+      const ended = (await ctx.accounts.remove(account.id)) ?? { sessions: 0, grants: 0 };
+      ctx.audit('user.removed', { outcome: 'success', sub: account.id, username: account.username, ...endedFields(ended) });
+      return print({ removed: true, sub: account.id, username: account.username, ...endedFields(ended) }, json, () =>
+        `removed user ${account.username}; ${endedText(ended)}`,
+      );
     }
     case 'set-password': {
       const account = await findUser(ctx, args.positional[0]);
-      await ctx.accounts.setPassword(account.id, passwordFrom(args));
-      ctx.audit('user.password_set', { outcome: 'success', sub: account.id, username: account.username });
-      return print({ updated: true, sub: account.id, username: account.username }, json, () => `password changed for ${account.username}`);
+      const ended = (await ctx.accounts.setPassword(account.id, passwordFrom(args))) ?? { sessions: 0, grants: 0 };
+      ctx.audit('user.password_set', { outcome: 'success', sub: account.id, username: account.username, ...endedFields(ended) });
+      return print({ updated: true, sub: account.id, username: account.username, ...endedFields(ended) }, json, () =>
+        `password changed for ${account.username}; ${endedText(ended)}`,
+      );
     }
     default:
       throw new UsageError(`unknown command "users ${verb ?? ''}" (add, list, show, remove, set-password)`);
