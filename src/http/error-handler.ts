@@ -5,6 +5,7 @@ import { respondWithError } from '../provider/render-error.js';
 import type { Views } from '../views/render.js';
 
 interface Exposable {
+  code?: string;
   status?: number;
   statusCode?: number;
   expose?: boolean;
@@ -22,7 +23,8 @@ export function errorHandler(views: Views, logger: Logger): Middleware {
   return function handleErrors(ctx, next) {
     return next().catch((caught: unknown) => {
       const err = caught as Exposable;
-      const status = err.status ?? err.statusCode ?? 500;
+      // A store outage (the storage layer knows no HTTP) is a 503: clients may retry.
+      const status = err.code === 'ERR_STORE_UNAVAILABLE' ? 503 : (err.status ?? err.statusCode ?? 500);
       // 503 (store outage) is shown as such so clients retry; other 5xx become a generic 500.
       const shown = (err.expose === true && status < 500) || status === 503;
       const out = shown

@@ -1,7 +1,9 @@
-/** The database cannot be reached right now; requests should get a 503 and may be retried. */
+/**
+ * The database cannot be used right now (unreachable, closed, out of disk, locked too long): the
+ * operation may succeed if retried later. The HTTP layer answers it with 503 and Retry-After.
+ */
 export class StoreUnavailableError extends Error {
   readonly code = 'ERR_STORE_UNAVAILABLE';
-  readonly status = 503;
 }
 
 /** The store could not be opened at start-up (unreachable, bad credentials, bad URL). */

@@ -1,19 +1,16 @@
 import { resolve } from 'node:path';
 
 import { openSqliteStore } from './sqlite/sqlite-store.js';
+import type { MongoSettings } from './mongodb/client-options.js';
 import type { Store } from './types.js';
 
 export class StoreUrlError extends Error {
   readonly code = 'ERR_STORE_URL';
 }
 
-/** Picks and opens the adapter named by a DATABASE_URL. */
-export interface MongoSettings {
-  maxPoolSize?: number;
-  serverSelectionTimeoutMs?: number;
-  connectTimeoutMs?: number;
-}
+export type { MongoSettings };
 
+/** Picks and opens the adapter named by a DATABASE_URL. */
 export async function openStore(
   databaseUrl: string,
   options: { now?: () => number } = {},

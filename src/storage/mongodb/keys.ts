@@ -1,4 +1,4 @@
-import { MongoServerError, type Db } from 'mongodb';
+import { MongoServerError, type Collection, type Db } from 'mongodb';
 
 import type { KeyKind, KeyRecord, KeyStore } from '../types.js';
 import { activeKeys, asKey, retireUpdate, usableKeys } from './queries.js';
@@ -9,6 +9,8 @@ interface KeyDoc {
   /** position in its key set; at most one active key per (kind, slot) — what makes bootstrap race-safe */
   slot: number;
   active?: true;
+  /** written but not yet usable (a rotation on a server without transactions, half-way) */
+  staged?: true;
   material: Record<string, unknown>;
   createdAt: Date;
   retiredAt: Date | null;
@@ -35,6 +37,22 @@ const toRecord = (doc: KeyDoc): KeyRecord => ({
   expiresAt: doc.expiresAt ? doc.expiresAt.getTime() : null,
 });
 
+/** A standalone server (development) refuses transactions with IllegalOperation (20). */
+const transactionsUnsupported = (err: unknown) => err instanceof MongoServerError && err.code === 20;
+
+/**
+ * Rotation on a server without transactions, in an order where a failure leaves the old keys in
+ * use: the new keys go in staged (unusable) first, so a bad key set fails before anything is
+ * retired; then the old keys are retired and the staged ones activated. Between those two
+ * writes there is no active key for an instant, which `ensureKeys` and the key reload tolerate.
+ */
+async function rotateWithoutTransactions(keys: Collection<KeyDoc>, kind: KeyKind, records: KeyRecord[], retire: ReturnType<typeof retireUpdate>) {
+  const staged = records.map((r, slot) => ({ ...toDoc(r, slot), active: undefined, staged: true as const }));
+  await keys.insertMany(staged, { ordered: true, ignoreUndefined: true });
+  await keys.updateMany(activeKeys(kind), retire);
+  await keys.updateMany({ _id: { $in: staged.map((d) => d._id) } }, { $set: { active: true }, $unset: { staged: '' } });
+}
+
 export function createMongoKeys(db: Db, now: () => number): KeyStore {
   const keys = db.collection<KeyDoc>('keys');
   const isDuplicate = (err: unknown) => err instanceof MongoServerError && err.code === 11000;
@@ -55,9 +73,21 @@ export function createMongoKeys(db: Db, now: () => number): KeyStore {
         throw err;
       }
     },
+    // Atomic: one transaction (replica sets and sharded clusters, which production runs on).
     async rotate(kind, records, keepUntil) {
-      await keys.updateMany(activeKeys(kind), retireUpdate(new Date(now()), new Date(keepUntil)));
-      await keys.insertMany(records.map(toDoc), { ordered: true });
+      const retire = retireUpdate(new Date(now()), new Date(keepUntil));
+      const session = db.client.startSession();
+      try {
+        await session.withTransaction(async () => {
+          await keys.updateMany(activeKeys(kind), retire, { session });
+          await keys.insertMany(records.map(toDoc), { ordered: true, session });
+        });
+      } catch (err) {
+        if (!transactionsUnsupported(err)) throw err;
+        await rotateWithoutTransactions(keys, kind, records, retire);
+      } finally {
+        await session.endSession();
+      }
     },
     async setMaterial(kind, kid, material) {
       const { matchedCount } = await keys.updateOne({ _id: asKey(kid, 'kid'), ...usableKeys(kind, new Date(now())) }, { $set: { material } });

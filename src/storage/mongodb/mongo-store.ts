@@ -1,8 +1,10 @@
-import { MongoClient, MongoNetworkError, MongoServerSelectionError, type MongoClientOptions } from 'mongodb';
+import { MongoClient } from 'mongodb';
 
 import { StoreConnectError, StoreUnavailableError } from '../errors.js';
 import type { Store } from '../types.js';
 import { createMongoAccounts } from './accounts.js';
+import { clientOptions, type MongoSettings } from './client-options.js';
+import { asStoreError, isOutage, mapOutages } from './outage.js';
 import { createMongoApis } from './apis.js';
 import { createMongoClients } from './clients.js';
 import { createMongoConsents, upgradeConsents } from './consents.js';
@@ -11,13 +13,9 @@ import { backfillAccountIds, ensureIndexes } from './indexes.js';
 import { createMongoKeys } from './keys.js';
 import { createMongoOidcRecords } from './oidc-records.js';
 
-export interface MongoOptions {
+export interface MongoOptions extends MongoSettings {
   url: string;
   now?: () => number;
-  maxPoolSize?: number;
-  /** how long to look for a usable server before an operation (and start-up) fails */
-  serverSelectionTimeoutMs?: number;
-  connectTimeoutMs?: number;
 }
 
 /** Host list of a connection string, without credentials, for error messages. */
@@ -26,42 +24,14 @@ export function describeHosts(url: string): string {
   return match?.[1] ?? 'MongoDB';
 }
 
-const unavailable = (err: unknown) => err instanceof MongoNetworkError || err instanceof MongoServerSelectionError;
-
-/** Turns "cannot reach the database" errors from any store call into StoreUnavailableError. */
-function guard<T extends object>(target: T): T {
-  return new Proxy(target, {
-    get(obj, prop, receiver) {
-      const value = Reflect.get(obj, prop, receiver) as unknown;
-      if (typeof value !== 'function') return value;
-      return async (...args: unknown[]) => {
-        try {
-          return await (value as (...a: unknown[]) => unknown).apply(obj, args);
-        } catch (err) {
-          if (unavailable(err)) throw new StoreUnavailableError(`the database is unavailable: ${(err as Error).message}`, { cause: err });
-          throw err;
-        }
-      };
-    },
-  });
-}
-
 /**
  * Opens the MongoDB store: majority writes, retryable writes, a bounded wait for a server at
  * start-up, indexes created idempotently. The driver reconnects by itself after an outage.
  */
-export async function openMongoStore({ url, now = Date.now, maxPoolSize = 20, serverSelectionTimeoutMs = 10_000, connectTimeoutMs = 10_000 }: MongoOptions): Promise<Store> {
-  const options: MongoClientOptions = {
-    maxPoolSize,
-    serverSelectionTimeoutMS: serverSelectionTimeoutMs,
-    connectTimeoutMS: connectTimeoutMs,
-    retryWrites: true,
-    writeConcern: { w: 'majority' },
-    appName: 'idport',
-  };
+export async function openMongoStore({ url, now = Date.now, ...settings }: MongoOptions): Promise<Store> {
   let client: MongoClient;
   try {
-    client = new MongoClient(url, options);
+    client = new MongoClient(url, clientOptions(url, settings));
   } catch (err) {
     throw new StoreConnectError(`databaseUrl: not a valid MongoDB connection string (${(err as Error).message})`);
   }
@@ -82,13 +52,13 @@ export async function openMongoStore({ url, now = Date.now, maxPoolSize = 20, se
   const records = createMongoOidcRecords(db, now);
   return {
     kind: 'mongodb',
-    model: (name) => guard(records.model(name)),
-    accounts: guard(createMongoAccounts(db, now)),
-    clients: guard(createMongoClients(db, now)),
-    keys: guard(createMongoKeys(db, now)),
-    apis: guard(createMongoApis(db, now)),
-    consents: guard(createMongoConsents(db, now)),
-    counters: guard(createMongoCounters(db, now)),
+    model: (name) => mapOutages(records.model(name)),
+    accounts: mapOutages(createMongoAccounts(db, now)),
+    clients: mapOutages(createMongoClients(db, now)),
+    keys: mapOutages(createMongoKeys(db, now)),
+    apis: mapOutages(createMongoApis(db, now)),
+    consents: mapOutages(createMongoConsents(db, now)),
+    counters: mapOutages(createMongoCounters(db, now)),
     // The TTL monitor deletes expired documents; nothing to sweep by hand.
     async sweep() {
       return 0;
@@ -97,7 +67,8 @@ export async function openMongoStore({ url, now = Date.now, maxPoolSize = 20, se
       try {
         await db.command({ ping: 1 });
       } catch (err) {
-        throw new StoreUnavailableError(`the database is unavailable: ${(err as Error).message}`, { cause: err });
+        // whatever failed, the database did not answer
+        throw isOutage(err) ? asStoreError(err) : new StoreUnavailableError(`the database is unavailable: ${(err as Error).message}`, { cause: err });
       }
     },
     async close() {

@@ -39,7 +39,8 @@ export const byGrant = (grantId: string) => ({ grantId: onPartialIndex(grantId, 
 /** Active keys of a kind carry `active: true`; a unique index on (kind, slot) where active makes bootstrap race-safe. */
 export const activeKeys = <K extends string>(kind: K) => ({ kind: asKey(kind, 'kind') as K, active: true as const });
 
-export const usableKeys = <K extends string>(kind: K, now: Date) => ({ kind: asKey(kind, 'kind') as K, ...notExpired(now) });
+/** Keys of a kind that are neither expired nor staged (half-way through a rotation). */
+export const usableKeys = <K extends string>(kind: K, now: Date) => ({ kind: asKey(kind, 'kind') as K, staged: { $ne: true as const }, ...notExpired(now) });
 
 export const retireUpdate = (now: Date, keepUntil: Date) => ({
   $set: { retiredAt: now, expiresAt: keepUntil },

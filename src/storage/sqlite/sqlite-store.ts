@@ -10,6 +10,7 @@ import { createSqliteCounters } from './counters.js';
 import { prepareDatabaseFile } from './file-mode.js';
 import { createSqliteKeys } from './keys.js';
 import { migrate } from './migrations.js';
+import { mapOutages } from './outage.js';
 import { createOidcRecords } from './oidc-records.js';
 import { createTurnBatch } from './turn-batch.js';
 
@@ -39,15 +40,16 @@ export function openSqliteStore({ path, now = Date.now }: SqliteOptions): Store 
   const ping = db.prepare('SELECT 1');
   const sweepCounters = db.prepare('DELETE FROM counters WHERE expires_at <= ?');
 
-  return {
-    kind: 'sqlite',
+  // Outages surface as StoreUnavailableError: lookups through the turn batches map their own.
+  return mapOutages({
+    kind: 'sqlite' as const,
     model: records.model,
-    accounts: createSqliteAccounts(db, now, read, watch.cache('accounts', read)),
-    clients: createSqliteClients(db, now, watch.cache('clients', read)),
-    keys: createSqliteKeys(db, now),
-    apis: createSqliteApis(db, now, watch.cache('apis', read)),
-    consents: createSqliteConsents(db, now),
-    counters: createSqliteCounters(db, now),
+    accounts: mapOutages(createSqliteAccounts(db, now, read, watch.cache('accounts', read)), ['findById', 'findByLogin']),
+    clients: mapOutages(createSqliteClients(db, now, watch.cache('clients', read)), ['find']),
+    keys: mapOutages(createSqliteKeys(db, now)),
+    apis: mapOutages(createSqliteApis(db, now, watch.cache('apis', read)), ['find']),
+    consents: mapOutages(createSqliteConsents(db, now)),
+    counters: mapOutages(createSqliteCounters(db, now)),
     async sweep() {
       return records.sweep() + sweepCounters.run(now()).changes;
     },
@@ -57,5 +59,5 @@ export function openSqliteStore({ path, now = Date.now }: SqliteOptions): Store 
     async close() {
       if (db.open) db.close();
     },
-  };
+  }, ['model', 'close']);
 }

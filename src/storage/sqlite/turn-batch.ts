@@ -1,5 +1,7 @@
 import type { Database } from 'better-sqlite3';
 
+import { asStoreError } from './outage.js';
+
 interface Pending {
   run(): unknown;
   /** false for `later` values: a batch of only those needs no transaction */
@@ -24,7 +26,7 @@ export interface Batched {
  * Statements asked for during one turn of the event loop run together, in one transaction, on the
  * next (setImmediate), in the order they were asked for; each caller's promise settles after that
  * transaction with what its statement returned. If the batch fails, its statements run again one
- * by one, so only the bad one fails.
+ * by one, so only the bad one fails (a database outage as StoreUnavailableError).
  *
  * - `write` (group commit): BEGIN IMMEDIATE. A caller that awaited its write can rely on it, on
  *   this node and on every other; many small commits (each costs WAL frames and lock calls)
@@ -59,7 +61,7 @@ export function createTurnBatch(db: Database, kind: 'read' | 'write', { begin }:
         try {
           item.resolve(item.run());
         } catch (err) {
-          item.reject(err);
+          item.reject(asStoreError(err));
         }
       }
       return;
