@@ -5,6 +5,7 @@ import { clientAddressKey } from '../limits/client-address.js';
 import { countHit, type WindowLimit } from '../limits/fixed-window.js';
 import type { CounterEntry, CounterStore } from '../storage/types.js';
 import { HttpError } from './http-error.js';
+import { noStore } from './no-cache.js';
 
 export interface DeviceLimits {
   pagesPerIpPerMinute: number;
@@ -50,11 +51,11 @@ const perMinute = (limit: number): WindowLimit => ({ limit, windowSeconds: 60 })
 export function limitDevicePages({ counters, limits }: Omit<DeviceLimitDeps, 'sessionCookie'>): Middleware {
   return async function limitDeviceRequests(ctx, next) {
     if (!isDevicePage(ctx.path)) return next();
-    ctx.set('Cache-Control', 'no-store');
+    noStore(ctx);
     const pages = await countHit(counters, `device-pages:${clientAddressKey(ctx.ip)}`, perMinute(limits.pagesPerIpPerMinute));
     if (!pages.allowed) throw tooMany(ctx, pages.retryAfter, false);
     await next();
-    ctx.set('Cache-Control', 'no-store');
+    noStore(ctx);
   };
 }
 

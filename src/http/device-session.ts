@@ -1,5 +1,7 @@
 import type { Middleware } from 'koa';
 
+import { noStore } from './no-cache.js';
+
 export interface DeviceSessionDeps {
   /** the stored session with this id, if any */
   findSession: (id: string) => Promise<unknown>;
@@ -22,7 +24,7 @@ export function requireDeviceSession({ findSession, sessionCookie }: DeviceSessi
     // Signed, as oidc-provider reads it: a cookie it would not accept is no session either.
     const id = ctx.cookies.get(sessionCookie(), { signed: true });
     if (id && (await findSession(id))) return next();
-    ctx.set('Cache-Control', 'no-store');
+    noStore(ctx);
     ctx.status = 303;
     ctx.redirect('/device');
   };

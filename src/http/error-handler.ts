@@ -1,8 +1,8 @@
 import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
 
-import { respondWithError } from '../provider/render-error.js';
-import type { Views } from '../views/render.js';
+import type { ErrorOut, ErrorPageContext, ErrorPageOptions, ShowErrorPage } from '../pages/error.js';
+import { noStore } from './no-cache.js';
 
 interface Exposable {
   code?: string;
@@ -15,16 +15,29 @@ interface Exposable {
   messageKey?: string;
 }
 
+/** An error answer: the error page for browsers, OAuth-style JSON for everyone else. */
+export function answerError(
+  showErrorPage: ShowErrorPage,
+  ctx: ErrorPageContext & { accepts(...types: string[]): string | false },
+  out: ErrorOut,
+  options: ErrorPageOptions = {},
+): void {
+  if (ctx.accepts('json', 'html') === 'html') showErrorPage(ctx, out, options);
+  else ctx.body = out;
+}
+
+/** A store outage (the store's ERR_STORE_UNAVAILABLE) is a 503, whoever let it through. */
+const statusOf = (err: Exposable): number => (err.code === 'ERR_STORE_UNAVAILABLE' ? 503 : (err.status ?? err.statusCode ?? 500));
+
 /**
  * Errors from our own routes: an HTML page for browsers, OAuth-style JSON for everyone else.
  * Anything not meant to be shown becomes a generic server_error; the detail goes to the log only.
  */
-export function errorHandler(views: Views, logger: Logger): Middleware {
+export function errorHandler(showErrorPage: ShowErrorPage, logger: Logger): Middleware {
   return function handleErrors(ctx, next) {
     return next().catch((caught: unknown) => {
       const err = caught as Exposable;
-      // A store outage (the storage layer knows no HTTP) is a 503: clients may retry.
-      const status = err.code === 'ERR_STORE_UNAVAILABLE' ? 503 : (err.status ?? err.statusCode ?? 500);
+      const status = statusOf(err);
       // 503 (store outage) is shown as such so clients retry; other 5xx become a generic 500.
       const shown = (err.expose === true && status < 500) || status === 503;
       const out = shown
@@ -40,8 +53,8 @@ export function errorHandler(views: Views, logger: Logger): Middleware {
         ctx.set('Retry-After', '5');
       }
       ctx.status = shown ? status : 500;
-      ctx.set('Cache-Control', 'no-store');
-      respondWithError(views, ctx, out, { messageKey });
+      noStore(ctx);
+      answerError(showErrorPage, ctx, out, { messageKey });
     });
   };
 }

@@ -1,11 +1,12 @@
 import type { Middleware, ParameterizedContext } from 'koa';
 
 import type { Store } from '../storage/types.js';
+import { noStore } from './no-cache.js';
 
 /** /healthz: the process answers. /readyz: the store answers and we are not draining. */
-export function health(store: Store, isDraining: () => boolean): Middleware {
+export function health(store: Pick<Store, 'ping'>, isDraining: () => boolean): Middleware {
   async function ready(ctx: ParameterizedContext) {
-    ctx.set('Cache-Control', 'no-store');
+    noStore(ctx);
     if (isDraining()) {
       ctx.status = 503;
       ctx.body = { status: 'draining' };
@@ -21,7 +22,7 @@ export function health(store: Store, isDraining: () => boolean): Middleware {
   }
   return function serveHealth(ctx, next) {
     if (ctx.path === '/healthz') {
-      ctx.set('Cache-Control', 'no-store');
+      noStore(ctx);
       ctx.body = { status: 'ok' };
       return undefined;
     }

@@ -1,26 +1,33 @@
 import type { Middleware, ParameterizedContext } from 'koa';
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 
+import { noStore } from './no-cache.js';
+
+const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+
 /** Routes we label metrics with: a fixed set, so label cardinality stays bounded. */
-const routes: [RegExp, string][] = [
-  [/^\/\.well-known\/openid-configuration$/, 'discovery'],
-  [/^\/jwks$/, 'jwks'],
-  [/^\/token$/, 'token'],
-  [/^\/token\/introspection$/, 'introspection'],
-  [/^\/token\/revocation$/, 'revocation'],
-  [/^\/me$/, 'userinfo'],
-  [/^\/auth(\/[^/]+)?$/, 'authorization'],
-  [/^\/session\/end/, 'end_session'],
-  [/^\/interaction\/[^/]+\/login$/, 'interaction_login'],
-  [/^\/interaction\/[^/]+\/consent$/, 'interaction_consent'],
-  [/^\/interaction\/[^/]+\/abort$/, 'interaction_abort'],
-  [/^\/interaction\/[^/]+$/, 'interaction'],
-  [/^\/(healthz|readyz|metrics)$/, 'ops'],
-  [/^\/account(\/|$)/, 'account'],
-  [/^\/device/, 'device'],
-  [/^\/assets\//, 'assets'],
-];
-export const routeOf = (path: string) => routes.find(([re]) => re.test(path))?.[1] ?? 'other';
+export function routeLabels({ interactionPrefix }: { interactionPrefix: string }): (path: string) => string {
+  const interaction = `^${escape(interactionPrefix)}\\/[^/]+`;
+  const routes: [RegExp, string][] = [
+    [/^\/\.well-known\/openid-configuration$/, 'discovery'],
+    [/^\/jwks$/, 'jwks'],
+    [/^\/token$/, 'token'],
+    [/^\/token\/introspection$/, 'introspection'],
+    [/^\/token\/revocation$/, 'revocation'],
+    [/^\/me$/, 'userinfo'],
+    [/^\/auth(\/[^/]+)?$/, 'authorization'],
+    [/^\/session\/end/, 'end_session'],
+    [new RegExp(`${interaction}\\/login$`), 'interaction_login'],
+    [new RegExp(`${interaction}\\/consent$`), 'interaction_consent'],
+    [new RegExp(`${interaction}\\/abort$`), 'interaction_abort'],
+    [new RegExp(`${interaction}$`), 'interaction'],
+    [/^\/(healthz|readyz|metrics)$/, 'ops'],
+    [/^\/account(\/|$)/, 'account'],
+    [/^\/device/, 'device'],
+    [/^\/assets\//, 'assets'],
+  ];
+  return (path) => routes.find(([re]) => re.test(path))?.[1] ?? 'other';
+}
 
 /** Every idport metric, in one registry per process. */
 export function createMetrics() {
@@ -46,7 +53,7 @@ export function createMetrics() {
 export type Metrics = ReturnType<typeof createMetrics>;
 
 /** Counts and times a finished request (given to observeRequests, so it sees the final status). */
-export function requestRecorder(metrics: Metrics) {
+export function requestRecorder(metrics: Metrics, routeOf: (path: string) => string) {
   return function recordRequest(ctx: ParameterizedContext, seconds: number): void {
     const labels = { route: routeOf(ctx.path), method: ctx.method, status: String(ctx.res.statusCode) };
     metrics.requests.inc(labels);
@@ -58,7 +65,7 @@ export function requestRecorder(metrics: Metrics) {
 export function serveMetrics(registry: Registry): Middleware {
   return function metricsEndpoint(ctx, next) {
     if (ctx.path !== '/metrics' || ctx.method !== 'GET') return next();
-    ctx.set('Cache-Control', 'no-store');
+    noStore(ctx);
     ctx.type = registry.contentType;
     return registry.metrics().then((text) => {
       ctx.body = text;

@@ -1,6 +1,7 @@
 import type { Middleware, ParameterizedContext } from 'koa';
 
 import { parseForm } from './form-body.js';
+import { noStore } from './no-cache.js';
 
 /**
  * OIDC Core §3.1.2.1 and RP-Initiated Logout §2: the authorization and logout endpoints MUST accept
@@ -20,7 +21,7 @@ export function postToGet(paths: readonly string[]): Middleware {
     for (const [name, value] of Object.entries((ctx.request.body ?? {}) as Record<string, unknown>)) {
       for (const v of Array.isArray(value) ? value : [value]) if (typeof v === 'string') query.append(name, v);
     }
-    ctx.set('Cache-Control', 'no-store');
+    noStore(ctx);
     ctx.status = 303;
     ctx.redirect(`${ctx.path}?${query.toString()}`);
   }

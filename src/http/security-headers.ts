@@ -32,7 +32,8 @@ export function formTarget(uri: unknown): string | undefined {
   }
 }
 
-interface CspContext {
+/** What setFormCsp needs of a context: Koa's, or oidc-provider's. */
+export interface CspContext {
   set(field: string, value: string): void;
   response: { get(field: string): unknown };
 }

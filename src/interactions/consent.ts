@@ -2,12 +2,14 @@ import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { InteractionResults } from 'oidc-provider';
 
-import { allowedClaims, type PolicyClient } from '../clients/client-policy.js';
+import { allowedClaims, type PolicyClient } from '../clients/client-access.js';
 import type { ConsentService } from '../consents/consent-service.js';
-import { scopeDescription } from '../provider/claims.js';
-import type { ApiStore } from '../storage/types.js';
-import type { Views } from '../views/render.js';
-import type { Csrf } from './csrf.js';
+import type { Csrf } from '../http/csrf.js';
+import type { I18n } from '../i18n/i18n.js';
+import { consentPage } from '../pages/consent.js';
+import type { SendPage } from '../pages/send-page.js';
+import type { ApiRegistry } from '../apis/api-registry.js';
+import { interactionUrl } from './paths.js';
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
 
@@ -23,35 +25,40 @@ const askableClaims = (asked: PromptDetails, client: PolicyClient) => {
   return (asked.missingOIDCClaims ?? []).filter((c) => allowed.has(c));
 };
 
-export interface ConsentPage {
-  views: Views;
+export interface ConsentPageDeps {
+  sendPage: SendPage;
+  i18n: I18n;
   csrf: Csrf;
-  apis: ApiStore;
+  apis: ApiRegistry;
+}
+
+export interface ConsentAsked {
   found: Details;
   client: PolicyClient;
   clientName: string;
   username?: string | undefined;
+  /** where the page's forms may lead besides us (the client's redirect URI) */
+  formTargets: readonly string[];
 }
 
-export async function renderConsent(ctx: Context, { views, csrf, apis, found, client, clientName, username }: ConsentPage) {
+/** The consent page for what this interaction asks: OpenID scopes, API scopes (by API name), claims. */
+export async function sendConsent(ctx: Context, { sendPage, i18n, csrf, apis }: ConsentPageDeps, { found, client, clientName, username, formTargets }: ConsentAsked) {
   const asked = found.prompt.details as PromptDetails;
-  const locale = ctx.state.locale as string;
-  const describe = (name: string) => ({ name, description: scopeDescription(views.i18n, locale, name) });
   const resources = [];
   for (const [audience, scopes] of Object.entries(asked.missingResourceScopes ?? {})) {
     const api = await apis.find(audience);
-    resources.push({ heading: views.i18n.t(locale, 'consent.api', { api: api?.name ?? audience }), scopes: scopes.map(describe) });
+    resources.push({ api: api?.name ?? audience, scopes });
   }
-  ctx.type = 'html';
-  ctx.body = views.render('consent', locale, {
-    uid: found.uid,
+  const page = consentPage(i18n, {
+    interaction: interactionUrl(found.uid),
     csrf: csrf.token(found.uid),
     clientName,
     username,
-    scopes: (asked.missingOIDCScope ?? []).map(describe),
+    scopes: asked.missingOIDCScope ?? [],
     resources,
     claims: askableClaims(asked, client),
   });
+  sendPage(ctx, 'consent', page, { locale: ctx.state.locale as string, formTargets });
 }
 
 /**

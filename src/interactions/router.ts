@@ -3,29 +3,34 @@ import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import type { InteractionResults } from 'oidc-provider';
 
-import { accountClientId } from '../account/account-client.js';
 import type { AccountService } from '../accounts/account-service.js';
 import type { SignIn } from '../accounts/sign-in.js';
 import type { Audit } from '../audit.js';
 import type { ConsentService } from '../consents/consent-service.js';
+import type { Csrf } from '../http/csrf.js';
 import { formString, parseForm } from '../http/form-body.js';
 import { HttpError } from '../http/http-error.js';
-import { setFormCsp } from '../http/security-headers.js';
+import { noCache } from '../http/no-cache.js';
+import type { I18n } from '../i18n/i18n.js';
+import type { SendPage } from '../pages/send-page.js';
 import { clientValue } from '../provider/client-metadata.js';
-import type { ApiStore } from '../storage/types.js';
-import type { Views } from '../views/render.js';
-import { finishConsent, renderConsent } from './consent.js';
-import type { Csrf } from './csrf.js';
+import { accountClientId } from '../self-service/account-client.js';
+import type { ApiRegistry } from '../apis/api-registry.js';
+import { finishConsent, sendConsent } from './consent.js';
+import { interactionPrefix, interactionUrl } from './paths.js';
 
 export interface InteractionDeps {
   provider: () => Provider;
   accounts: AccountService;
-  views: Views;
+  sendPage: SendPage;
+  i18n: I18n;
+  /** the product's name, in the name of our own account app */
+  productName: string;
   csrf: Csrf;
   signIn: SignIn;
   audit: Audit;
   consents: ConsentService;
-  apis: ApiStore;
+  apis: ApiRegistry;
 }
 
 type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -42,14 +47,14 @@ async function clientInfo(provider: Provider, details: Details, accountName: () 
   };
 }
 
-/** Login, consent and abort pages under /interaction/:uid (the interaction cookie's path). */
-export function createInteractionRouter({ provider, accounts, views, csrf, signIn, audit, consents, apis }: InteractionDeps): Router {
-  const router = new Router({ prefix: '/interaction/:uid' });
+/** Login, consent and abort pages under {interactionPrefix}/:uid (the interaction cookie's path). */
+export function createInteractionRouter({ provider, accounts, sendPage, i18n, productName, csrf, signIn, audit, consents, apis }: InteractionDeps): Router {
+  const router = new Router({ prefix: `${interactionPrefix}/:uid` });
 
   /** The interaction, its page language (also for error pages: ctx.state.locale), checked. */
   const details = async (ctx: Context, expectedPrompt?: string): Promise<Details> => {
     const found = await provider().interactionDetails(ctx.req, ctx.res);
-    ctx.state.locale = views.i18n.negotiate(ctx, found.params.ui_locales);
+    ctx.state.locale = i18n.negotiate(ctx, found.params.ui_locales);
     if (found.uid !== ctx.params.uid) throw new HttpError(400, 'invalid_request', 'interaction mismatch', { messageKey: 'errors.interactionMismatch' });
     if (expectedPrompt && found.prompt.name !== expectedPrompt) {
       throw new HttpError(400, 'invalid_request', 'this step of the sign-in is already done; go back to the app and start again', { messageKey: 'errors.stepDone' });
@@ -59,21 +64,19 @@ export function createInteractionRouter({ provider, accounts, views, csrf, signI
   };
 
   const client = (ctx: Context, found: Details) =>
-    clientInfo(provider(), found, () => views.i18n.t(ctx.state.locale as string, 'account.clientName', { product: views.productName }));
+    clientInfo(provider(), found, () => i18n.t(ctx.state.locale as string, 'account.clientName', { product: productName }));
 
-  const renderLogin = async (ctx: Context, found: Details, extra: { login?: string; failed?: boolean; busy?: boolean } = {}) => {
+  const sendLogin = async (ctx: Context, found: Details, extra: { login?: string; failed?: boolean; busy?: boolean } = {}) => {
     const { name, formTargets } = await client(ctx, found);
-    const locale = ctx.state.locale as string;
-    setFormCsp(ctx, formTargets);
-    ctx.type = 'html';
-    ctx.body = views.render('login', locale, {
-      uid: found.uid,
+    const page = {
+      interaction: interactionUrl(found.uid),
       csrf: csrf.token(found.uid),
       clientName: name,
       login: extra.login ?? (typeof found.params.login_hint === 'string' ? found.params.login_hint : ''),
       // Wrong credentials always read the same, whatever was wrong (unknown user, password, lockout).
-      error: extra.busy ? views.i18n.t(locale, 'login.busy') : extra.failed ? views.i18n.t(locale, 'login.failed') : undefined,
-    });
+      error: extra.busy ? 'login.busy' : extra.failed ? 'login.failed' : undefined,
+    };
+    sendPage(ctx, 'login', page, { locale: ctx.state.locale as string, formTargets });
   };
 
   const finish = async (ctx: Context, result: InteractionResults, mergeWithLastSubmission: boolean) => {
@@ -82,14 +85,11 @@ export function createInteractionRouter({ provider, accounts, views, csrf, signI
     ctx.redirect(returnTo);
   };
 
-  router.use(async (ctx, next) => {
-    ctx.set('cache-control', 'no-store');
-    await next();
-  });
+  router.use(noCache);
 
   router.get('/', async (ctx) => {
     const found = await details(ctx);
-    if (found.prompt.name === 'login') return renderLogin(ctx, found);
+    if (found.prompt.name === 'login') return sendLogin(ctx, found);
     if (found.prompt.name === 'consent') {
       const { client: registered, name, firstParty, formTargets } = await client(ctx, found);
       if (firstParty) {
@@ -99,8 +99,7 @@ export function createInteractionRouter({ provider, accounts, views, csrf, signI
         return finish(ctx, result, true);
       }
       const account = found.session?.accountId ? await accounts.find(found.session.accountId) : undefined;
-      setFormCsp(ctx, formTargets);
-      return renderConsent(ctx, { views, csrf, apis, found, client: registered, clientName: name, username: account?.username });
+      return sendConsent(ctx, { sendPage, i18n, csrf, apis }, { found, client: registered, clientName: name, username: account?.username, formTargets });
     }
     throw new HttpError(400, 'invalid_request', `unsupported interaction prompt ${found.prompt.name}`);
   });
@@ -117,18 +116,18 @@ export function createInteractionRouter({ provider, accounts, views, csrf, signI
         return finish(ctx, { login: { accountId: result.account.id, amr: ['pwd'] } }, false);
       case 'failure':
         audit('login', { outcome: 'failure', client_id, ip: ctx.ip, failures: result.failures });
-        return renderLogin(ctx, found, { login, failed: true });
+        return sendLogin(ctx, found, { login, failed: true });
       case 'locked':
         // Same words as any failed login: a lockout must not tell whether the account exists.
         audit('login', { outcome: 'locked', client_id, ip: ctx.ip, reason: result.reason });
         ctx.status = 429;
         ctx.set('Retry-After', String(result.retryAfter));
-        return renderLogin(ctx, found, { login, failed: true });
+        return sendLogin(ctx, found, { login, failed: true });
       case 'busy':
         audit('login', { outcome: 'busy', client_id, ip: ctx.ip });
         ctx.status = 503;
         ctx.set('Retry-After', String(result.retryAfter));
-        return renderLogin(ctx, found, { login, busy: true });
+        return sendLogin(ctx, found, { login, busy: true });
     }
   });
 

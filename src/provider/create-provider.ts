@@ -1,19 +1,21 @@
 import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 
-import { accountClient } from '../account/account-client.js';
 import type { AccountService } from '../accounts/account-service.js';
+import type { ApiRegistry } from '../apis/api-registry.js';
 import type { ConsentService } from '../consents/consent-service.js';
 import type { Config } from '../config/schema.js';
+import { interactionUrl } from '../interactions/paths.js';
 import type { KeySet } from '../keys/key-manager.js';
+import type { ProviderPages } from '../pages/provider-pages.js';
+import { accountClient } from '../self-service/account-client.js';
 import type { Store } from '../storage/types.js';
-import { setFormCsp } from '../http/security-headers.js';
-import type { Views } from '../views/render.js';
 import { createAdapterFactory } from './adapter.js';
 import { claimsByScope, supportedScopes } from './claims.js';
 import { clientValue, extraClientMetadata } from './client-metadata.js';
 import { createDeviceFlow } from './device-flow.js';
+import { createLogout } from './logout.js';
+import { uiLocalesOf } from './page-inputs.js';
 import { createResourceIndicators, refuseScopelessApiTokens } from './resources.js';
-import { createRenderError, uiLocalesOf } from './render-error.js';
 import { createTtls } from './ttl.js';
 
 export interface ProviderDeps {
@@ -22,8 +24,13 @@ export interface ProviderDeps {
   accounts: AccountService;
   /** what users agreed to per client: pre-fills each new sign-in's grant */
   consents: ConsentService;
+  /** the APIs clients may get access tokens for */
+  apis: ApiRegistry;
   keys: KeySet;
-  views: Views;
+  /** the pages oidc-provider's hooks send (logout, device flow, errors); it builds no markup itself */
+  pages: ProviderPages;
+  /** which browser origins get CORS for a client (oidc-provider's clientBasedCORS) */
+  cors: NonNullable<Configuration['clientBasedCORS']>;
   /** called with each store operation's duration, for metrics */
   onStoreOperation?: (model: string, op: string, seconds: number) => void;
 }
@@ -52,10 +59,8 @@ const introspectionPolicy = async (ctx: KoaContextWithOIDC, client: PolicyClient
   return audiences.some((aud) => apis.includes(aud));
 };
 
-export const interactionPath = (uid: string) => `/interaction/${uid}`;
-
 /** Builds the oidc-provider instance from our configuration and hooks. */
-export function createProvider({ config, store, accounts, consents, keys, views, onStoreOperation }: ProviderDeps): Provider {
+export function createProvider({ config, store, accounts, consents, apis, keys, pages, cors, onStoreOperation }: ProviderDeps): Provider {
   const secureCookies = config.issuer.startsWith('https:');
   const cookieOptions = { httpOnly: true, sameSite: 'lax', secure: secureCookies } as const;
 
@@ -89,10 +94,8 @@ export function createProvider({ config, store, accounts, consents, keys, views,
     // need it. A code_challenge that is sent is always enforced, and a code_verifier for a code
     // issued without one is refused (no downgrade).
     pkce: { required: (_ctx, client) => client.clientAuthMethod === 'none' || clientValue(client, 'require_pkce') !== false },
-    extraClientMetadata,
-    // Browser apps get CORS at the token, userinfo and revocation endpoints only from the origins
-    // they registered (oidc-provider never sends CORS headers at the authorization endpoint).
-    clientBasedCORS: (_ctx, origin, client) => ((clientValue(client, 'web_origins') as string[] | undefined) ?? []).includes(origin),
+    extraClientMetadata: extraClientMetadata({ production: config.issuer.startsWith('https:') }),
+    clientBasedCORS: cors,
     // One grant per sign-in (browser session and client): revoking one device's token, replaying a
     // code or reusing a refresh token there never touches another device's sign-in. What the user
     // agreed to is remembered per client apart from grants, and pre-fills each new sign-in's grant.
@@ -113,22 +116,11 @@ export function createProvider({ config, store, accounts, consents, keys, views,
       introspection: { enabled: true, allowedPolicy: introspectionPolicy as never },
       revocation: { enabled: true, allowedPolicy: ownTokenOnly as never },
       userinfo: { enabled: true },
-      resourceIndicators: createResourceIndicators(store.apis),
-      deviceFlow: createDeviceFlow(views),
+      resourceIndicators: createResourceIndicators(apis),
+      deviceFlow: createDeviceFlow(pages),
       // Signed userinfo (application/jwt) for clients registered with userinfo_signed_response_alg.
       jwtUserinfo: { enabled: true },
-      rpInitiatedLogout: {
-        enabled: true,
-        async logoutSource(ctx, form) {
-          setFormCsp(ctx, [ctx.oidc.params?.post_logout_redirect_uri]);
-          ctx.type = 'html';
-          ctx.body = views.render('logout', views.i18n.negotiate(ctx, uiLocalesOf(ctx)), { form, clientName: ctx.oidc.client?.clientName });
-        },
-        async postLogoutSuccessSource(ctx) {
-          ctx.type = 'html';
-          ctx.body = views.render('logged-out', views.i18n.negotiate(ctx, uiLocalesOf(ctx)), { clientName: ctx.oidc.client?.clientName });
-        },
-      },
+      rpInitiatedLogout: createLogout(pages),
     },
     ttl: createTtls(config.ttl),
     rotateRefreshToken(ctx) {
@@ -140,9 +132,9 @@ export function createProvider({ config, store, accounts, consents, keys, views,
       if (client.clientAuthMethod === 'none') return true;
       return token.ttlPercentagePassed() >= 70;
     },
-    interactions: { url: (_ctx, interaction) => interactionPath(interaction.uid) },
-    discovery: { ui_locales_supported: [...views.i18n.locales] },
-    renderError: createRenderError(views) as Configuration['renderError'],
+    interactions: { url: (_ctx, interaction) => interactionUrl(interaction.uid) },
+    discovery: { ui_locales_supported: [...pages.locales] },
+    renderError: (ctx, out) => pages.error(ctx, out, { uiLocales: uiLocalesOf(ctx) }),
   };
 
   const provider = new Provider(config.issuer, configuration);

@@ -1,7 +1,7 @@
 import { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 
-import { apiAccess, defaultAudience } from '../clients/client-policy.js';
-import type { ApiStore } from '../storage/types.js';
+import { apiAccess, defaultAudience } from '../clients/client-access.js';
+import type { ApiRegistry } from '../apis/api-registry.js';
 import { supportedScopes } from './claims.js';
 
 type ResourceIndicators = NonNullable<NonNullable<Configuration['features']>['resourceIndicators']>;
@@ -18,7 +18,7 @@ const scopelessClientCredentials = (ctx: KoaContextWithOIDC) =>
  * invalid_target), and only with those scopes. JWT-format APIs get RFC 9068 access tokens signed
  * ES256 (ID tokens stay RS256).
  */
-export function createResourceIndicators(apis: ApiStore): ResourceIndicators {
+export function createResourceIndicators(apis: Pick<ApiRegistry, 'find'>): ResourceIndicators {
   /** The API scopes the client could be granted at `audience` (none for an API it may not use). */
   const grantableAt = async (audience: string, client: ResourceClient) => {
     const api = await apis.find(audience);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { format, loadCatalogs, placeholders } from '../../src/i18n/catalog.js';
 import { createI18n, localesDir } from '../../src/i18n/i18n.js';
 import { negotiateLocale } from '../../src/i18n/negotiate.js';
-import { formatHtml, strong } from '../../src/views/html.js';
+import { formatHtml, strong } from '../../src/pages/html.js';
 
 const available = ['en', 'ko'];
 const pick = (uiLocales: unknown, acceptLanguages: string[] = []) => negotiateLocale(available, { uiLocales, acceptLanguages }, 'en');

@@ -1,9 +1,10 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
-import { HttpError } from '../http/http-error.js';
+import { HttpError } from './http-error.js';
 
 /**
- * Per-interaction CSRF tokens: an HMAC of the interaction uid under the store's cookie keys.
+ * CSRF tokens for our forms (login and consent per interaction uid, /account per session): an HMAC
+ * of the form's id under the store's cookie keys.
  * Stateless, so any node can check a token another node issued; still valid across a key
  * rotation because every current key is tried.
  */

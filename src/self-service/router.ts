@@ -4,23 +4,23 @@ import type Provider from 'oidc-provider';
 
 import type { AccountService } from '../accounts/account-service.js';
 import type { Audit } from '../audit.js';
-import { allowedClaims } from '../clients/client-policy.js';
+import { allowedClaims } from '../clients/client-access.js';
 import type { ConsentService } from '../consents/consent-service.js';
+import type { Csrf } from '../http/csrf.js';
 import { formString, parseForm } from '../http/form-body.js';
 import { HttpError } from '../http/http-error.js';
-import { setFormCsp } from '../http/security-headers.js';
-import type { Csrf } from '../interactions/csrf.js';
+import { noCache } from '../http/no-cache.js';
+import type { SendPage } from '../pages/send-page.js';
 import { claimsByScope } from '../provider/claims.js';
 import type { ConsentRecord } from '../storage/types.js';
-import type { Views } from '../views/render.js';
 import { accountClientId, accountLoginUrl } from './account-client.js';
 
-export interface AccountDeps {
+export interface SelfServiceDeps {
   provider: () => Provider;
   issuer: string;
   accounts: AccountService;
   consents: ConsentService;
-  views: Views;
+  sendPage: SendPage;
   csrf: Csrf;
   audit: Audit;
 }
@@ -40,7 +40,7 @@ function appView(client: Client, consent: ConsentRecord) {
  * /account: the signed-in user's profile and the apps they let in, each revocable (its consent,
  * every grant of it and their tokens go). Without a session it sends the user through the login page.
  */
-export function createAccountRouter({ provider, issuer, accounts, consents, views, csrf, audit }: AccountDeps): Router {
+export function createSelfServiceRouter({ provider, issuer, accounts, consents, sendPage, csrf, audit }: SelfServiceDeps): Router {
   const router = new Router({ prefix: '/account' });
 
   const currentSession = async (ctx: Context) => {
@@ -48,10 +48,7 @@ export function createAccountRouter({ provider, issuer, accounts, consents, view
     return session.accountId ? session : undefined;
   };
 
-  router.use(async (ctx, next) => {
-    ctx.set('Cache-Control', 'no-store');
-    await next();
-  });
+  router.use(noCache);
 
   router.get('/', async (ctx) => {
     const session = await currentSession(ctx);
@@ -63,9 +60,7 @@ export function createAccountRouter({ provider, issuer, accounts, consents, view
       const client = await provider().Client.find(consent.clientId);
       if (client) apps.push(appView(client, consent));
     }
-    setFormCsp(ctx, []);
-    ctx.type = 'html';
-    ctx.body = views.render('account', views.i18n.negotiate(ctx), { account, apps, csrf: csrf.token(`account:${session.uid}`) });
+    sendPage(ctx, 'account', { account, apps, csrf: csrf.token(`account:${session.uid}`) });
   });
 
   router.get('/callback', async (ctx) => {
