@@ -7,30 +7,33 @@ import { createAccountService } from './accounts/account-service.js';
 import { createLoginGuard } from './accounts/login-guard.js';
 import { createSignIn } from './accounts/sign-in.js';
 import { createSignIns } from './accounts/sign-ins.js';
-import { createAccountRouter } from './account/router.js';
 import { createAudit, type Audit } from './audit.js';
 import { auditProviderEvents } from './provider/audit-events.js';
 import { createConsentService } from './consents/consent-service.js';
+import { createApiRegistry } from './apis/api-registry.js';
 import type { Config } from './config/schema.js';
 import { assets } from './http/assets.js';
+import { allowRegisteredOrigins } from './http/cors.js';
+import { createCsrf } from './http/csrf.js';
 import { limitCodeEntries, limitDevicePages } from './http/device-limits.js';
 import { requireDeviceSession } from './http/device-session.js';
 import { errorHandler } from './http/error-handler.js';
 import { health } from './http/health.js';
 import { notFound } from './http/not-found.js';
 import { postToGet } from './http/post-to-get.js';
-import { createMetrics, requestRecorder, serveMetrics, type Metrics } from './http/metrics.js';
+import { createMetrics, requestRecorder, routeLabels, serveMetrics, type Metrics } from './http/metrics.js';
 import { pinHost, pinRequestTarget } from './http/pin-host.js';
 import { observeRequests } from './http/request-log.js';
 import { contentSecurityPolicy, securityHeaders } from './http/security-headers.js';
 import { createI18n, localesDir } from './i18n/i18n.js';
-import { createCsrf } from './interactions/csrf.js';
+import { interactionPrefix } from './interactions/paths.js';
 import { createInteractionRouter } from './interactions/router.js';
 import { loadKeySet, type KeySet } from './keys/key-manager.js';
 import { sealedInPlaceMessage } from './keys/sealed-store.js';
+import { createPages } from './pages/create-pages.js';
 import { createProvider } from './provider/create-provider.js';
+import { createSelfServiceRouter } from './self-service/router.js';
 import type { Store } from './storage/types.js';
-import { createViews } from './views/render.js';
 
 export interface AppDeps {
   config: Readonly<Config>;
@@ -54,6 +57,7 @@ export interface IdportApp {
 export async function createApp({ config, store, logger, kek }: AppDeps): Promise<IdportApp> {
   const accounts = createAccountService(store, config.passwords);
   const consents = createConsentService({ consents: store.consents, signIns: createSignIns(store) });
+  const apis = createApiRegistry(store.apis);
   const metrics = createMetrics();
   const logAudit = createAudit(logger);
   // Login and token counters follow the audit events, so the two never disagree.
@@ -62,7 +66,8 @@ export async function createApp({ config, store, logger, kek }: AppDeps): Promis
     if (event === 'login') metrics.logins.inc({ outcome: fields.outcome });
     if (event === 'token.issued' && fields.outcome === 'success') metrics.tokens.inc({ grant_type: String(fields.grant_type) });
   };
-  const views = createViews({ branding: config.branding, i18n: createI18n(localesDir) });
+  const i18n = createI18n(localesDir);
+  const pages = createPages({ branding: config.branding, i18n });
   const onSealed = (kids: string[]) => logger.warn({ kids }, sealedInPlaceMessage);
   let keys: KeySet = await loadKeySet(store, { kek, onSealed });
   let draining = false;
@@ -75,8 +80,11 @@ export async function createApp({ config, store, logger, kek }: AppDeps): Promis
     unknownLoginChecksPerSecond: config.bruteForce.unknownLoginChecksPerSecond,
     onCheck: (kind) => metrics.passwordChecks.inc({ kind }),
   });
-  const interactions = createInteractionRouter({ provider: () => current.provider, accounts, views, csrf, signIn, audit, consents, apis: store.apis });
-  const account = createAccountRouter({ provider: () => current.provider, issuer: config.issuer, accounts, consents, views, csrf, audit });
+  const { sendPage } = pages;
+  const provider = () => current.provider;
+  const { productName } = config.branding;
+  const interactions = createInteractionRouter({ provider, accounts, sendPage, i18n, productName, csrf, signIn, audit, consents, apis });
+  const selfService = createSelfServiceRouter({ provider, issuer: config.issuer, accounts, consents, sendPage, csrf, audit });
 
   const sessionCookie = () => current.provider.cookieName('session');
 
@@ -84,10 +92,10 @@ export async function createApp({ config, store, logger, kek }: AppDeps): Promis
   // middleware in front of its router (a second app calling provider.callback() cost a context,
   // a response cycle and ~20 promises per request).
   const middleware: Middleware[] = [
-    observeRequests(logger, requestRecorder(metrics)),
+    observeRequests(logger, requestRecorder(metrics, routeLabels({ interactionPrefix }))),
     pinHost(config.issuer),
     securityHeaders({ https: config.issuer.startsWith('https:'), csp: contentSecurityPolicy(config.branding) }),
-    errorHandler(views, logger),
+    errorHandler(pages.showErrorPage, logger),
     health(store, () => draining),
     ...(config.metrics.onPublicPort ? [serveMetrics(metrics.registry)] : []),
     assets(config.branding),
@@ -95,9 +103,9 @@ export async function createApp({ config, store, logger, kek }: AppDeps): Promis
     requireDeviceSession({ findSession: (id) => store.model('Session').find(id), sessionCookie }),
     limitCodeEntries({ counters: store.counters, limits: config.deviceFlow, sessionCookie }),
     postToGet(['/auth', '/session/end']),
-    notFound(views),
-    under('/account', account.routes() as Middleware),
-    under('/interaction/', interactions.routes() as Middleware, interactions.allowedMethods() as Middleware),
+    notFound(pages.showErrorPage),
+    under('/account', selfService.routes() as Middleware),
+    under(interactionPrefix, interactions.routes() as Middleware, interactions.allowedMethods() as Middleware),
   ];
   const build = (k: KeySet) => {
     const provider = createProvider({
@@ -105,8 +113,10 @@ export async function createApp({ config, store, logger, kek }: AppDeps): Promis
       store,
       accounts,
       consents,
+      apis,
       keys: k,
-      views,
+      pages: pages.provider,
+      cors: allowRegisteredOrigins,
       onStoreOperation: (model, op, seconds) => metrics.store.observe({ model, op }, seconds),
     });
     for (const m of middleware) provider.use(m);

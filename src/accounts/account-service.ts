@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Account, KoaContextWithOIDC } from 'oidc-provider';
 
-import type { Config } from '../config/schema.js';
+import { configDefaults, type Config } from '../config/schema.js';
 import type { AccountRecord, Store } from '../storage/types.js';
 import { accountClaims, checkExtraClaims } from './account-claims.js';
 import { createPasswords, type Passwords } from './password.js';
@@ -26,7 +26,7 @@ export interface NewAccountInput {
 const usernamePattern = /^[\p{L}\p{N}._@+-]{1,64}$/u;
 const emailPattern = /^[^\s@]{1,64}@[^\s@]{1,255}$/;
 
-export const defaultPasswordPolicy: Config['passwords'] = { minLength: 8, maxLength: 256, maxWaitingHashes: 32 };
+export const defaultPasswordPolicy: Config['passwords'] = configDefaults().passwords;
 
 /**
  * Accounts: creation with our input and password rules, password changes, removal. A credential

@@ -2,19 +2,14 @@ import { userInfo } from 'node:os';
 import pino from 'pino';
 
 import { createAccountService } from '../accounts/account-service.js';
-import { createSignIns } from '../accounts/sign-ins.js';
-import { createConsentService } from '../consents/consent-service.js';
+import { createApiRegistry, type ApiRegistry } from '../apis/api-registry.js';
 import { createAudit, type Audit } from '../audit.js';
-import { checkRedirectUri } from '../clients/redirect-policy.js';
+import { checkClientMetadata } from '../clients/client-policy.js';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import { readKek } from '../keys/key-encryption.js';
-import { ensureKeys, loadKeySet } from '../keys/key-manager.js';
-import { sealedInPlaceMessage } from '../keys/sealed-store.js';
+import { readKek } from '../config/secrets.js';
 import { openStore } from '../storage/open-store.js';
 import type { Store } from '../storage/types.js';
-import { createI18n, localesDir } from '../i18n/i18n.js';
-import { createViews } from '../views/render.js';
 
 const osUser = () => {
   try {
@@ -37,8 +32,9 @@ export interface CliContext {
   /** key-encryption key (IDPORT_KEK), when set */
   kek: Uint8Array | undefined;
   accounts: ReturnType<typeof createAccountService>;
-  /** oidc-provider's own client metadata validation, so the CLI accepts exactly what the server will. */
-  validateClient(metadata: Record<string, unknown>): Promise<void>;
+  apis: ApiRegistry;
+  /** The client policy every registration goes through (src/clients/client-policy.ts). */
+  validateClient(metadata: Record<string, unknown>): void;
 }
 
 export async function openCliContext(): Promise<CliContext> {
@@ -53,27 +49,11 @@ export async function openCliContext(): Promise<CliContext> {
     store,
     kek,
     accounts,
+    apis: createApiRegistry(store.apis),
     audit: (event, fields) => audit(event, { actor: `cli:${osUser()}`, ...fields }),
-    async validateClient(metadata) {
-      const production = config.issuer.startsWith('https:');
-      for (const field of ['redirect_uris', 'post_logout_redirect_uris']) {
-        for (const uri of (metadata[field] as string[] | undefined) ?? []) {
-          const problem = checkRedirectUri(uri, { production });
-          if (problem) throw new UsageError(`${field}: ${problem}`);
-        }
-      }
-      await ensureKeys(store, { kek });
-      // Loaded only here: oidc-provider is heavy and warns on Node 20, and only `clients add` needs it.
-      const { createProvider } = await import('../provider/create-provider.js');
-      const provider = createProvider({
-        config,
-        store,
-        accounts,
-        consents: createConsentService({ consents: store.consents, signIns: createSignIns(store) }),
-        keys: await loadKeySet(store, { kek, onSealed: (kids) => log.warn({ kids }, sealedInPlaceMessage) }),
-        views: createViews({ branding: config.branding, i18n: createI18n(localesDir) }),
-      });
-      await provider.Client.validate(metadata as never);
+    validateClient(metadata) {
+      const problem = checkClientMetadata(metadata, { production: config.issuer.startsWith('https:') });
+      if (problem) throw new UsageError(problem);
     },
   };
 }

@@ -22,7 +22,7 @@ export const usage = `usage: idport <command> [options]
   migrate                         apply SQLite migrations / create MongoDB indexes (start-up does it too)
 
 Every command takes --json (prints exactly one JSON object). The CLI uses the server's
-configuration (config/default.json, IDPORT_CONFIG, DATABASE_URL …) and works while it runs.`;
+configuration (IDPORT_CONFIG, DATABASE_URL …) and works while it runs.`;
 
 const nouns = { users, clients, apis, keys, migrate } as const;
 

@@ -1,50 +1,99 @@
-import { claimsByScope, supportedScopes } from '../provider/claims.js';
-import type { ApiRecord } from '../storage/types.js';
+import { supportedScopes } from '../provider/claims.js';
+import { checkRedirectUri, isOrigin } from './redirect-policy.js';
 
 /**
- * What a client may be given, from its registration (in oidc-provider's Client shape: `scope`,
- * and our `api_scopes` and `default_audience` metadata). One policy for tokens, consent and claims.
+ * Client metadata of our own, beside RFC 7591's:
+ * - require_pkce (boolean, default true): a confidential client may turn PKCE off (certification);
+ * - first_party (boolean): our own apps, which skip the consent page;
+ * - web_origins (array of origins): browser apps allowed CORS at the token, userinfo and revocation endpoints;
+ * - default_audience (string): the API (RFC 8707 resource) its access tokens are for when it names none;
+ * - api_scopes (array): the API scopes it may be granted (OpenID scopes stay in `scope`);
+ * - introspect_for (array of API audiences): a resource server that may introspect access tokens
+ *   issued to any client for those APIs (otherwise a client sees only its own tokens).
  */
-export interface PolicyClient {
-  clientId: string;
-  scope?: string | undefined;
-}
+export const ownProperties = ['require_pkce', 'first_party', 'web_origins', 'default_audience', 'api_scopes', 'introspect_for'] as const;
+export type OwnProperty = (typeof ownProperties)[number];
 
-const own = (client: PolicyClient, name: 'api_scopes' | 'default_audience') => (client as unknown as Record<string, unknown>)[name];
+export const deviceCodeGrant = 'urn:ietf:params:oauth:grant-type:device_code';
+export const supportedGrantTypes: readonly string[] = ['authorization_code', 'refresh_token', 'client_credentials', deviceCodeGrant];
+const authMethods = new Set(['client_secret_basic', 'client_secret_post', 'none']);
+const scopeToken = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 
-/** The OpenID scopes it may ask for: its registered `scope`, or all of ours. */
-export function allowedOidcScopes(client: PolicyClient): Set<string> {
-  const registered = typeof client.scope === 'string' && client.scope ? client.scope.split(' ') : supportedScopes;
-  return new Set(registered.filter((s) => supportedScopes.includes(s)));
-}
+type Metadata = Record<string, unknown>;
+const list = (value: unknown): unknown[] | undefined => (Array.isArray(value) ? value : undefined);
+const isList = (value: unknown, each: (v: unknown) => boolean) => Array.isArray(value) && value.every(each);
 
-/** The user claims it may receive: those of its OpenID scopes (OpenID Connect Core §5.4), and `sub`. */
-export function allowedClaims(client: PolicyClient): Set<string> {
-  const claims = new Set<string>(['sub']);
-  for (const scope of allowedOidcScopes(client)) {
-    for (const claim of (claimsByScope as Record<string, readonly string[]>)[scope] ?? []) claims.add(claim);
+/** Why one of our own properties is wrong, or undefined (absent is fine). */
+export function checkOwnProperty(key: OwnProperty, value: unknown, metadata: Metadata): string | undefined {
+  if (value === undefined) return undefined;
+  switch (key) {
+    case 'require_pkce':
+      if (typeof value !== 'boolean') return 'require_pkce must be a boolean';
+      return value === false && metadata.token_endpoint_auth_method === 'none' ? 'a public client (token_endpoint_auth_method none) must use PKCE' : undefined;
+    case 'first_party':
+      return typeof value === 'boolean' ? undefined : 'first_party must be a boolean';
+    case 'web_origins':
+      return isList(value, isOrigin) ? undefined : 'web_origins must be a list of origins like https://app.example.com';
+    case 'api_scopes':
+      return isList(value, (s) => typeof s === 'string' && scopeToken.test(s)) ? undefined : 'api_scopes must be a list of scope names';
+    case 'introspect_for':
+      return isList(value, (a) => typeof a === 'string' && a.length > 0) ? undefined : 'introspect_for must be a list of API audiences';
+    case 'default_audience':
+      return typeof value === 'string' && value ? undefined : 'default_audience must be an API audience';
   }
-  return claims;
 }
 
-/** The API scopes it was registered for (`clients add --scope`). */
-export const registeredApiScopes = (client: PolicyClient): string[] => {
-  const value = own(client, 'api_scopes');
-  return Array.isArray(value) ? (value as string[]) : [];
-};
+/** Redirect URIs a web client may register: our rules (redirect-policy.ts), and http(s) only. */
+export function checkClientUris(metadata: Metadata, production: boolean): string | undefined {
+  for (const field of ['redirect_uris', 'post_logout_redirect_uris']) {
+    const uris = metadata[field];
+    if (uris === undefined) continue;
+    if (!isList(uris, (u) => typeof u === 'string')) return `${field} must be a list of URIs`;
+    for (const uri of uris as string[]) {
+      const problem = checkRedirectUri(uri, { production });
+      if (problem) return `${field}: ${problem}`;
+      if (!/^https?:/i.test(uri)) return `${field}: ${uri} must be an http(s) URI (web clients)`;
+    }
+  }
+  return undefined;
+}
 
-export const defaultAudience = (client: PolicyClient): string | undefined => {
-  const value = own(client, 'default_audience');
-  return typeof value === 'string' ? value : undefined;
-};
+/** Grant types, response types and client authentication fit together. */
+function checkGrants(metadata: Metadata): string | undefined {
+  const grants = list(metadata.grant_types) ?? ['authorization_code'];
+  const unknown = grants.find((g) => typeof g !== 'string' || !supportedGrantTypes.includes(g));
+  if (unknown !== undefined) return `grant_types: ${String(unknown)} is not supported (${supportedGrantTypes.join(', ')})`;
+  const interactive = grants.includes('authorization_code');
+  const responses = list(metadata.response_types) ?? (interactive ? ['code'] : []);
+  if (interactive !== (responses.length === 1 && responses[0] === 'code') || (!interactive && responses.length)) {
+    return 'response_types must be ["code"] exactly when grant_types has authorization_code';
+  }
+  if (interactive && !list(metadata.redirect_uris)?.length) return 'redirect_uris is required for a client that signs users in';
+  if (!interactive && list(metadata.redirect_uris)?.length) return 'redirect_uris needs the authorization_code grant';
+  const method = metadata.token_endpoint_auth_method ?? 'client_secret_basic';
+  if (!authMethods.has(String(method))) return `token_endpoint_auth_method ${String(method)} is not supported`;
+  if (method === 'none' && metadata.client_secret !== undefined) return 'a public client (token_endpoint_auth_method none) has no client_secret';
+  if (method !== 'none' && (typeof metadata.client_secret !== 'string' || metadata.client_secret.length < 32)) {
+    return 'a confidential client needs a client_secret of at least 32 characters';
+  }
+  if (method === 'none' && grants.includes('client_credentials')) return 'a public client has no secret and cannot use client_credentials';
+  return undefined;
+}
 
 /**
- * Whether the client may get access tokens for an API, and with which scopes: only for its own
- * `--audience` or an API sharing a scope with its registered API scopes, and then only those
- * shared scopes.
+ * The one policy for client registrations, applied wherever a client is made: the CLI, the
+ * provider's own metadata validation (extraClientMetadata), and dynamic registration. Returns why
+ * the metadata is refused, or undefined. `production`: the issuer is https.
  */
-export function apiAccess(client: PolicyClient, api: Pick<ApiRecord, 'audience' | 'scopes'>): { allowed: boolean; scopes: string[] } {
-  const registered = new Set(registeredApiScopes(client));
-  const scopes = api.scopes.filter((s) => registered.has(s));
-  return { allowed: scopes.length > 0 || defaultAudience(client) === api.audience, scopes };
+export function checkClientMetadata(metadata: Metadata, { production }: { production: boolean }): string | undefined {
+  if (typeof metadata.client_id !== 'string' || !metadata.client_id) return 'client_id is required';
+  if (metadata.scope !== undefined) {
+    const scopes = typeof metadata.scope === 'string' ? metadata.scope.split(' ') : [];
+    if (!scopes.length || scopes.some((s) => !supportedScopes.includes(s))) return `scope may only hold OpenID scopes (${supportedScopes.join(' ')})`;
+  }
+  for (const key of ownProperties) {
+    const problem = checkOwnProperty(key, metadata[key], metadata);
+    if (problem) return problem;
+  }
+  return checkClientUris(metadata, production) ?? checkGrants(metadata);
 }

@@ -5,7 +5,6 @@ import { z } from 'zod';
 import { configSchema, type Config } from './schema.js';
 
 export const packageRoot = fileURLToPath(new URL('../../', import.meta.url));
-const defaultFile = `${packageRoot}config/default.json`;
 
 export class ConfigError extends Error {
   readonly code = 'ERR_CONFIG';
@@ -106,13 +105,13 @@ function describeIssue(issue: z.core.$ZodIssue, fromEnv: Map<string, string>): s
 }
 
 /**
- * Builds the configuration: config/default.json, then the file named by IDPORT_CONFIG,
- * then environment variables; validated once, then frozen.
+ * Builds the configuration: the schema's defaults (src/config/schema.ts, the only place they are
+ * written), then the JSON file named by IDPORT_CONFIG, then environment variables; validated
+ * once, then frozen.
  */
 export function loadConfig(env: Env = process.env, overrides: Raw = {}): Readonly<Config> {
   const problems: string[] = [];
-  let raw = readJson(defaultFile);
-  if (env.IDPORT_CONFIG) raw = merge(raw, readJson(env.IDPORT_CONFIG));
+  let raw: Raw = env.IDPORT_CONFIG ? readJson(env.IDPORT_CONFIG) : {};
   raw = merge(raw, envOverrides(env, problems));
   raw = merge(raw, overrides);
   if (problems.length) throw new ConfigError(problems);

@@ -57,7 +57,7 @@ export const configSchema = z
       .string()
       .min(1)
       .default('sqlite:./data/idport.db')
-      .describe('store: sqlite:PATH, sqlite::memory: (mongodb:// later)'),
+      .describe('store: sqlite:PATH, sqlite::memory:, or a mongodb:// or mongodb+srv:// connection string'),
     workers: z
       .union([z.literal('auto'), z.number().int().min(1).max(256)])
       .default(1)
@@ -70,7 +70,7 @@ export const configSchema = z
       .boolean()
       .default(false)
       .describe('trust X-Forwarded-* headers (only behind a TLS-terminating proxy)'),
-    ttl: ttlSchema.default(() => ttlSchema.parse({})),
+    ttl: ttlSchema.prefault({}),
     keys: z
       .object({
         refreshSeconds: z
@@ -81,7 +81,7 @@ export const configSchema = z
           .describe('how often a running node re-reads keys from the store'),
       })
       .strict()
-      .default({ refreshSeconds: 60 }),
+      .prefault({}),
     sweepSeconds: z
       .number()
       .int()
@@ -107,7 +107,7 @@ export const configSchema = z
         connectTimeoutMs: z.number().int().positive().default(10000).describe('MongoDB TCP connect timeout'),
       })
       .strict()
-      .default({ maxPoolSize: 20, serverSelectionTimeoutMs: 10000, connectTimeoutMs: 10000 }),
+      .prefault({}),
     metrics: z
       .object({
         port: z
@@ -125,7 +125,7 @@ export const configSchema = z
           .describe('also serve /metrics on the public port (anyone who can reach the issuer can read it)'),
       })
       .strict()
-      .default({ port: null, host: '127.0.0.1', onPublicPort: false }),
+      .prefault({}),
     deviceFlow: z
       .object({
         pagesPerIpPerMinute: z.number().int().positive().default(60).describe('/device page loads and form posts from one IP per minute'),
@@ -143,7 +143,7 @@ export const configSchema = z
           .describe('wrong user codes one browser session may enter per hour before it must wait'),
       })
       .strict()
-      .default({ pagesPerIpPerMinute: 60, codeEntriesPerIpPerMinute: 10, wrongCodesPerSession: 5 }),
+      .prefault({}),
     passwords: z
       .object({
         minLength: z.number().int().min(8).max(64).default(8).describe('shortest password accepted (15 recommended when passwords are the only factor)'),
@@ -157,7 +157,7 @@ export const configSchema = z
           .describe('password checks waiting for a turn (per process); beyond it, sign-ins get 503 with Retry-After'),
       })
       .strict()
-      .default({ minLength: 8, maxLength: 256, maxWaitingHashes: 32 }),
+      .prefault({}),
     bruteForce: z
       .object({
         freeFailures: z.number().int().min(1).default(5).describe('failed logins for one account (or unknown username) before waits begin'),
@@ -175,19 +175,13 @@ export const configSchema = z
           .describe('password checks per second (per process) for logins naming no account; past it they wait without hashing'),
       })
       .strict()
-      .default({
-        freeFailures: 5,
-        waitSeconds: 60,
-        maxWaitSeconds: 900,
-        resetSeconds: 43200,
-        ipFailuresPerHour: 100,
-        ipBlockSeconds: 900,
-        loginsPerIpPerMinute: 60,
-        unknownLoginChecksPerSecond: 10,
-      }),
-    branding: brandingSchema.default(() => brandingSchema.parse({})),
+      .prefault({}),
+    branding: brandingSchema.prefault({}),
   })
   .strict();
 
 export type ConfigInput = z.input<typeof configSchema>;
 export type Config = z.output<typeof configSchema> & { issuer: string };
+
+/** Every default, from the schema (the only place defaults are written). */
+export const configDefaults = (): Config => configSchema.parse({}) as Config;

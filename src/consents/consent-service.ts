@@ -1,7 +1,7 @@
 import type Provider from 'oidc-provider';
 
 import type { SignIns } from '../accounts/sign-ins.js';
-import { allowedClaims, allowedOidcScopes, registeredApiScopes, type PolicyClient } from '../clients/client-policy.js';
+import { allowedClaims, allowedOidcScopes, registeredApiScopes, type PolicyClient } from '../clients/client-access.js';
 import type { ConsentRecord, ConsentStore } from '../storage/types.js';
 
 type Grant = InstanceType<Provider['Grant']>;

@@ -1,7 +1,12 @@
 /**
- * The one storage interface. Every adapter (SQLite now, MongoDB later) implements it and
- * passes the contract suite in test/contract/. Adapters return `undefined` for records that
- * are missing or expired and throw only on I/O failure.
+ * The one storage interface. Every adapter (SQLite, MongoDB) implements it and passes the
+ * contract suite in test/contract/, which pins each promise made here:
+ * - records that are missing or expired are `undefined` (or not listed), never an error; so are
+ *   lookups by a value no store holds (over 1,024 characters);
+ * - when the database cannot be used (unreachable, closed, out of disk, locked too long), every
+ *   operation rejects with StoreUnavailableError (`ERR_STORE_UNAVAILABLE`), and only then;
+ * - returned records never alias what the store holds: accounts, clients and APIs may come back
+ *   frozen and shared (never mutate them), everything else as a fresh copy.
  */
 
 /** A payload as oidc-provider hands it to its adapter. */

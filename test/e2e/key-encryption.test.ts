@@ -4,7 +4,7 @@ import { rmSync } from 'node:fs';
 import pino from 'pino';
 
 import { loadConfig } from '../../src/config/load.js';
-import { readKek } from '../../src/keys/key-encryption.js';
+import { readKek } from '../../src/config/secrets.js';
 import { startServer } from '../../src/server.js';
 import { tempDir } from '../helpers/server.js';
 

@@ -11,7 +11,12 @@ test('the README configuration table lists every setting with its env variable a
   }
 });
 
-test('the README test command is the one .ci/run runs', () => {
+test('the README test command is the one .ci/run runs (after npm ci)', () => {
+  const ci = readFileSync(new URL('../../.ci/run', import.meta.url), 'utf8');
   expect(readme).toContain('npm install && npm start');
   expect(readme).toMatch(/```sh\nnpm test\n```/);
+  // .ci/run installs with `npm ci`, then runs exactly `npm test` (piped to its log)
+  expect(ci).toMatch(/^phase "node \$NODE_MACHINE: npm ci" npm ci$/m);
+  expect(ci).toMatch(/^\s*npm test 2>&1 \| tee "\$log"$/m);
+  expect(ci.indexOf('npm ci')).toBeLessThan(ci.indexOf('npm test 2>&1'));
 });

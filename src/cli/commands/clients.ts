@@ -17,7 +17,7 @@ const newClientId = (): string => {
   return id.startsWith('-') ? newClientId() : id;
 };
 
-/** Builds client metadata from the command line; oidc-provider validates it before it is stored. */
+/** Builds client metadata from the command line; the client policy checks it before it is stored. */
 export function clientFromArgs(args: Args): ClientMetadata {
   const name = args.string('name');
   if (!name) throw new UsageError('--name is required');
@@ -79,16 +79,14 @@ export async function clients(ctx: CliContext, verb: string | undefined, args: A
       const metadata = clientFromArgs(args);
       const audiences = [metadata.default_audience, ...((metadata.introspect_for as string[] | undefined) ?? [])];
       for (const audience of audiences) {
-        if (typeof audience === 'string' && !(await ctx.store.apis.find(audience))) {
+        if (typeof audience === 'string' && !(await ctx.apis.find(audience))) {
           throw new UsageError(`${audience} is not a registered API (idport apis add first)`);
         }
       }
       try {
-        await ctx.validateClient(metadata);
+        ctx.validateClient(metadata);
       } catch (err) {
-        if (err instanceof UsageError) throw new UsageError(`invalid client: ${err.message}`);
-        const e = err as { error?: string; error_description?: string; message: string };
-        throw new UsageError(`invalid client: ${e.error_description ?? e.message}`);
+        throw new UsageError(`invalid client: ${(err as Error).message}`);
       }
       await ctx.store.clients.upsert(metadata);
       ctx.audit('client.added', { outcome: 'success', client_id: metadata.client_id, client_name: metadata.client_name });

@@ -1,13 +1,8 @@
 import { ensureKeys, rotateKeys } from '../../keys/key-manager.js';
+import { cookieKeyRetention, signingKeyRetention } from '../../keys/retention.js';
 import type { Args } from '../args.js';
 import { UsageError, type CliContext } from '../context.js';
 import { iso, print, table } from '../output.js';
-
-/** How long a retired signing key stays published: the longest-lived token it may have signed, plus node refresh lag. */
-export function retiredKeyLifetime(ctx: CliContext): number {
-  const { ttl, keys } = ctx.config;
-  return Math.max(ttl.idToken, ttl.accessToken, ttl.clientCredentials) + keys.refreshSeconds;
-}
 
 export async function keys(ctx: CliContext, verb: string | undefined, args: Args): Promise<void> {
   const json = args.flag('json');
@@ -26,8 +21,8 @@ export async function keys(ctx: CliContext, verb: string | undefined, args: Args
     }
     case 'rotate': {
       await ensureKeys(ctx.store, { kek: ctx.kek });
-      const keepSeconds = retiredKeyLifetime(ctx);
-      const cookieKeepSeconds = args.flag('cookies') ? ctx.config.ttl.session + ctx.config.keys.refreshSeconds : undefined;
+      const keepSeconds = signingKeyRetention(ctx.config, await ctx.apis.list());
+      const cookieKeepSeconds = args.flag('cookies') ? cookieKeyRetention(ctx.config) : undefined;
       const fresh = await rotateKeys(ctx.store, keepSeconds, { cookieKeepSeconds, kek: ctx.kek });
       ctx.audit('keys.rotated', { outcome: 'success', kids: fresh.map((k) => k.kid), cookies: !!cookieKeepSeconds });
       const result = {

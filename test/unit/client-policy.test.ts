@@ -1,0 +1,67 @@
+/**
+ * One client policy for every way a client is made: what the CLI builds and the policy accepts,
+ * the provider (oidc-provider's own validation plus ours) accepts too, so the server can load it;
+ * and what the policy refuses, the provider refuses as well.
+ */
+import { parseCliArgs } from '../../src/cli/args.js';
+import { clientFromArgs } from '../../src/cli/commands/clients.js';
+import { checkClientMetadata } from '../../src/clients/client-policy.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+let server: TestServer;
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(() => server.stop());
+
+const fromCli = (...argv: string[]) => clientFromArgs(parseCliArgs(argv));
+const providerAccepts = (metadata: Record<string, unknown>) =>
+  server.idport.provider().Client.validate(metadata as never).then(
+    () => true,
+    (err: { error_description?: string }) => err.error_description ?? String(err),
+  );
+
+describe('what the CLI builds and the policy accepts, the provider accepts', () => {
+  test.each([
+    ['a web app', ['--name', 'A', '--redirect-uri', 'http://127.0.0.1:8080/cb']],
+    ['a web app with everything', ['--name', 'A', '--redirect-uri', 'https://a.example/cb', '--post-logout-redirect-uri', 'https://a.example/bye', '--scope', 'openid email read:things', '--first-party', '--web-origin', 'https://a.example', '--pkce-optional']],
+    ['a public SPA', ['--name', 'A', '--redirect-uri', 'http://localhost:5173/cb', '--public']],
+    ['a machine client', ['--name', 'A', '--grant-type', 'client_credentials', '--scope', 'read:things']],
+    ['a device app', ['--name', 'A', '--grant-type', 'device_code', '--public']],
+    ['a resource server', ['--name', 'A', '--grant-type', 'client_credentials', '--introspect-for', 'https://api.example']],
+  ])('%s', async (_name, argv) => {
+    const metadata = fromCli(...argv);
+    expect(checkClientMetadata(metadata, { production: false })).toBeUndefined();
+    expect(await providerAccepts(metadata)).toBe(true);
+  });
+});
+
+describe('what the policy refuses, the provider refuses too', () => {
+  const web = () => fromCli('--name', 'A', '--redirect-uri', 'http://127.0.0.1:8080/cb');
+  test.each([
+    ['a fragment in a redirect URI', { redirect_uris: ['http://127.0.0.1/cb#x'] }, /fragment/],
+    ['a javascript: redirect URI', { redirect_uris: ['javascript:alert(1)'] }, /forbidden scheme/],
+    ['a custom scheme for a web client', { redirect_uris: ['com.example.app:/cb'] }, /http\(s\) URI/],
+    ['credentials in a post-logout URI', { post_logout_redirect_uris: ['https://u:p@a.example/bye'] }, /credentials/],
+    ['web_origins with a path', { web_origins: ['https://a.example/app'] }, /web_origins/],
+    ['a public client without PKCE', { token_endpoint_auth_method: 'none', client_secret: undefined, require_pkce: false }, /must use PKCE/],
+  ])('%s', async (_name, change, message) => {
+    const metadata = { ...web(), ...change };
+    expect(checkClientMetadata(metadata, { production: false })).toMatch(message);
+    expect(await providerAccepts(metadata)).not.toBe(true);
+  });
+
+  test('with an https issuer, plain http redirect URIs are refused except on loopback', () => {
+    const metadata = { ...web(), redirect_uris: ['http://app.example.com/cb'] };
+    expect(checkClientMetadata(metadata, { production: true })).toMatch(/must use https/);
+    expect(checkClientMetadata({ ...metadata, redirect_uris: ['http://127.0.0.1:9000/cb'] }, { production: true })).toBeUndefined();
+  });
+
+  test('registrations the CLI cannot express are refused by the policy too (dynamic registration will send them)', () => {
+    const base = web();
+    expect(checkClientMetadata({ ...base, grant_types: ['implicit'] }, { production: false })).toMatch(/implicit is not supported/);
+    expect(checkClientMetadata({ ...base, scope: 'openid read:things' }, { production: false })).toMatch(/scope may only hold OpenID scopes/);
+    expect(checkClientMetadata({ ...base, client_secret: 'short' }, { production: false })).toMatch(/at least 32 characters/);
+    expect(checkClientMetadata({ ...base, token_endpoint_auth_method: 'none', grant_types: ['client_credentials'], response_types: [], redirect_uris: [], client_secret: undefined }, { production: false })).toMatch(/cannot use client_credentials/);
+  });
+});
