@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { importJWK, type JWK } from 'jose';
 
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { expectNoFindings, serverJwksFindings } from './checks.js';
 
 const issuer = 'https://idp.example.test';
 const discoveryUrl = `${issuer}/.well-known/openid-configuration`;
@@ -95,6 +96,10 @@ describe('oidcc-config-certification-test-plan', () => {
     for (const scope of meta.scopes_supported as string[]) expect(scope).toMatch(/^[\x21\x23-\x5B\x5D-\x7E]+$/);
     expect(meta.claims_supported).toEqual(expect.arrayContaining(['sub', 'name', 'email', 'address', 'phone_number', 'birthdate']));
     expect(meta.claims_parameter_supported).toBe(true);
+    // CheckDiscEndpointLocalesSyntax, CheckDiscEndpointLocalesCanonicalCasing: well-formed BCP 47, canonical case
+    for (const field of ['ui_locales_supported', 'claims_locales_supported']) {
+      for (const tag of (meta[field] as string[] | undefined) ?? []) expect([field, Intl.getCanonicalLocales(tag)]).toEqual([field, [tag]]);
+    }
     expect(meta.code_challenge_methods_supported).toEqual(['S256']);
     // request objects: by value not advertised (absent means false), by reference explicitly not supported
     expect(meta.request_parameter_supported ?? false).toBe(false);
@@ -109,11 +114,8 @@ describe('oidcc-config-certification-test-plan', () => {
     expect(jwksRes.status).toBe(200);
     expect(jwksRes.headers.get('content-type')).toMatch(/^application\/(jwk-set\+)?json/);
     const jwks = (await jwksRes.json()) as { keys: JWK[] };
-    expect(Array.isArray(jwks.keys)).toBe(true);
-    expect(jwks.keys.length).toBeGreaterThan(0);
-    const kids = jwks.keys.map((k) => k.kid);
-    expect(kids.every((kid) => typeof kid === 'string' && kid.length > 0)).toBe(true);
-    expect(new Set(kids).size).toBe(kids.length);
+    // ValidateJwksSequence, CheckForKeyIdInServerJWKs, CheckDistinctKeyIdValueInServerJWKs
+    expectNoFindings(await serverJwksFindings(jwks));
     for (const key of jwks.keys) {
       for (const member of privateMembers) expect([key.kid, member, member in key]).toEqual([key.kid, member, false]);
       expect(key.use).toBe('sig');

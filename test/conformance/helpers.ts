@@ -1,16 +1,16 @@
 /**
  * Shared helpers for the conformance tests: each test is one module of the OpenID Foundation's
- * conformance suite (see docs/conformance.md), run against the real server over HTTP with
- * openid-client as the relying party and the real login/consent pages driven by UserAgent.
+ * conformance suite (see docs/conformance.md), run against the real server over HTTP, with the
+ * real login/consent pages driven by UserAgent.
  *
  * Requests are built the way the suite builds them (OIDCC basic plan: code flow,
- * client_secret_basic, state + nonce, NO PKCE unless the module adds it), for a client
- * registered the way a certification run needs it (`certificationClient`).
+ * client_secret_basic, state + nonce of the suite's shapes, NO PKCE unless the module adds it),
+ * for a client registered the way a certification run needs it (`certificationClient`). Every
+ * response is checked the way the suite checks it on every flow (checks.ts): the JWKS when a
+ * module starts (moduleHooks), the authorization response or error, the token response, every ID
+ * token (signature with the module's JWKS, claims, hashes) and a userinfo call (checkFlow).
  */
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
+import { createRemoteJWKSet, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
 import * as oidc from 'openid-client';
 
 import { createAccountService } from '../../src/accounts/account-service.js';
@@ -18,62 +18,31 @@ import type { ConfigInput } from '../../src/config/schema.js';
 import type { AccountRecord } from '../../src/storage/types.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { csrfFrom, UserAgent } from '../helpers/user-agent.js';
+import {
+  authorizationErrorFindings,
+  authorizationResponseFindings,
+  expectNoFindings,
+  idTokenFindings,
+  serverJwksFindings,
+  standardClaimFindings,
+  tokenErrorFindings,
+  tokenResponseFindings,
+  unrequestedClaimFindings,
+  updatedAtFindings,
+  type Findings,
+  type TokenResponse,
+} from './checks.js';
+import { buffy, certificationClient, POST_LOGOUT_REDIRECT_URI, REDIRECT_URI } from './fixtures.js';
+import { suiteRandomValue } from './suite-values.js';
 
+export * from './fixtures.js';
 export { UserAgent };
 
-export const REDIRECT_URI = 'http://127.0.0.1:8080/callback';
-export const POST_LOGOUT_REDIRECT_URI = 'http://127.0.0.1:8080/post_logout_redirect';
-
-/**
- * The suite's basic and logout plans run with static clients and never send PKCE (only
- * oidcc-ensure-request-with-valid-pkce-succeeds does). idport requires PKCE by default, so the
- * clients of a certification run are registered with PKCE made optional (confidential clients
- * only; `idport clients add --pkce-optional`). See docs/conformance.md, setting S1.
- */
-export const certificationClient = { require_pkce: false } as const;
-
-/** The test user, with every standard claim (OpenID Connect Core §5.1) filled in. */
-export const buffy = {
-  username: 'buffy',
-  password: 'into every generation a slayer is born',
-  email: 'buffy@sunnydale.example',
-  name: 'Buffy Anne Summers',
-  claims: {
-    given_name: 'Buffy',
-    family_name: 'Summers',
-    middle_name: 'Anne',
-    nickname: 'Buff',
-    profile: 'https://sunnydale.example/buffy',
-    picture: 'https://sunnydale.example/buffy.png',
-    website: 'https://slayer.example',
-    gender: 'female',
-    birthdate: '1981-01-19',
-    zoneinfo: 'America/Los_Angeles',
-    locale: 'en-US',
-    address: {
-      formatted: '1630 Revello Drive\nSunnydale, CA 95037\nUSA',
-      street_address: '1630 Revello Drive',
-      locality: 'Sunnydale',
-      region: 'CA',
-      postal_code: '95037',
-      country: 'US',
-    },
-    phone_number: '+1 555 555 0199',
-  },
-} as const;
-
-/** Standard claims released per scope (OpenID Connect Core §5.4). */
-export const scopeClaims = {
-  profile: [
-    'name', 'family_name', 'given_name', 'middle_name', 'nickname', 'preferred_username', 'profile',
-    'picture', 'website', 'gender', 'birthdate', 'zoneinfo', 'locale', 'updated_at',
-  ],
-  email: ['email', 'email_verified'],
-  address: ['address'],
-  phone: ['phone_number', 'phone_number_verified'],
-} as const;
-
 export type ClientMetadata = Record<string, unknown> & { client_id: string; client_secret: string; redirect_uris: string[] };
+export interface Client {
+  metadata: ClientMetadata;
+  config: oidc.Configuration;
+}
 
 export interface Op {
   server: TestServer;
@@ -83,6 +52,10 @@ export interface Op {
   client: ClientMetadata;
   config: oidc.Configuration;
   meta: oidc.ServerMetadata;
+  /** the server's JWKS as the current module fetched it when it started (see moduleHooks) */
+  jwks?: JSONWebKeySet;
+  /** how many responses the current module ran through the per-flow checks */
+  checked: number;
   stop(): Promise<void>;
 }
 
@@ -93,13 +66,46 @@ export async function startOp(overrides: Partial<ConfigInput> = {}): Promise<Op>
   const server = await startTestServer({ bruteForce: { loginsPerIpPerMinute: 10_000 }, ...overrides });
   try {
     const user = await createAccountService(server.store).create({ ...buffy, claims: { ...buffy.claims }, emailVerified: true });
-    const op = { server, issuer: server.url, user, stop: () => server.stop() } as Op;
+    const op = { server, issuer: server.url, user, checked: 0, stop: () => server.stop() } as Op;
     const { metadata, config } = await registerClient(op);
     return Object.assign(op, { client: metadata, config, meta: config.serverMetadata() });
   } catch (err) {
     await server.stop();
     throw err;
   }
+}
+
+/**
+ * What the suite does as every module starts (AbstractOIDCCServerTest.configure): fetch the
+ * server's JWKS and validate it (kids present and distinct, public keys only, usable). The ID
+ * tokens of the module are then verified against exactly this JWKS. After each module, checks
+ * that it ran its responses through the per-flow checks (or said why it has none: `flowless`).
+ */
+export function moduleHooks(getOp: () => Op) {
+  let reason: string | undefined;
+  beforeEach(async () => {
+    reason = undefined;
+    await beginModule(getOp());
+  });
+  afterEach(() => {
+    const op = getOp();
+    if (reason === undefined) expect({ checkedResponses: op.checked > 0 }).toEqual({ checkedResponses: true });
+  });
+  return {
+    /** the current module has no response to check (discovery, registration, an error page) */
+    flowless(why: string) {
+      reason = why;
+    },
+  };
+}
+
+export async function beginModule(op: Op) {
+  const res = await fetch(op.meta.jwks_uri!);
+  expect(res.status).toBe(200);
+  const jwks = (await res.json()) as JSONWebKeySet;
+  expectNoFindings(await serverJwksFindings(jwks));
+  op.jwks = jwks;
+  op.checked = 0;
 }
 
 let clients = 0;
@@ -109,7 +115,7 @@ let clients = 0;
  * validating its metadata with the running provider's Client.validate, as the CLI does
  * (src/cli/context.ts). By default it is a certification client (see certificationClient).
  */
-export async function registerClient(op: Pick<Op, 'server' | 'issuer'>, overrides: Record<string, unknown> = {}) {
+export async function registerClient(op: Pick<Op, 'server' | 'issuer'>, overrides: Record<string, unknown> = {}): Promise<Client> {
   clients += 1;
   const metadata = {
     client_id: `conformance-${clients}-${Math.random().toString(36).slice(2, 8)}`,
@@ -138,26 +144,30 @@ export interface AuthRequest {
   verifier?: string | undefined;
 }
 
+export interface RequestShape {
+  /** S256 PKCE (only oidcc-ensure-request-with-valid-pkce-succeeds and non-certification clients) */
+  pkce?: boolean;
+  /** the suite's requested_state_length / requested_nonce_length (10 by default) */
+  stateLength?: number;
+  nonceLength?: number;
+}
+
 /**
  * An authorization request as the suite builds it: client_id, response_type=code, scope,
- * redirect_uri, state, nonce; `pkce: true` adds S256 PKCE; `extra` adds parameters, and an
- * `undefined` value removes one.
+ * redirect_uri, state, nonce (alphanumerics, see suiteRandomValue); `pkce: true` adds S256 PKCE;
+ * `extra` adds parameters, and an `undefined` value removes one.
  */
-export async function authRequest(
-  client: { client_id: string },
-  extra: Record<string, string | undefined> = {},
-  { pkce = false }: { pkce?: boolean } = {},
-): Promise<AuthRequest> {
+export async function authRequest(client: { client_id: string }, extra: Record<string, string | undefined> = {}, shape: RequestShape = {}): Promise<AuthRequest> {
   const params: Record<string, string | undefined> = {
     client_id: client.client_id,
     response_type: 'code',
     scope: 'openid',
     redirect_uri: REDIRECT_URI,
-    state: oidc.randomState(),
-    nonce: oidc.randomNonce(),
+    state: suiteRandomValue(shape.stateLength),
+    nonce: suiteRandomValue(shape.nonceLength),
   };
   let verifier: string | undefined;
-  if (pkce) {
+  if (shape.pkce) {
     verifier = oidc.randomPKCECodeVerifier();
     params.code_challenge = await oidc.calculatePKCECodeChallenge(verifier);
     params.code_challenge_method = 'S256';
@@ -190,12 +200,28 @@ export interface DriveOptions {
   ua?: UserAgent;
   /** GET (a redirect, the default) or POST (a form post) to the authorization endpoint */
   method?: 'GET' | 'POST';
+  /**
+   * The POST comes from the suite's page, another site: the browser withholds our SameSite=Lax
+   * cookies from it (they go again with the top-level GET that follows).
+   */
+  crossSite?: boolean;
   order?: 'as-is' | 'reversed';
   user?: { username: string; password: string };
   /** what to type in the login field (default the username) */
   login?: string;
   /** called with each page's HTML before it is submitted */
   onPage?: (page: Page, html: string) => void;
+}
+
+/** A form POST from another site: the browser sends none of our (SameSite=Lax) cookies with it. */
+async function crossSitePost(ua: UserAgent, url: string, form: Record<string, string>) {
+  const withheld = new Map(ua.cookies);
+  ua.cookies.clear();
+  try {
+    return await ua.postForm(url, form);
+  } finally {
+    for (const [name, value] of withheld) if (!ua.cookies.has(name)) ua.cookies.set(name, value);
+  }
 }
 
 /**
@@ -205,9 +231,10 @@ export interface DriveOptions {
 export async function drive(op: Pick<Op, 'issuer' | 'meta'>, request: AuthRequest, options: DriveOptions = {}): Promise<Flow> {
   const ua = options.ua ?? new UserAgent();
   const pages: Page[] = [];
+  const endpoint = op.meta.authorization_endpoint!;
   let step =
     options.method === 'POST'
-      ? await ua.follow(op.meta.authorization_endpoint!, op.issuer, await ua.postForm(op.meta.authorization_endpoint!, request.params))
+      ? await ua.follow(endpoint, op.issuer, await (options.crossSite ? crossSitePost(ua, endpoint, request.params) : ua.postForm(endpoint, request.params)))
       : await ua.follow(authUrl(op, request.params, options.order), op.issuer);
   for (let n = 0; !step.left && n < 4; n += 1) {
     const html = await step.page!.text();
@@ -229,29 +256,104 @@ export async function drive(op: Pick<Op, 'issuer' | 'meta'>, request: AuthReques
   return { ...request, callback: step.left, pages, ua };
 }
 
-/** Redeems the code from a successful flow with openid-client (which validates the ID token). */
-export async function redeem(config: oidc.Configuration, flow: Flow) {
-  const tokens = await oidc.authorizationCodeGrant(
-    config,
-    flow.callback,
-    {
-      pkceCodeVerifier: flow.verifier,
-      expectedState: flow.state,
-      expectedNonce: flow.nonce,
-      idTokenExpected: true,
-    },
-  );
-  return { tokens, claims: tokens.claims()! };
+export interface Tokens {
+  access_token: string;
+  id_token: string;
+  refresh_token?: string | undefined;
+  token_type: string;
+  expires_in?: number | undefined;
 }
 
-/** A whole successful login: drive the pages, then redeem the code. */
-export async function login(op: Op, extra: Record<string, string | undefined> = {}, options: DriveOptions & { pkce?: boolean; client?: { metadata: ClientMetadata; config: oidc.Configuration } } = {}) {
-  const client = options.client ?? { metadata: op.client, config: op.config };
-  const flow = await drive(op, await authRequest(client.metadata, extra, { pkce: options.pkce }), options);
+export type IdTokenClaims = JWTPayload & { sub: string; auth_time?: number; nonce?: string; [claim: string]: unknown };
+
+/**
+ * The per-flow checker: what the suite checks on every successful code flow. The authorization
+ * response (redirect URI query kept, iss, state, code of ≥ 128 bits), the token response (200
+ * JSON, no-store, Bearer, expires_in, token syntax and entropy, an ID token), the ID token
+ * (signature with the one key of the module's JWKS that matches kid/alg/use, iss/aud/exp/iat/
+ * auth_time/nonce/sub, standard claim types, updated_at, c_hash/at_hash when present, no claims
+ * nobody asked for) and a userinfo call with the access token (200).
+ */
+export async function checkFlow(op: Op, flow: Flow, res: TokenResponse, clientId: string): Promise<{ tokens: Tokens; claims: IdTokenClaims }> {
+  if (!op.jwks) throw new Error('the module did not start: call moduleHooks(() => op) in the test file');
+  const findings: Findings = [...authorizationResponseFindings(flow.callback, flow, op.issuer), ...tokenResponseFindings(res, { idToken: 'required' })];
+  const tokens = res.body as unknown as Tokens;
+  let claims = {} as IdTokenClaims;
+  if (typeof tokens.id_token === 'string') {
+    const code = flow.callback.searchParams.get('code') ?? undefined;
+    const idToken = await idTokenFindings(tokens.id_token, op.jwks, { issuer: op.issuer, clientId, nonce: flow.nonce, code, accessToken: tokens.access_token });
+    claims = idToken.claims as IdTokenClaims;
+    findings.push(...idToken.findings, ...unrequestedClaimFindings(claims, flow));
+  }
+  if (typeof tokens.access_token === 'string') {
+    const info = await userinfo(op, tokens.access_token);
+    if (info.status !== 200) findings.push(`EnsureHttpStatusCodeIs200 (userinfo): ${info.status} ${info.text.slice(0, 200)}`);
+  }
+  expectNoFindings(findings);
+  op.checked += 1;
+  return { tokens, claims };
+}
+
+/** Redeems the code of a successful flow at the token endpoint as the suite does, and checks the flow. */
+export async function redeem(op: Op, flow: Flow, client: ClientMetadata = op.client) {
+  const params: Record<string, string> = {
+    grant_type: 'authorization_code',
+    code: flow.callback.searchParams.get('code') ?? '',
+    redirect_uri: flow.params.redirect_uri ?? REDIRECT_URI,
+  };
+  if (flow.verifier) params.code_verifier = flow.verifier;
+  const auth = client.token_endpoint_auth_method === 'client_secret_post' ? 'client_secret_post' : 'client_secret_basic';
+  return checkFlow(op, flow, await tokenRequest(op, client, params, auth), client.client_id);
+}
+
+/** A whole successful login: drive the pages, then redeem the code (and check it all). */
+export async function login(op: Op, extra: Record<string, string | undefined> = {}, options: DriveOptions & RequestShape & { client?: Client } = {}) {
+  const client = options.client?.metadata ?? op.client;
+  const flow = await drive(op, await authRequest(client, extra, options), options);
   expect(flow.callback.origin + flow.callback.pathname).toBe(extra.redirect_uri ?? REDIRECT_URI);
-  const { searchParams } = flow.callback;
-  expect({ error: searchParams.get('error'), error_description: searchParams.get('error_description') }).toEqual({ error: null, error_description: null });
-  return { flow, ...(await redeem(client.config, flow)) };
+  return { flow, ...(await redeem(op, flow, client)) };
+}
+
+/**
+ * A refresh as the suite sends it (RefreshTokenRequestSteps): the first client adds the scope it
+ * asked for, the second does not. Checks the response and the ID token it carries; the caller
+ * compares it with the first (refreshedIdTokenFindings).
+ */
+export async function refresh(op: Op, client: ClientMetadata, refreshToken: string, { scope, nonce }: { scope?: string | undefined; nonce: string | undefined }) {
+  const params: Record<string, string> = { grant_type: 'refresh_token', refresh_token: refreshToken };
+  if (scope !== undefined) params.scope = scope;
+  const res = await tokenRequest(op, client, params);
+  const findings = tokenResponseFindings(res, { idToken: 'optional' });
+  const tokens = res.body as unknown as Tokens;
+  let claims: IdTokenClaims | undefined;
+  if (typeof tokens.id_token === 'string') {
+    // oidc-provider repeats the original nonce in a refreshed ID token; none at all is fine too
+    const idToken = await idTokenFindings(tokens.id_token, op.jwks!, { issuer: op.issuer, clientId: client.client_id, nonce: nonce, accessToken: tokens.access_token });
+    claims = idToken.claims as IdTokenClaims;
+    findings.push(...idToken.findings.filter((f) => !(claims!.nonce === undefined && f.startsWith('ValidateIdTokenNonce'))));
+  }
+  expectNoFindings(findings);
+  op.checked += 1;
+  return { res, tokens, claims };
+}
+
+/**
+ * An error sent back to the client's redirect URI, checked as the suite checks every one
+ * (performGenericAuthorizationEndpointErrorResponseValidation); `error` is what the module wants.
+ */
+export function expectAuthorizationError(op: Op, callback: URL, request: { params: Record<string, string>; state?: string | undefined }, error: string | string[]) {
+  const redirectUri = new URL(request.params.redirect_uri ?? REDIRECT_URI);
+  expect(callback.origin + callback.pathname).toBe(redirectUri.origin + redirectUri.pathname);
+  expectNoFindings(authorizationErrorFindings(callback, request, op.issuer));
+  expect([error].flat()).toContain(callback.searchParams.get('error'));
+  op.checked += 1;
+  return Object.fromEntries(callback.searchParams);
+}
+
+/** A token endpoint error, checked as the suite checks one (400, JSON, the error, its syntax). */
+export function expectTokenError(op: Op, res: TokenResponse, error = 'invalid_grant') {
+  expectNoFindings(tokenErrorFindings(res, error));
+  op.checked += 1;
 }
 
 /** The parameters of an error the server sent back to the client's redirect URI. */
@@ -283,7 +385,7 @@ export async function tokenRequest(
   client: { client_id: string; client_secret: string },
   params: Record<string, string>,
   auth: 'client_secret_basic' | 'client_secret_post' = 'client_secret_basic',
-) {
+): Promise<TokenResponse> {
   const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
   const body = new URLSearchParams(params);
   if (auth === 'client_secret_basic') {
@@ -328,58 +430,12 @@ export function verifyWithJwks(op: Pick<Op, 'meta'>, jwt: string, options: { aud
   return jwtVerify(jwt, createRemoteJWKSet(new URL(op.meta.jwks_uri!)), { issuer: op.meta.issuer, ...options });
 }
 
-/** OpenID Connect Core §5.1 member types, as the suite's ValidateUserInfoStandardClaims checks them. */
+/**
+ * A userinfo response as the suite checks it (ValidateUserInfoStandardClaims,
+ * EnsureUserInfoContainsSub, EnsureUserInfoUpdatedAtValid).
+ */
 export function expectStandardClaimTypes(claims: JWTPayload | Record<string, unknown>) {
-  const strings = [...scopeClaims.profile, 'email', 'phone_number'].filter((c) => c !== 'updated_at');
-  for (const name of strings) if (name in claims) expect([name, typeof claims[name]]).toEqual([name, 'string']);
-  for (const name of ['email_verified', 'phone_number_verified']) if (name in claims) expect([name, typeof claims[name]]).toEqual([name, 'boolean']);
-  if ('updated_at' in claims) expect(Number.isInteger(claims.updated_at)).toBe(true);
-  if ('address' in claims) {
-    expect(typeof claims.address).toBe('object');
-    for (const v of Object.values(claims.address as object)) expect(typeof v).toBe('string');
-  }
-  expect(typeof claims.sub).toBe('string');
-}
-
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Whole seconds since the epoch, as in `auth_time`. */
-export const epoch = () => Math.floor(Date.now() / 1000);
-
-/** Waits until the wall clock reads at least `second` (epoch seconds). */
-export async function untilSecond(second: number) {
-  const ms = second * 1000 - Date.now();
-  if (ms > 0) await sleep(ms + 25);
-}
-
-/** An unsigned (alg "none") JWT, as the suite's request object modules send. */
-export function unsignedJwt(payload: Record<string, unknown>) {
-  const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
-  return `${b64({ alg: 'none' })}.${b64(payload)}.`;
-}
-
-const root = fileURLToPath(new URL('../../', import.meta.url));
-
-/** Runs the real `idport` command line (bin/idport.js) against `databaseUrl`. */
-export function idportCli(databaseUrl: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent' };
-  for (const name of ['IDPORT_CONFIG', 'PORT', 'HOST', 'ISSUER', 'TRUST_PROXY', 'KEY_REFRESH_SECONDS', 'NODE_OPTIONS', 'npm_lifecycle_event']) {
-    delete env[name];
-  }
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(root, 'bin/idport.js'), ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  const findings = [...standardClaimFindings(claims, 'UserInfo'), ...updatedAtFindings(claims, 'UserInfo')];
+  if (typeof claims.sub !== 'string' || claims.sub === '') findings.push('EnsureUserInfoContainsSub: no sub');
+  expectNoFindings(findings);
 }

@@ -4,9 +4,20 @@
  * browser to the end_session_endpoint. See docs/conformance.md.
  */
 import { generateKeyPair, SignJWT } from 'jose';
-import * as oidc from 'openid-client';
 
-import { POST_LOGOUT_REDIRECT_URI, authRequest, callbackError, drive, login, startOp, UserAgent, type Op } from './helpers.js';
+import {
+  POST_LOGOUT_REDIRECT_URI,
+  authRequest,
+  beginModule,
+  drive,
+  expectAuthorizationError,
+  login,
+  moduleHooks,
+  startOp,
+  UserAgent,
+  type Op,
+} from './helpers.js';
+import { endSessionState, forgedIdTokenHint } from './suite-values.js';
 
 let op: Op;
 beforeAll(async () => {
@@ -14,8 +25,12 @@ beforeAll(async () => {
 });
 afterAll(() => op?.stop());
 
-/** The suite uses a long state to check the OP does not corrupt it. */
-const longState = () => oidc.randomState().repeat(3).slice(0, 128);
+/**
+ * The logout modules ask for a 128-character login state (alphanumerics ending in "-._~") to
+ * check the OP does not corrupt it; the end-session state is the suite's mix of letters, digits
+ * and RFC 6749 punctuation (endSessionState).
+ */
+const LOGIN_STATE_LENGTH = 128;
 
 /** The browser goes to the end_session_endpoint with `params`. */
 async function endSession(ua: UserAgent, params: Record<string, string>) {
@@ -41,11 +56,16 @@ async function confirmLogout(ua: UserAgent, html: string) {
   return ua.follow(action, op.issuer, res);
 }
 
-/** After logging out, prompt=none must fail with an error that needs the user (login_required). */
+/**
+ * After logging out, the suite's second authorization (prompt=none) must come back with an error
+ * that needs the user (CheckErrorFromAuthorizationEndpointIsOneThatRequiredAUserInterface), checked
+ * like every error response; idport says login_required.
+ */
 async function expectLoggedOut(ua: UserAgent) {
-  const request = await authRequest(op.client, { prompt: 'none' });
+  const request = await authRequest(op.client, { prompt: 'none' }, { stateLength: LOGIN_STATE_LENGTH });
   const flow = await drive(op, request, { ua });
-  expect(callbackError(flow)).toMatchObject({ error: 'login_required', state: request.state, code: null });
+  const error = expectAuthorizationError(op, flow.callback, request, ['interaction_required', 'login_required', 'account_selection_required', 'consent_required']);
+  expect(error.error).toBe('login_required');
 }
 
 /** Still logged in: prompt=none succeeds silently. */
@@ -73,19 +93,25 @@ async function expectSignedOutPage(step: Awaited<ReturnType<typeof confirmLogout
 
 async function loggedIn() {
   const ua = new UserAgent();
-  const { tokens } = await login(op, {}, { ua });
-  return { ua, idToken: tokens.id_token! };
+  const { flow, tokens } = await login(op, {}, { ua, stateLength: LOGIN_STATE_LENGTH });
+  expect(flow.state).toMatch(/^[A-Za-z0-9]{124}-\._~$/);
+  return { ua, idToken: tokens.id_token };
 }
 
 describe('oidcc-rp-initiated-logout-certification-test-plan', () => {
+  const { flowless } = moduleHooks(() => op);
+
   test('oidcc-rp-initiated-logout-discovery-endpoint-verification', () => {
     expect(op.meta.end_session_endpoint).toBe(`${op.issuer}/session/end`);
     // (https for every endpoint once ISSUER is https: see config.test.ts)
+    flowless('discovery only');
   });
 
   test('oidcc-rp-initiated-logout', async () => {
     const { ua, idToken } = await loggedIn();
-    const state = longState();
+    const state = endSessionState();
+    expect(state).toMatch(/^[A-Za-z]{50}[0-9]{10}[\x21-\x2F\x3A-\x40\x5B-\x60\x7B-\x7E]{30}$/);
+    expect(state).not.toMatch(/[+ ;]/);
     const page = await endSession(ua, { id_token_hint: idToken, post_logout_redirect_uri: POST_LOGOUT_REDIRECT_URI, state });
     expect(page.status).toBe(200);
     expect(page.html).toContain('Sign out?');
@@ -102,7 +128,7 @@ describe('oidcc-rp-initiated-logout-certification-test-plan', () => {
     const page = await endSession(ua, {
       id_token_hint: idToken,
       post_logout_redirect_uri: 'http://127.0.0.1:8080/bad_post_logout_redirect_uri',
-      state: longState(),
+      state: endSessionState(),
     });
     expectNoRedirectErrorPage(page, /post_logout_redirect_uri not registered/);
     await expectStillLoggedIn(ua);
@@ -112,14 +138,14 @@ describe('oidcc-rp-initiated-logout-certification-test-plan', () => {
     const { ua, idToken } = await loggedIn();
     const [, payload] = idToken.split('.');
     const algNone = `${Buffer.from('{"alg": "none"}').toString('base64url')}.${payload}.`;
-    const page = await endSession(ua, { id_token_hint: algNone, post_logout_redirect_uri: POST_LOGOUT_REDIRECT_URI, state: longState() });
+    const page = await endSession(ua, { id_token_hint: algNone, post_logout_redirect_uri: POST_LOGOUT_REDIRECT_URI, state: endSessionState() });
     expectNoRedirectErrorPage(page, /could not validate id_token_hint/);
     await expectStillLoggedIn(ua);
   });
 
   test('oidcc-rp-initiated-logout-no-id-token-hint', async () => {
     const { ua } = await loggedIn();
-    const page = await endSession(ua, { post_logout_redirect_uri: POST_LOGOUT_REDIRECT_URI, state: longState() });
+    const page = await endSession(ua, { post_logout_redirect_uri: POST_LOGOUT_REDIRECT_URI, state: endSessionState() });
     // without a hint (or client_id) the post_logout_redirect_uri is ignored: the user is asked,
     // and signing out ends on the OP's own page, never on the client's
     expect(page.status).toBe(200);
@@ -140,7 +166,7 @@ describe('oidcc-rp-initiated-logout-certification-test-plan', () => {
 
   test('oidcc-rp-initiated-logout-no-post-logout-redirect-uri', async () => {
     const { ua, idToken } = await loggedIn();
-    const page = await endSession(ua, { id_token_hint: idToken, state: longState() });
+    const page = await endSession(ua, { id_token_hint: idToken, state: endSessionState() });
     expect(page.status).toBe(200);
     await expectSignedOutPage(await confirmLogout(ua, page.html));
     await expectLoggedOut(ua);
@@ -158,7 +184,7 @@ describe('oidcc-rp-initiated-logout-certification-test-plan', () => {
 
   test('oidcc-rp-initiated-logout-only-state', async () => {
     const { ua } = await loggedIn();
-    const page = await endSession(ua, { state: longState() });
+    const page = await endSession(ua, { state: endSessionState() });
     expect(page.status).toBe(200);
     await expectSignedOutPage(await confirmLogout(ua, page.html));
     await expectLoggedOut(ua);
@@ -169,28 +195,39 @@ describe('oidcc-rp-initiated-logout-certification-test-plan', () => {
     const page = await endSession(ua, {
       id_token_hint: idToken,
       post_logout_redirect_uri: `${POST_LOGOUT_REDIRECT_URI}?foo=bar`,
-      state: longState(),
+      state: endSessionState(),
     });
     expectNoRedirectErrorPage(page, /post_logout_redirect_uri not registered/);
     await expectStillLoggedIn(ua);
   });
 
   test('oidcc-rp-initiated-logout-bad-id-token-hint', async () => {
-    const { ua, idToken } = await loggedIn();
-    // an ID token for the same user and client, signed by the test suite's own key
-    const claims = JSON.parse(Buffer.from(idToken.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
-    const { privateKey } = await generateKeyPair('RS256');
-    const fake = await new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: 'conformance-suite-key' }).sign(privateKey);
-    const page = await endSession(ua, { id_token_hint: fake, post_logout_redirect_uri: POST_LOGOUT_REDIRECT_URI, state: longState() });
-    expectNoRedirectErrorPage(page, /could not validate id_token_hint/);
+    const { ua } = await loggedIn();
+    // the suite's forgery: an "ID token issued by the client" (iss = client_id, aud = issuer,
+    // sub "SubjectID"), HS256 with the client secret; the OP must show an error, not redirect
+    const forged = await forgedIdTokenHint(op.issuer, op.client);
+    const page = await endSession(ua, { id_token_hint: forged, post_logout_redirect_uri: POST_LOGOUT_REDIRECT_URI, state: endSessionState() });
+    expectNoRedirectErrorPage(page, /id_token_hint/);
     await expectStillLoggedIn(ua);
   });
 });
 
-describe('RP-Initiated Logout 1.0 §2 (not a module of its own)', () => {
-  test('the end_session_endpoint accepts POST as well as GET', async () => {
+describe('beyond the logout plan', () => {
+  beforeEach(() => beginModule(op));
+
+  test('an id_token_hint for the right user and client, signed with a key not in the JWKS, is refused', async () => {
     const { ua, idToken } = await loggedIn();
-    const state = longState();
+    const claims = JSON.parse(Buffer.from(idToken.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
+    const { privateKey } = await generateKeyPair('RS256');
+    const fake = await new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: 'conformance-suite-key' }).sign(privateKey);
+    const page = await endSession(ua, { id_token_hint: fake, post_logout_redirect_uri: POST_LOGOUT_REDIRECT_URI, state: endSessionState() });
+    expectNoRedirectErrorPage(page, /could not validate id_token_hint/);
+    await expectStillLoggedIn(ua);
+  });
+
+  test('the end_session_endpoint accepts POST as well as GET (RP-Initiated Logout 1.0 §2)', async () => {
+    const { ua, idToken } = await loggedIn();
+    const state = endSessionState();
     const posted = await ua.postForm(op.meta.end_session_endpoint!, { id_token_hint: idToken, post_logout_redirect_uri: POST_LOGOUT_REDIRECT_URI, state });
     const page = await ua.follow(op.meta.end_session_endpoint!, op.issuer, posted);
     expect(page.page?.status).toBe(200);

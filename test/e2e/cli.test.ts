@@ -10,7 +10,7 @@ import { createAccountService } from '../../src/accounts/account-service.js';
 import { loadConfig } from '../../src/config/load.js';
 import { openStore } from '../../src/storage/open-store.js';
 import { discover, loginAndRedeem } from '../helpers/flow.js';
-import { children, cli, type Run } from '../helpers/cli.js';
+import { cli, killChildren, type Run } from '../helpers/cli.js';
 import { startTestServer, tempDir, type TestServer } from '../helpers/server.js';
 
 /** stdout must be exactly one JSON object on one line. */
@@ -48,9 +48,7 @@ function allKeys(value: unknown, out = new Set<string>()): Set<string> {
   return out;
 }
 
-afterAll(() => {
-  for (const child of children) child.kill('SIGKILL');
-});
+afterAll(killChildren);
 
 describe('idport CLI on its own store', () => {
   const dir = tempDir();

@@ -2,79 +2,41 @@
  * The real server process (`node dist/main.js`): startup line, discovery, clean exit on SIGTERM,
  * bounded draining, and how it refuses bad configuration.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { request, Agent } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
+import { killAll, mainScript, output, spawnIdport, stackLines, waitFor as poll, type IdportProcess } from '../helpers/process.js';
 import { tempDir } from '../helpers/server.js';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
-const main = join(root, 'dist/main.js');
 const dirs: string[] = [];
-const children = new Set<ChildProcess>();
 const sockets = new Set<Socket>();
 
 afterAll(() => {
   for (const s of sockets) s.destroy();
-  for (const child of children) child.kill('SIGKILL');
+  killAll();
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
-interface Proc {
-  child: ChildProcess;
+interface Proc extends IdportProcess {
   dir: string;
-  stdout(): string;
-  stderr(): string;
-  /** resolves with the exit code (or signal) once the process has exited */
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
 }
 
 /** Starts `node dist/main.js` on a temp store with only the given config in its environment. */
 function startProcess(env: Record<string, string> = {}, config?: Record<string, unknown>): Proc {
   const dir = tempDir();
   dirs.push(dir);
-  const base: NodeJS.ProcessEnv = { ...process.env };
-  for (const name of ['IDPORT_CONFIG', 'PORT', 'HOST', 'ISSUER', 'DATABASE_URL', 'TRUST_PROXY', 'KEY_REFRESH_SECONDS', 'NODE_OPTIONS', 'npm_lifecycle_event']) {
-    delete base[name];
-  }
-  if (config) {
-    writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
-    base.IDPORT_CONFIG = join(dir, 'config.json');
-  }
-  const child = spawn(process.execPath, [main], {
-    cwd: root,
-    env: { ...base, PORT: '0', HOST: '127.0.0.1', DATABASE_URL: `sqlite:${join(dir, 'idport.db')}`, LOG_LEVEL: 'silent', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const file = config ? join(dir, 'config.json') : undefined;
+  if (file) writeFileSync(file, JSON.stringify(config));
+  const proc = spawnIdport(mainScript, [], {
+    env: { PORT: '0', HOST: '127.0.0.1', DATABASE_URL: `sqlite:${join(dir, 'idport.db')}`, LOG_LEVEL: 'silent', IDPORT_CONFIG: file, ...env },
   });
-  children.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) => {
-    child.on('exit', (code, signal) => {
-      children.delete(child);
-      resolve({ code, signal, at: Date.now() });
-    });
-  });
-  return { child, dir, stdout: () => stdout, stderr: () => stderr, exited };
+  return { ...proc, dir };
 }
 
-/** Waits until `check` returns something, or fails after `ms`. */
-async function waitFor<T>(what: string, ms: number, check: () => T | undefined, proc?: Proc): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${ms} ms waiting for ${what}${proc ? `\nstdout: ${proc.stdout()}\nstderr: ${proc.stderr()}` : ''}`);
-    }
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+/** Waits until `check` returns something, or fails after `ms` (with the process's output). */
+const waitFor = <T>(what: string, ms: number, check: () => T | undefined, proc?: Proc) => poll(what, ms, check, () => (proc ? output(proc) : ''));
 
 /** Resolves with the exit, or rejects if the process is still running after `ms`. */
 function exitWithin(proc: Proc, ms: number) {
@@ -94,7 +56,6 @@ const servingUrl = (proc: Proc) =>
     return m ? new URL(m[1]!) : undefined;
   }, proc);
 
-const stackLines = (text: string) => text.split('\n').filter((l) => /^\s{4}at /.test(l));
 
 /** Opens a raw TCP connection and collects what the server sends. */
 async function rawConnection(url: URL) {

@@ -5,29 +5,24 @@
  * finishes on the other; tokens issued by one are introspected, refreshed and revoked on the
  * other; `idport keys rotate` reaches both; brute-force counters are shared.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
 import * as oidc from 'openid-client';
 
+import { cli as runCli } from '../helpers/cli.js';
+import { killAll, mainScript, spawnIdport, waitFor, type IdportProcess } from '../helpers/process.js';
 import { csrfFrom, UserAgent } from '../helpers/user-agent.js';
-
-const root = fileURLToPath(new URL('../../', import.meta.url));
-const main = join(root, 'dist/main.js');
-const bin = join(root, 'bin/idport.js');
 
 const dir = mkdtempSync(join(tmpdir(), 'idport-two-nodes-'));
 const dbFile = join(dir, 'idport.db');
 const databaseUrl = `sqlite:${dbFile}`;
 const configFile = join(dir, 'config.json');
-const children = new Set<ChildProcess>();
 
 afterAll(() => {
-  for (const child of children) child.kill('SIGKILL');
+  killAll();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -41,63 +36,16 @@ const freePort = () =>
     });
   });
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `check` (sync or async) until it returns something, or fails after `ms`. */
-async function waitFor<T>(what: string, ms: number, check: () => T | undefined | Promise<T | undefined>, detail = () => ''): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}${detail()}`);
-    await sleep(50);
-  }
-}
-
-/** Environment for nodes and the CLI: only what we set, nothing inherited that changes config. */
-function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const name of ['IDPORT_CONFIG', 'PORT', 'HOST', 'ISSUER', 'DATABASE_URL', 'TRUST_PROXY', 'KEY_REFRESH_SECONDS', 'WORKERS', 'IDPORT_KEK', 'NODE_OPTIONS', 'NODE_ENV', 'npm_lifecycle_event']) {
-    delete env[name];
-  }
-  return { ...env, ...extra };
-}
-
-interface Node {
+interface Node extends IdportProcess {
   name: string;
   origin: string;
-  child: ChildProcess;
-  stdout(): string;
-  stderr(): string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
 function startNode(name: string, port: number, issuer: string): Node {
-  const child = spawn(process.execPath, [main], {
-    cwd: root,
-    env: cleanEnv({
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      ISSUER: issuer,
-      DATABASE_URL: databaseUrl,
-      LOG_LEVEL: 'warn',
-      KEY_REFRESH_SECONDS: '1',
-      IDPORT_CONFIG: configFile,
-    }),
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const proc = spawnIdport(mainScript, [], {
+    env: { PORT: String(port), HOST: '127.0.0.1', ISSUER: issuer, DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn', KEY_REFRESH_SECONDS: '1', IDPORT_CONFIG: configFile },
   });
-  children.add(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.on('exit', (code, signal) => {
-      children.delete(child);
-      resolve({ code, signal });
-    });
-  });
-  return { name, origin: `http://127.0.0.1:${port}`, child, stdout: () => stdout, stderr: () => stderr, exited };
+  return { ...proc, name, origin: `http://127.0.0.1:${port}` };
 }
 
 const describeNode = (n: Node) => `\n--- node ${n.name} stdout:\n${n.stdout()}\n--- node ${n.name} stderr:\n${n.stderr()}`;
@@ -117,24 +65,14 @@ function exitWithin(n: Node, ms: number) {
 }
 
 /** Runs `node bin/idport.js …args --json` on the shared store; resolves with the one JSON object it prints. */
-function cli(args: string[]): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(
-      process.execPath,
-      [bin, ...args, '--json'],
-      { cwd: root, env: cleanEnv({ DATABASE_URL: databaseUrl, ISSUER: issuer, IDPORT_CONFIG: configFile, LOG_LEVEL: 'silent' }), timeout: 20_000 },
-      (err, stdout, stderr) => {
-        children.delete(child);
-        if (err) return reject(new Error(`idport ${args.join(' ')} failed: ${err.message}\nstdout: ${stdout}\nstderr: ${stderr}`));
-        try {
-          resolve(JSON.parse(stdout) as Record<string, unknown>);
-        } catch {
-          reject(new Error(`idport ${args.join(' ')}: stdout is not one JSON object: ${stdout}`));
-        }
-      },
-    );
-    children.add(child);
-  });
+async function cli(args: string[]): Promise<Record<string, unknown>> {
+  const run = await runCli(databaseUrl, [...args, '--json'], undefined, 20_000, { ISSUER: issuer, IDPORT_CONFIG: configFile });
+  if (run.code !== 0) throw new Error(`idport ${args.join(' ')} failed (${run.code})\nstdout: ${run.stdout}\nstderr: ${run.stderr}`);
+  try {
+    return JSON.parse(run.stdout) as Record<string, unknown>;
+  } catch {
+    throw new Error(`idport ${args.join(' ')}: stdout is not one JSON object: ${run.stdout}`);
+  }
 }
 
 async function getJson<T = Record<string, unknown>>(url: string): Promise<T> {
@@ -481,8 +419,8 @@ describe('two idport nodes on one store', () => {
     a.child.kill('SIGTERM');
     b.child.kill('SIGTERM');
     const [exitA, exitB] = await Promise.all([exitWithin(a, 10_000), exitWithin(b, 10_000)]);
-    expect(exitA).toEqual({ code: 0, signal: null });
-    expect(exitB).toEqual({ code: 0, signal: null });
+    expect(exitA).toMatchObject({ code: 0, signal: null });
+    expect(exitB).toMatchObject({ code: 0, signal: null });
     expect(stackLines(a.stderr() + b.stderr())).toEqual([]);
     expect([...errorLogs(a), ...errorLogs(b)]).toEqual([]);
   });

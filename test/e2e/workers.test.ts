@@ -5,15 +5,14 @@
  * requests it was holding and is replaced while the other keeps serving; SIGTERM to the primary
  * drains everything and leaves no process behind.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
-const main = join(root, 'dist/main.js');
+import { mainScript, sleep, spawnIdport, stackLines, waitFor, type IdportProcess } from '../helpers/process.js';
+
 const dir = mkdtempSync(join(tmpdir(), 'idport-workers-'));
 
 let primary: ChildProcess | undefined;
@@ -34,18 +33,6 @@ afterAll(() => {
   if (primary && primary.exitCode === null && primary.signalCode === null) primary.kill('SIGKILL');
   rmSync(dir, { recursive: true, force: true });
 });
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor<T>(what: string, ms: number, check: () => T | undefined, detail = () => ''): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}${detail()}`);
-    await sleep(50);
-  }
-}
 
 /** The primary's live children (`ps -o pid= --ppid`). */
 function childPids(ppid: number): number[] {
@@ -77,12 +64,12 @@ const statuses = async (origin: string, n: number) => {
   return out;
 };
 
-const stackLines = (text: string) => text.split('\n').filter((l) => /^\s{4}at /.test(l));
 
 describe('WORKERS=2', () => {
+  let proc: IdportProcess;
   let child: ChildProcess;
-  let stdout = '';
-  let stderr = '';
+  const stdout = () => proc.stdout();
+  const stderr = () => proc.stderr();
   let exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
   let pid: number;
   let url: string;
@@ -90,29 +77,20 @@ describe('WORKERS=2', () => {
   let workers: number[];
   let victim: number;
   let survivor: number;
-  const output = () => `\nstdout: ${stdout}\nstderr: ${stderr}`;
+  const output = () => `\nstdout: ${stdout()}\nstderr: ${stderr()}`;
 
   test('one startup line naming 2 workers; both workers serve the shared port', async () => {
-    const env: NodeJS.ProcessEnv = { ...process.env };
-    for (const name of ['IDPORT_CONFIG', 'PORT', 'HOST', 'ISSUER', 'DATABASE_URL', 'TRUST_PROXY', 'KEY_REFRESH_SECONDS', 'WORKERS', 'IDPORT_KEK', 'NODE_OPTIONS', 'NODE_ENV', 'npm_lifecycle_event', 'NODE_CLUSTER_SCHED_POLICY']) {
-      delete env[name];
-    }
-    child = spawn(process.execPath, [main], {
-      cwd: root,
-      env: { ...env, WORKERS: '2', PORT: '0', HOST: '127.0.0.1', DATABASE_URL: `sqlite:${join(dir, 'idport.db')}`, LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    proc = spawnIdport(mainScript, [], { env: { WORKERS: '2', PORT: '0', HOST: '127.0.0.1', DATABASE_URL: `sqlite:${join(dir, 'idport.db')}`, LOG_LEVEL: 'warn' } });
+    child = proc.child;
     primary = child;
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, at: Date.now() })));
+    exited = proc.exited;
     pid = child.pid!;
 
-    url = await waitFor('the startup line', 15_000, () => /^idport is serving (\S+) \(/m.exec(stdout)?.[1], output);
+    url = await waitFor('the startup line', 15_000, () => /^idport is serving (\S+) \(/m.exec(stdout())?.[1], output);
     origin = new URL(url).origin;
     expect(new URL(url).hostname).toBe('127.0.0.1');
     expect(Number(new URL(url).port)).toBeGreaterThan(0);
-    expect(stdout).toMatch(/^idport is serving \S+ \(.*, 2 workers\)/m);
+    expect(stdout()).toMatch(/^idport is serving \S+ \(.*, 2 workers\)/m);
 
     workers = childPids(pid);
     expect(workers).toHaveLength(2);
@@ -123,7 +101,7 @@ describe('WORKERS=2', () => {
     const disco = await fetch(`${origin}/.well-known/openid-configuration`);
     expect(((await disco.json()) as { issuer: string }).issuer).toBe(url);
     await sleep(300);
-    expect(stdout.match(/idport is serving/g)).toHaveLength(1);
+    expect(stdout().match(/idport is serving/g)).toHaveLength(1);
   });
 
   test('kill -9 of a worker under load: no request hangs (only ones it held may be reset), then all succeed', async () => {
@@ -137,7 +115,7 @@ describe('WORKERS=2', () => {
     await sleep(200);
     process.kill(victim, 'SIGKILL');
     const burst = await Promise.all(Array.from({ length: 4 }, () => healthz(origin).catch((err: NodeJS.ErrnoException) => err.code ?? err.message)));
-    await waitFor('the primary to notice the dead worker', 5000, () => (new RegExp(`worker ${victim} exited`).test(stdout) ? true : undefined), output);
+    await waitFor('the primary to notice the dead worker', 5000, () => (new RegExp(`worker ${victim} exited`).test(stdout()) ? true : undefined), output);
     await sleep(300);
     stop = true;
     await Promise.all(clients);
@@ -164,9 +142,9 @@ describe('WORKERS=2', () => {
     // give the replacement time to listen; it must not crash (it would be logged and restarted again)
     await sleep(1000);
     expect(childPids(pid).sort()).toEqual(replaced.sort());
-    expect(stdout).not.toMatch(new RegExp(`worker ${replacement} exited`));
+    expect(stdout()).not.toMatch(new RegExp(`worker ${replacement} exited`));
     expect(await statuses(origin, 20)).toEqual(Array(20).fill(200));
-    expect(stdout.match(/idport is serving/g)).toHaveLength(1);
+    expect(stdout().match(/idport is serving/g)).toHaveLength(1);
   });
 
   test('SIGTERM to the primary: exits 0 within 10 s and no worker remains', async () => {
@@ -181,12 +159,12 @@ describe('WORKERS=2', () => {
     ]);
     expect(exit).toMatchObject({ code: 0, signal: null });
     expect(exit.at - sentAt).toBeLessThan(10_000);
-    expect(stdout).toMatch(/SIGTERM received, draining 2 workers/);
+    expect(stdout()).toMatch(/SIGTERM received, draining 2 workers/);
     // no worker outlives the primary
     await waitFor('every worker to be gone', 2000, () => ([...workerPids].some(alive) ? undefined : true));
     expect(childPids(pid)).toEqual([]);
-    expect(stackLines(stderr)).toEqual([]);
+    expect(stackLines(stderr())).toEqual([]);
     // nothing on stderr but oidc-provider's Node version notice
-    expect(stderr.split('\n').filter((l) => l.trim() && !l.includes('oidc-provider WARNING'))).toEqual([]);
+    expect(stderr().split('\n').filter((l) => l.trim() && !l.includes('oidc-provider WARNING'))).toEqual([]);
   }, 15_000);
 });

@@ -1,11 +1,8 @@
 /** Runs the real `idport` command line (bin/idport.js → dist/cli) as a child process. */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { cleanEnv, cliScript, killAll, root, spawnIdport } from './process.js';
 
-export const root = fileURLToPath(new URL('../../', import.meta.url));
-export const bin = join(root, 'bin/idport.js');
-export const children = new Set<ChildProcess>();
+export { root };
+export const bin = cliScript;
 
 export interface Run {
   code: number | null;
@@ -14,42 +11,29 @@ export interface Run {
 }
 
 /** Environment for the CLI: only our store, nothing inherited that changes config. */
-export function cliEnv(databaseUrl: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent' };
-  for (const name of ['IDPORT_CONFIG', 'PORT', 'HOST', 'ISSUER', 'TRUST_PROXY', 'KEY_REFRESH_SECONDS', 'NODE_OPTIONS', 'npm_lifecycle_event']) {
-    delete env[name];
-  }
-  return env;
-}
+export const cliEnv = (databaseUrl: string): NodeJS.ProcessEnv => cleanEnv({ DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent' });
 
-/** Runs `node bin/idport.js …args` with a hard time limit. */
-export function cli(databaseUrl: string, args: string[], input?: string, timeoutMs = 20_000): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd: root, env: cliEnv(databaseUrl), stdio: ['pipe', 'pipe', 'pipe'] });
-    children.add(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`idport ${args.join(' ')} did not finish within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
+/** Runs `node bin/idport.js …args` with a hard time limit; `env` adds to the clean environment. */
+export async function cli(databaseUrl: string, args: string[], input?: string, timeoutMs = 20_000, env: Record<string, string> = {}): Promise<Run> {
+  const proc = spawnIdport(cliScript, args, { env: { DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent', ...env }, stdin: true });
+  proc.child.stdin!.end(input ?? '');
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      proc.child.kill('SIGKILL');
+      reject(new Error(`idport ${args.join(' ')} did not finish within ${timeoutMs} ms\nstdout: ${proc.stdout()}\nstderr: ${proc.stderr()}`));
     }, timeoutMs);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      children.delete(child);
-      resolve({ code, stdout, stderr });
-    });
-    if (input !== undefined) child.stdin!.end(input);
-    else child.stdin!.end();
   });
+  try {
+    const { code } = await Promise.race([proc.exited, timeout]);
+    // 'exit' can come before the pipes are drained: wait for them to close too
+    await new Promise<void>((resolve) => (proc.child.stdout!.closed ? resolve() : proc.child.stdout!.once('close', () => resolve())));
+    await new Promise<void>((resolve) => (proc.child.stderr!.closed ? resolve() : proc.child.stderr!.once('close', () => resolve())));
+    return { code, stdout: proc.stdout(), stderr: proc.stderr() };
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Kills any command still running (call from afterAll). */
-export function killChildren(): void {
-  for (const child of children) child.kill('SIGKILL');
-}
+export const killChildren = killAll;

@@ -6,10 +6,13 @@ import pino from 'pino';
 import { loadConfig } from '../../src/config/load.js';
 import type { ConfigInput } from '../../src/config/schema.js';
 import { startServer, type RunningServer } from '../../src/server.js';
+import { openStore } from '../../src/storage/open-store.js';
+import { checkedStore, type CheckedStore } from './checked-store.js';
 
 export interface TestServer extends RunningServer {
   dir: string;
-  /** stops the server and deletes the temp store */
+  store: CheckedStore;
+  /** stops the server and deletes the temp store; fails if the store saw a broken invariant */
   stop(): Promise<void>;
 }
 
@@ -17,19 +20,36 @@ export function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'idport-test-'));
 }
 
-/** A real idport on 127.0.0.1 and a free port, over a temp SQLite file. */
+/**
+ * A real idport on 127.0.0.1 and a free port, over a temp SQLite file, its store checking every
+ * write oidc-provider makes (checked-store.ts).
+ */
 export async function startTestServer(overrides: Partial<ConfigInput> = {}, dir = tempDir()): Promise<TestServer> {
   const config = loadConfig(
     {},
     { port: 0, host: '127.0.0.1', databaseUrl: `sqlite:${join(dir, 'idport.db')}`, logLevel: 'silent', ...overrides },
   );
-  const running = await startServer(config, { logger: pino({ level: 'silent' }) });
+  const store = checkedStore(await openStore(config.databaseUrl, {}, config.mongo));
+  let running: RunningServer;
+  try {
+    running = await startServer(config, { logger: pino({ level: 'silent' }), store });
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  const close = async () => {
+    await running.close();
+    await store.close();
+  };
   return {
     ...running,
+    store,
     dir,
+    close,
     async stop() {
-      await running.close();
+      await close();
       rmSync(dir, { recursive: true, force: true });
+      if (store.violations.length) throw new Error(`the store saw broken invariants:\n${store.violations.join('\n')}`);
     },
   };
 }

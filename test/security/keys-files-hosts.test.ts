@@ -26,7 +26,6 @@ const servers: TestServer[] = [];
 let umask: number;
 beforeAll(() => {
   umask = process.umask(0o022);
-  delete process.env.IDPORT_KEK; // the CLI inherits this environment: it runs without a KEK here
 });
 afterAll(async () => {
   killChildren();

@@ -4,6 +4,7 @@
  */
 import {
   addClient,
+  addUser,
   afterEachHealthy,
   authUrl,
   CALLBACK_ORIGIN,
@@ -139,9 +140,14 @@ describe('CSRF', () => {
   });
 
   test("a CSRF token from another user's consent interaction → 403 on /consent", async () => {
+    const mallory = { username: 'mallory', password: 'mallory has a long passphrase', email: 'mallory@example.com', name: 'Mallory' };
+    if (!(await env.server.store.accounts.findByLogin('mallory'))) await addUser(env.server.store, mallory);
     const mine = await openConsent(env);
-    const theirs = await openConsent(env);
+    const theirs = await openConsent(env, {}, undefined, mallory);
+    expect(theirs.html).toContain('(mallory)');
     await forbidden(await postInteraction(env, mine, 'consent', { csrf: theirs.csrf }, 'application/json'));
+    // and it is the token that is refused: mine with my own token goes through
+    expect((await postInteraction(env, mine, 'consent', { csrf: mine.csrf }, 'application/json')).status).toBe(303);
   });
 
   test('a CSRF-less browser POST gets the 403 HTML error page', async () => {

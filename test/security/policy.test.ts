@@ -3,46 +3,25 @@
  * the real login page and the CLI) and the redirect URI rules for client registration (through
  * checkRedirectUri and `idport clients add`).
  */
-import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 import { AccountInputError, createAccountService } from '../../src/accounts/account-service.js';
 import { checkRedirectUri } from '../../src/clients/redirect-policy.js';
 import { openStore } from '../../src/storage/open-store.js';
 import type { Store } from '../../src/storage/types.js';
+import { cli as runCli, type Run } from '../helpers/cli.js';
 import { afterEachHealthy, openInteraction, setup, type Env } from './helpers.js';
 import { tempDir } from '../helpers/server.js';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** `node bin/idport.js …args` on its own temp store, with a clean environment plus `extraEnv`. */
-function cli(args: string[], extraEnv: Record<string, string> = {}): Promise<Run> {
+async function cli(args: string[], extraEnv: Record<string, string> = {}): Promise<Run> {
   const dir = tempDir();
-  const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: `sqlite:${join(dir, 'idport.db')}`, LOG_LEVEL: 'silent', ...extraEnv };
-  for (const name of ['IDPORT_CONFIG', 'PORT', 'HOST', 'TRUST_PROXY', 'KEY_REFRESH_SECONDS', 'NODE_OPTIONS', 'npm_lifecycle_event']) delete env[name];
-  if (!extraEnv.ISSUER) delete env.ISSUER;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(root, 'bin/idport.js'), ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 25_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      rmSync(dir, { recursive: true, force: true });
-      resolve({ code, stdout, stderr });
-    });
-  });
+  try {
+    return await runCli(`sqlite:${join(dir, 'idport.db')}`, args, undefined, 25_000, extraEnv);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 const addClientCli = (uri: string, issuer?: string) =>
