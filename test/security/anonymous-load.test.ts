@@ -4,21 +4,18 @@
  * cannot be guessed quickly (RFC 8628 §5.1), oversized lookup values are simply not found, and
  * /metrics is not public unless asked for.
  */
-import type { ConfigInput } from '../../src/config/schema.js';
 import {
   addClient,
   authUrl,
   CALLBACK,
   expectErrorPage,
-  expectHealthy,
   freshCode,
   get,
   postJson,
   RFC_VERIFIER,
-  setup,
   UserAgent,
   type Env,
-  type TestServer,
+  serversPerTest,
 } from './helpers.js';
 
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -27,21 +24,7 @@ const TOO_MANY_CODES = 'too many codes were entered; wait a while and try again'
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
 /** Every server a test started: after each test, checked healthy, then stopped. */
-const live: TestServer[] = [];
-afterEach(async () => {
-  const servers = live.splice(0);
-  try {
-    for (const s of servers) await expectHealthy(s);
-  } finally {
-    for (const s of servers) await s.stop();
-  }
-});
-
-async function start(overrides: Partial<ConfigInput> = {}): Promise<Env> {
-  const env = await setup(overrides);
-  live.push(env.server);
-  return env;
-}
+const { start } = serversPerTest();
 
 /** A device (public client with the device grant) asks for a code; returns the user code it would show. */
 async function deviceUserCode(env: Env): Promise<string> {

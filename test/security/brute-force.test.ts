@@ -3,39 +3,22 @@
  * failure blocks and attempt rates, counters shared through the store, and no user enumeration
  * by response text or timing.
  */
-import type { ConfigInput } from '../../src/config/schema.js';
 import {
   addUser,
-  alertText,
   alice,
   discover,
-  expectHealthy,
   LOGIN_FAILED,
   median,
   openInteraction,
-  setup,
   startTestServer,
   type Env,
   type InteractionPage,
-  type TestServer,
+  loginAttempt,
+  serversPerTest,
 } from './helpers.js';
 
 /** Every server a test started: after each test, checked healthy, then stopped. */
-const live: TestServer[] = [];
-afterEach(async () => {
-  const servers = live.splice(0);
-  try {
-    for (const s of servers) await expectHealthy(s);
-  } finally {
-    for (const s of servers) await s.stop();
-  }
-});
-
-async function start(overrides: Partial<ConfigInput>, dir?: string): Promise<Env> {
-  const env = await setup(overrides, dir);
-  live.push(env.server);
-  return env;
-}
+const { live, start } = serversPerTest();
 
 const users = ['bob', 'carol', 'dave', 'erin'].map((username) => ({
   username,
@@ -48,26 +31,8 @@ async function withUsers(env: Env) {
   for (const u of users) await addUser(env.server.store, u);
 }
 
-interface Attempt {
-  status: number;
-  retryAfter: string | null;
-  location: string | null;
-  html: string;
-  alert: string | undefined;
-  ms: number;
-}
-
 /** One login attempt on an open login page (the page stays usable after a failure). */
-async function attempt(env: Env, page: InteractionPage, login: string, password: string, headers: Record<string, string> = {}): Promise<Attempt> {
-  const started = performance.now();
-  const res = await page.ua.request(new URL(`/interaction/${page.uid}/login`, env.url), {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html', ...headers },
-    body: new URLSearchParams({ csrf: page.csrf, login, password }).toString(),
-  });
-  const html = await res.text();
-  return { status: res.status, retryAfter: res.headers.get('retry-after'), location: res.headers.get('location'), html, alert: alertText(html), ms: performance.now() - started };
-}
+const attempt = loginAttempt;
 
 /** A page's HTML with the per-request parts (uid, csrf, echoed login) blanked out. */
 const normalise = (html: string, page: InteractionPage, login: string) =>

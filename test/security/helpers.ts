@@ -56,6 +56,30 @@ export function afterEachHealthy(servers: () => (TestServer | undefined)[]): voi
   });
 }
 
+/**
+ * Servers started per test: `start()` sets one up (setup()); after each test every one is checked
+ * healthy, then stopped. `live` lists the running ones (a test may take one out to stop it itself).
+ */
+export function serversPerTest() {
+  const live: TestServer[] = [];
+  afterEach(async () => {
+    const servers = live.splice(0);
+    try {
+      for (const s of servers) await expectHealthy(s);
+    } finally {
+      for (const s of servers) await s.stop();
+    }
+  });
+  return {
+    live,
+    async start(overrides: Partial<ConfigInput> = {}, dir?: string): Promise<Env> {
+      const env = await setup(overrides, dir);
+      live.push(env.server);
+      return env;
+    },
+  };
+}
+
 /** A GET that never follows redirects; `accept` defaults to a browser's text/html. */
 export function get(url: string | URL, headers: Record<string, string> = {}): Promise<Response> {
   return fetch(url, { redirect: 'manual', headers: { accept: 'text/html', ...headers } });

@@ -4,35 +4,17 @@
  * spell, the password-hash queue is bounded and made-up usernames cannot fill it, and IPv6
  * clients are counted per /64.
  */
-import type { ConfigInput } from '../../src/config/schema.js';
 import {
   addUser,
   alice,
-  expectHealthy,
   LOGIN_FAILED,
   loginAttempt,
   metricValue,
   openInteraction,
-  setup,
-  type Env,
-  type TestServer,
+  serversPerTest,
 } from './helpers.js';
 
-const live: TestServer[] = [];
-afterEach(async () => {
-  const servers = live.splice(0);
-  try {
-    for (const s of servers) await expectHealthy(s);
-  } finally {
-    for (const s of servers) await s.stop();
-  }
-});
-
-async function start(overrides: Partial<ConfigInput>): Promise<Env> {
-  const env = await setup(overrides);
-  live.push(env.server);
-  return env;
-}
+const { start } = serversPerTest();
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const carol = { username: 'carol', password: 'carol has a long passphrase', email: 'carol@example.com', name: 'Carol' };
