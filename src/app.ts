@@ -10,6 +10,7 @@ import { createSignIns } from './accounts/sign-ins.js';
 import { createAudit, type Audit } from './audit.js';
 import { auditProviderEvents } from './provider/audit-events.js';
 import { createConsentService } from './consents/consent-service.js';
+import { createFactors } from './factors/create-factors.js';
 import { createApiRegistry } from './apis/api-registry.js';
 import type { Config } from './config/schema.js';
 import { assets } from './http/assets.js';
@@ -73,18 +74,20 @@ export async function createApp({ config, store, logger, kek }: AppDeps): Promis
   let draining = false;
 
   const csrf = createCsrf(() => keys.cookieKeys);
+  const guard = createLoginGuard(store.counters, config.bruteForce);
+  const factors = createFactors({ store, issuer: config.issuer, productName: config.branding.productName, cookieKeys: () => keys.cookieKeys, kek });
   const signIn = createSignIn({
     accounts: store.accounts,
     passwords: accounts.passwords,
-    guard: createLoginGuard(store.counters, config.bruteForce),
+    guard,
     unknownLoginChecksPerSecond: config.bruteForce.unknownLoginChecksPerSecond,
     onCheck: (kind) => metrics.passwordChecks.inc({ kind }),
   });
   const { sendPage } = pages;
   const provider = () => current.provider;
   const { productName } = config.branding;
-  const interactions = createInteractionRouter({ provider, accounts, sendPage, i18n, productName, csrf, signIn, audit, consents, apis });
-  const selfService = createSelfServiceRouter({ provider, issuer: config.issuer, accounts, consents, sendPage, csrf, audit });
+  const interactions = createInteractionRouter({ provider, accounts, sendPage, i18n, productName, csrf, signIn, guard, factors, mfa: config.mfa, audit, consents, apis });
+  const selfService = createSelfServiceRouter({ provider, issuer: config.issuer, accounts, consents, factors, mfa: config.mfa, sendPage, csrf, audit });
 
   const sessionCookie = () => current.provider.cookieName('session');
 

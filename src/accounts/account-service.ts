@@ -74,10 +74,11 @@ export function createAccountService(
       return signIns.endAll(id);
     },
 
-    /** Removes the account, its remembered consents, sessions and grants; undefined if no such account. */
+    /** Removes the account, its remembered consents, factors, sessions and grants; undefined if no such account. */
     async remove(id: string): Promise<EndedSignIns | undefined> {
       if (!(await accounts.remove(id))) return undefined;
       await store.consents.forgetAccount(id);
+      await store.factors.removeAll(id);
       return signIns.endAll(id);
     },
 

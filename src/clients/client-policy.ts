@@ -9,9 +9,10 @@ import { checkRedirectUri, isOrigin } from './redirect-policy.js';
  * - default_audience (string): the API (RFC 8707 resource) its access tokens are for when it names none;
  * - api_scopes (array): the API scopes it may be granted (OpenID scopes stay in `scope`);
  * - introspect_for (array of API audiences): a resource server that may introspect access tokens
- *   issued to any client for those APIs (otherwise a client sees only its own tokens).
+ *   issued to any client for those APIs (otherwise a client sees only its own tokens);
+ * - require_mfa (boolean): every sign-in for this client needs a second factor.
  */
-export const ownProperties = ['require_pkce', 'first_party', 'web_origins', 'default_audience', 'api_scopes', 'introspect_for'] as const;
+export const ownProperties = ['require_pkce', 'first_party', 'web_origins', 'default_audience', 'api_scopes', 'introspect_for', 'require_mfa'] as const;
 export type OwnProperty = (typeof ownProperties)[number];
 
 export const deviceCodeGrant = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -32,6 +33,8 @@ export function checkOwnProperty(key: OwnProperty, value: unknown, metadata: Met
       return value === false && metadata.token_endpoint_auth_method === 'none' ? 'a public client (token_endpoint_auth_method none) must use PKCE' : undefined;
     case 'first_party':
       return typeof value === 'boolean' ? undefined : 'first_party must be a boolean';
+    case 'require_mfa':
+      return typeof value === 'boolean' ? undefined : 'require_mfa must be a boolean';
     case 'web_origins':
       return isList(value, isOrigin) ? undefined : 'web_origins must be a list of origins like https://app.example.com';
     case 'api_scopes':

@@ -176,6 +176,19 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    mfa: z
+      .object({
+        required: z.boolean().default(false).describe('every sign-in needs a second factor (passkey, or password + TOTP/passkey), except at /account where users set one up'),
+        reauthSeconds: z
+          .number()
+          .int()
+          .positive()
+          .max(86400)
+          .default(300)
+          .describe('how recent a sign-in must be to add or remove a factor on /account (else the user signs in again)'),
+      })
+      .strict()
+      .prefault({}),
     branding: brandingSchema.prefault({}),
   })
   .strict();

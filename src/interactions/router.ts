@@ -4,7 +4,10 @@ import type Provider from 'oidc-provider';
 import type { InteractionResults } from 'oidc-provider';
 
 import type { AccountService } from '../accounts/account-service.js';
+import type { LoginGuard } from '../accounts/login-guard.js';
 import type { SignIn } from '../accounts/sign-in.js';
+import type { Config } from '../config/schema.js';
+import type { Factors } from '../factors/create-factors.js';
 import type { Audit } from '../audit.js';
 import type { ConsentService } from '../consents/consent-service.js';
 import type { Csrf } from '../http/csrf.js';
@@ -28,6 +31,11 @@ export interface InteractionDeps {
   productName: string;
   csrf: Csrf;
   signIn: SignIn;
+  /** the per-account lock: wrong second-factor codes count against it like wrong passwords */
+  guard: LoginGuard;
+  /** passkeys, TOTP and recovery codes */
+  factors: Factors;
+  mfa: Config['mfa'];
   audit: Audit;
   consents: ConsentService;
   apis: ApiRegistry;

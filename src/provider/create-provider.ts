@@ -4,6 +4,7 @@ import type { AccountService } from '../accounts/account-service.js';
 import type { ApiRegistry } from '../apis/api-registry.js';
 import type { ConsentService } from '../consents/consent-service.js';
 import type { Config } from '../config/schema.js';
+import { acrValues } from '../factors/assurance.js';
 import { interactionUrl } from '../interactions/paths.js';
 import type { KeySet } from '../keys/key-manager.js';
 import type { ProviderPages } from '../pages/provider-pages.js';
@@ -15,6 +16,7 @@ import { clientValue, extraClientMetadata } from './client-metadata.js';
 import { createDeviceFlow } from './device-flow.js';
 import { createLogout } from './logout.js';
 import { uiLocalesOf } from './page-inputs.js';
+import { mfaInteractionPolicy } from './mfa-policy.js';
 import { createResourceIndicators, refuseScopelessApiTokens } from './resources.js';
 import { createTtls } from './ttl.js';
 
@@ -132,7 +134,9 @@ export function createProvider({ config, store, accounts, consents, apis, keys, 
       if (client.clientAuthMethod === 'none') return true;
       return token.ttlPercentagePassed() >= 70;
     },
-    interactions: { url: (_ctx, interaction) => interactionUrl(interaction.uid) },
+    interactions: { url: (_ctx, interaction) => interactionUrl(interaction.uid), policy: mfaInteractionPolicy(config.mfa) },
+    // acr_values_supported in discovery; the session's acr and amr go into ID tokens.
+    acrValues: [...acrValues],
     discovery: { ui_locales_supported: [...pages.locales] },
     renderError: (ctx, out) => pages.error(ctx, out, { uiLocales: uiLocalesOf(ctx) }),
   };

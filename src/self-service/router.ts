@@ -6,6 +6,8 @@ import type { AccountService } from '../accounts/account-service.js';
 import type { Audit } from '../audit.js';
 import { allowedClaims } from '../clients/client-access.js';
 import type { ConsentService } from '../consents/consent-service.js';
+import type { Config } from '../config/schema.js';
+import type { Factors } from '../factors/create-factors.js';
 import type { Csrf } from '../http/csrf.js';
 import { formString, parseForm } from '../http/form-body.js';
 import { HttpError } from '../http/http-error.js';
@@ -20,6 +22,9 @@ export interface SelfServiceDeps {
   issuer: string;
   accounts: AccountService;
   consents: ConsentService;
+  /** passkeys, TOTP and recovery codes the user manages here */
+  factors: Factors;
+  mfa: Config['mfa'];
   sendPage: SendPage;
   csrf: Csrf;
   audit: Audit;

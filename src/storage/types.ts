@@ -125,6 +125,60 @@ export interface ConsentStore {
   forgetAccount(accountId: string): Promise<number>;
 }
 
+/** A passkey (WebAuthn credential) registered to an account. Binary values are base64url. */
+export interface PasskeyRecord {
+  /** the credential id */
+  id: string;
+  accountId: string;
+  /** COSE public key */
+  publicKey: string;
+  /** the authenticator's signature counter as last seen (0 for authenticators without one) */
+  counter: number;
+  transports: string[];
+  /** 'singleDevice' (bound to one authenticator) or 'multiDevice' (synced) */
+  deviceType: 'singleDevice' | 'multiDevice';
+  backedUp: boolean;
+  aaguid: string;
+  /** what the user calls it */
+  name: string;
+  createdAt: number;
+  lastUsedAt: number | null;
+}
+
+/** An account's TOTP secret: `{ secret }` (base32), or sealed under IDPORT_KEK. */
+export interface TotpRecord {
+  accountId: string;
+  material: Record<string, unknown>;
+  createdAt: number;
+}
+
+/** Second factors and passkeys of accounts. */
+export interface FactorStore {
+  /** Throws DuplicateError('passkey') when the credential id is registered already (to anyone). */
+  addPasskey(passkey: Omit<PasskeyRecord, 'createdAt' | 'lastUsedAt'>): Promise<void>;
+  findPasskey(id: string): Promise<PasskeyRecord | undefined>;
+  /** Oldest first. */
+  listPasskeys(accountId: string): Promise<PasskeyRecord[]>;
+  renamePasskey(accountId: string, id: string, name: string): Promise<boolean>;
+  removePasskey(accountId: string, id: string): Promise<boolean>;
+  /**
+   * Records a sign-in with the passkey, atomically: only if its signature counter moved forward
+   * (or the authenticator keeps none: both 0). False otherwise, e.g. a cloned authenticator.
+   */
+  usePasskey(id: string, counter: number): Promise<boolean>;
+  /** Sets (replaces) the account's TOTP secret. */
+  setTotp(accountId: string, material: Record<string, unknown>): Promise<void>;
+  getTotp(accountId: string): Promise<TotpRecord | undefined>;
+  removeTotp(accountId: string): Promise<boolean>;
+  /** Replaces the account's recovery codes (their hashes). */
+  setRecoveryCodes(accountId: string, hashes: string[]): Promise<void>;
+  /** Uses one recovery code, by its hash: true for exactly one of any number of parallel callers. */
+  useRecoveryCode(accountId: string, hash: string): Promise<boolean>;
+  countRecoveryCodes(accountId: string): Promise<number>;
+  /** Removes every passkey, TOTP secret and recovery code of the account. */
+  removeAll(accountId: string): Promise<void>;
+}
+
 export type KeyKind = 'signing' | 'cookie';
 
 export interface KeyRecord {
@@ -188,6 +242,7 @@ export interface Store {
   readonly apis: ApiStore;
   readonly consents: ConsentStore;
   readonly counters: CounterStore;
+  readonly factors: FactorStore;
   /** Deletes expired rows; returns how many. */
   sweep(): Promise<number>;
   /** Cheap liveness check of the backing database. */

@@ -377,6 +377,86 @@ export function runStoreContract(adapterName: string, open: OpenStore) {
       });
     });
 
+    describe('factors', () => {
+      const passkey = (id: string, accountId: string) => ({
+        id,
+        accountId,
+        publicKey: `pk-${id}`,
+        counter: 0,
+        transports: ['internal', 'hybrid'],
+        deviceType: 'multiDevice' as const,
+        backedUp: true,
+        aaguid: '00000000-0000-0000-0000-000000000000',
+        name: `Key ${id}`,
+      });
+
+      test('passkeys: add, find, list oldest first, rename, remove; a credential id registers once, to anyone', async () => {
+        await store.factors.addPasskey(passkey('p1', 'acct1'));
+        clock.advance(1);
+        await store.factors.addPasskey(passkey('p2', 'acct1'));
+        await store.factors.addPasskey(passkey('p3', 'acct2'));
+        await expect(store.factors.addPasskey(passkey('p1', 'acct2'))).rejects.toMatchObject({ code: 'ERR_DUPLICATE', field: 'passkey' });
+        expect(await store.factors.findPasskey('p1')).toEqual({ ...passkey('p1', 'acct1'), createdAt: clock.ms - 1000, lastUsedAt: null });
+        expect((await store.factors.listPasskeys('acct1')).map((p) => p.id)).toEqual(['p1', 'p2']);
+        expect(await store.factors.renamePasskey('acct1', 'p2', 'Laptop')).toBe(true);
+        expect(await store.factors.renamePasskey('acct2', 'p2', 'Not mine')).toBe(false);
+        expect((await store.factors.findPasskey('p2'))?.name).toBe('Laptop');
+        expect(await store.factors.removePasskey('acct2', 'p1')).toBe(false);
+        expect(await store.factors.removePasskey('acct1', 'p1')).toBe(true);
+        expect(await store.factors.findPasskey('p1')).toBeUndefined();
+        expect(await store.factors.findPasskey('x'.repeat(2000))).toBeUndefined();
+      });
+
+      test('usePasskey: only a counter that moved forward (or an authenticator without one) is accepted, atomically', async () => {
+        await store.factors.addPasskey({ ...passkey('c', 'acct1'), counter: 5 });
+        await store.factors.addPasskey(passkey('zero', 'acct1'));
+        clock.advance(3);
+        expect(await store.factors.usePasskey('c', 5)).toBe(false);
+        expect(await store.factors.usePasskey('c', 4)).toBe(false);
+        const raced = await Promise.all([store.factors.usePasskey('c', 9), store.factors.usePasskey('c', 9), store.factors.usePasskey('c', 9)]);
+        expect(raced.filter(Boolean)).toHaveLength(1);
+        expect(await store.factors.findPasskey('c')).toMatchObject({ counter: 9, lastUsedAt: clock.ms });
+        expect(await store.factors.usePasskey('zero', 0)).toBe(true);
+        expect(await store.factors.usePasskey('zero', 0)).toBe(true);
+        expect(await store.factors.usePasskey('missing', 3)).toBe(false);
+      });
+
+      test('TOTP secrets: set replaces, get, remove', async () => {
+        await store.factors.setTotp('acct1', { secret: 'JBSWY3DPEHPK3PXP' });
+        await store.factors.setTotp('acct1', { jwe: 'sealed' });
+        expect(await store.factors.getTotp('acct1')).toEqual({ accountId: 'acct1', material: { jwe: 'sealed' }, createdAt: clock.ms });
+        expect(await store.factors.getTotp('acct2')).toBeUndefined();
+        expect(await store.factors.removeTotp('acct1')).toBe(true);
+        expect(await store.factors.removeTotp('acct1')).toBe(false);
+      });
+
+      test('recovery codes: replaced as a set, each used exactly once even in parallel, counted', async () => {
+        await store.factors.setRecoveryCodes('acct1', ['h1', 'h2', 'h3']);
+        await store.factors.setRecoveryCodes('acct1', ['h4', 'h5']);
+        await store.factors.setRecoveryCodes('acct2', ['h4']);
+        expect(await store.factors.countRecoveryCodes('acct1')).toBe(2);
+        expect(await store.factors.useRecoveryCode('acct1', 'h1')).toBe(false);
+        const raced = await Promise.all(Array.from({ length: 5 }, () => store.factors.useRecoveryCode('acct1', 'h4')));
+        expect(raced.filter(Boolean)).toHaveLength(1);
+        expect(await store.factors.countRecoveryCodes('acct1')).toBe(1);
+        expect(await store.factors.useRecoveryCode('acct2', 'h4')).toBe(true);
+      });
+
+      test('removeAll removes every factor of one account only', async () => {
+        await store.factors.addPasskey(passkey('p1', 'acct1'));
+        await store.factors.addPasskey(passkey('p2', 'acct2'));
+        await store.factors.setTotp('acct1', { secret: 'A' });
+        await store.factors.setRecoveryCodes('acct1', ['h1']);
+        await store.factors.setRecoveryCodes('acct2', ['h2']);
+        await store.factors.removeAll('acct1');
+        expect(await store.factors.listPasskeys('acct1')).toEqual([]);
+        expect(await store.factors.getTotp('acct1')).toBeUndefined();
+        expect(await store.factors.countRecoveryCodes('acct1')).toBe(0);
+        expect(await store.factors.listPasskeys('acct2')).toHaveLength(1);
+        expect(await store.factors.countRecoveryCodes('acct2')).toBe(1);
+      });
+    });
+
     describe('keys', () => {
       test('insertIfNone stores a set once; later sets are ignored', async () => {
         expect(await store.keys.insertIfNone('signing', [key('k1', 'signing', clock.ms)])).toBe(true);
@@ -502,6 +582,8 @@ export function runStoreContract(adapterName: string, open: OpenStore) {
           ['consents.find', () => store.consents.find('a', 'c')],
           ['keys.list', () => store.keys.list('signing')],
           ['counters.update', () => store.counters.update('k', () => undefined)],
+          ['factors.findPasskey', () => store.factors.findPasskey('p')],
+          ['factors.useRecoveryCode', () => store.factors.useRecoveryCode('a', 'h')],
           ['sweep', () => store.sweep()],
           ['ping', () => store.ping()],
         ];

@@ -44,6 +44,8 @@ export function indexDefs(): IndexDef[] {
     { collection: 'keys', key: { kind: 1, createdAt: -1 }, options: { name: 'kindCreated' } },
     { collection: 'consents', key: { accountId: 1, clientId: 1 }, options: { name: 'accountClient', unique: true } },
     { collection: 'counters', key: { expiresAt: 1 }, options: { name: 'ttl', expireAfterSeconds: 0 } },
+    { collection: 'passkeys', key: { accountId: 1, createdAt: 1 }, options: { name: 'accountCreated' } },
+    { collection: 'recovery_codes', key: { accountId: 1, hash: 1 }, options: { name: 'accountHash', unique: true } },
   );
   return defs;
 }

@@ -9,6 +9,7 @@ import { createMongoApis } from './apis.js';
 import { createMongoClients } from './clients.js';
 import { createMongoConsents, upgradeConsents } from './consents.js';
 import { createMongoCounters } from './counters.js';
+import { createMongoFactors } from './factors.js';
 import { backfillAccountIds, ensureIndexes } from './indexes.js';
 import { createMongoKeys } from './keys.js';
 import { createMongoOidcRecords } from './oidc-records.js';
@@ -59,6 +60,7 @@ export async function openMongoStore({ url, now = Date.now, ...settings }: Mongo
     apis: mapOutages(createMongoApis(db, now)),
     consents: mapOutages(createMongoConsents(db, now)),
     counters: mapOutages(createMongoCounters(db, now)),
+    factors: mapOutages(createMongoFactors(db, now)),
     // The TTL monitor deletes expired documents; nothing to sweep by hand.
     async sweep() {
       return 0;

@@ -136,6 +136,33 @@ const migrations: string[] = [
   DROP TABLE consents;
   ALTER TABLE consents_v2 RENAME TO consents;
   `,
+  // Passkeys, TOTP secrets and recovery codes (multi-factor sign-in).
+  `
+  CREATE TABLE passkeys (
+    id           TEXT PRIMARY KEY,
+    account_id   TEXT NOT NULL,
+    public_key   TEXT NOT NULL,
+    counter      INTEGER NOT NULL,
+    transports   TEXT NOT NULL,
+    device_type  TEXT NOT NULL,
+    backed_up    INTEGER NOT NULL,
+    aaguid       TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    last_used_at INTEGER
+  ) WITHOUT ROWID;
+  CREATE INDEX passkeys_account ON passkeys (account_id, created_at);
+  CREATE TABLE totp_secrets (
+    account_id TEXT PRIMARY KEY,
+    material   TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE TABLE recovery_codes (
+    account_id TEXT NOT NULL,
+    hash       TEXT NOT NULL,
+    PRIMARY KEY (account_id, hash)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 /** Applies the migrations not applied yet, up to `target` (all by default; tests stop earlier). */

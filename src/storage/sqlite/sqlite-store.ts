@@ -7,6 +7,7 @@ import { createSqliteClients } from './clients.js';
 import { createChangeWatch } from './change-watch.js';
 import { createSqliteConsents } from './consents.js';
 import { createSqliteCounters } from './counters.js';
+import { createSqliteFactors } from './factors.js';
 import { prepareDatabaseFile } from './file-mode.js';
 import { createSqliteKeys } from './keys.js';
 import { migrate } from './migrations.js';
@@ -50,6 +51,7 @@ export function openSqliteStore({ path, now = Date.now }: SqliteOptions): Store 
     apis: mapOutages(createSqliteApis(db, now, watch.cache('apis', read)), ['find']),
     consents: mapOutages(createSqliteConsents(db, now)),
     counters: mapOutages(createSqliteCounters(db, now)),
+    factors: mapOutages(createSqliteFactors(db, now)),
     async sweep() {
       return records.sweep() + sweepCounters.run(now()).changes;
     },
