@@ -24,16 +24,21 @@ export function themeCss(primaryColor: string): string {
   return `:root { --accent: ${primaryColor}; --accent-fg: ${textOn(primaryColor)}; }\n`;
 }
 
-/** Serves the stylesheet and the theme built from config, both made once at start. */
+/**
+ * Serves the stylesheet, the theme built from config and the passkey script (the only script our
+ * pages load: the CSP allows scripts from this origin and no inline ones), all read once at start.
+ */
 export function assets({ primaryColor }: { primaryColor: string }): Middleware {
-  const files: Record<string, string | Buffer> = {
-    '/assets/idport.css': readFileSync(`${packageRoot}public/idport.css`),
-    '/assets/theme.css': themeCss(primaryColor),
+  const css = 'text/css; charset=utf-8';
+  const files: Record<string, { type: string; body: string | Buffer }> = {
+    '/assets/idport.css': { type: css, body: readFileSync(`${packageRoot}public/idport.css`) },
+    '/assets/theme.css': { type: css, body: themeCss(primaryColor) },
+    '/assets/passkey.js': { type: 'text/javascript; charset=utf-8', body: readFileSync(`${packageRoot}public/passkey.js`) },
   };
   return function serveAssets(ctx, next) {
     if (!Object.hasOwn(files, ctx.path) || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) return next();
-    ctx.type = 'text/css; charset=utf-8';
+    ctx.type = files[ctx.path]!.type;
     ctx.set('Cache-Control', 'public, max-age=3600');
-    ctx.body = files[ctx.path];
+    ctx.body = files[ctx.path]!.body;
   };
 }
