@@ -21,6 +21,12 @@ const pages = {
   'device-confirm': { forms: true, noStore: true },
   'device-done': { forms: false, noStore: true },
   account: { forms: true, noStore: true },
+  /** the second step of a sign-in: a one-time code, a recovery code or a passkey */
+  mfa: { forms: true, noStore: true },
+  /** /account: setting up an authenticator app (QR code, secret, confirming code) */
+  'totp-setup': { forms: true, noStore: true },
+  /** /account: new recovery codes, shown once */
+  'recovery-codes': { forms: true, noStore: true },
   error: { forms: false, noStore: false },
 } as const satisfies Record<string, { forms: boolean; noStore: boolean }>;
 
