@@ -74,6 +74,16 @@ export function createAccountService(
       return signIns.endAll(id);
     },
 
+    /**
+     * Removes every passkey, TOTP secret and recovery code of the account (an admin's reset) and,
+     * as for any credential change, ends its sessions and grants; undefined if no such account.
+     */
+    async resetFactors(id: string): Promise<EndedSignIns | undefined> {
+      if (!(await accounts.findById(id))) return undefined;
+      await store.factors.removeAll(id);
+      return signIns.endAll(id);
+    },
+
     /** Removes the account, its remembered consents, factors, sessions and grants; undefined if no such account. */
     async remove(id: string): Promise<EndedSignIns | undefined> {
       if (!(await accounts.remove(id))) return undefined;

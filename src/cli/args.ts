@@ -26,6 +26,8 @@ const options = {
   'web-origin': { type: 'string', multiple: true },
   'first-party': { type: 'boolean' },
   'introspect-for': { type: 'string', multiple: true },
+  'require-mfa': { type: 'boolean' },
+  'no-require-mfa': { type: 'boolean' },
 } as const;
 
 export interface Args {

@@ -3,6 +3,7 @@ import pino from 'pino';
 
 import { createAccountService } from '../accounts/account-service.js';
 import { createApiRegistry, type ApiRegistry } from '../apis/api-registry.js';
+import { createFactorService, type FactorService } from '../factors/factor-service.js';
 import { createAudit, type Audit } from '../audit.js';
 import { checkClientMetadata } from '../clients/client-policy.js';
 import { loadConfig } from '../config/load.js';
@@ -33,6 +34,8 @@ export interface CliContext {
   kek: Uint8Array | undefined;
   accounts: ReturnType<typeof createAccountService>;
   apis: ApiRegistry;
+  /** passkeys, TOTP and recovery codes of accounts (never shown, only listed) */
+  factors: FactorService;
   /** The client policy every registration goes through (src/clients/client-policy.ts). */
   validateClient(metadata: Record<string, unknown>): void;
 }
@@ -50,6 +53,7 @@ export async function openCliContext(): Promise<CliContext> {
     kek,
     accounts,
     apis: createApiRegistry(store.apis),
+    factors: createFactorService({ factors: store.factors, counters: store.counters, kek, issuerName: config.branding.productName }),
     audit: (event, fields) => audit(event, { actor: `cli:${osUser()}`, ...fields }),
     validateClient(metadata) {
       const problem = checkClientMetadata(metadata, { production: config.issuer.startsWith('https:') });

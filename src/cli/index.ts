@@ -11,10 +11,13 @@ export const usage = `usage: idport <command> [options]
   users add --username U (--password P | --password-stdin) [--email E] [--name N]
             [--email-verified] [--claims JSON]
   users list | show USER | remove USER | set-password USER (--password P | --password-stdin)
+  users reset-mfa USER            remove a user's passkeys, authenticator app and recovery codes
   clients add --name N --redirect-uri URI [--redirect-uri URI …] [--post-logout-redirect-uri URI]
               [--grant-type authorization_code|refresh_token|client_credentials …] [--public] [--scope S]
               [--pkce-optional] [--first-party] [--web-origin ORIGIN …] [--audience API]
               [--introspect-for API …]   (a resource server that may introspect tokens for these APIs)
+              [--require-mfa]   (every sign-in for it needs a second factor)
+  clients update CLIENT_ID (--require-mfa | --no-require-mfa)
   clients list | show CLIENT_ID | remove CLIENT_ID
   apis add --audience URI [--scope S …] [--name N] [--token-format jwt|opaque] [--ttl SECONDS]
   apis list | show AUDIENCE | remove AUDIENCE

@@ -60,6 +60,7 @@ export function clientFromArgs(args: Args): ClientMetadata {
     ...(apiScopes.length ? { api_scopes: apiScopes } : {}),
     ...(pkceOptional ? { require_pkce: false } : {}),
     ...(args.flag('first-party') ? { first_party: true } : {}),
+    ...(args.flag('require-mfa') ? { require_mfa: true } : {}),
     ...(webOrigins.length ? { web_origins: [...new Set(webOrigins)] } : {}),
     ...(audience ? { default_audience: audience } : {}),
     ...(args.list('introspect-for').length ? { introspect_for: [...new Set(args.list('introspect-for'))] } : {}),
@@ -98,6 +99,20 @@ export async function clients(ctx: CliContext, verb: string | undefined, args: A
         ].join('\n'),
       );
     }
+    case 'update': {
+      const id = args.positional[0];
+      if (!id) throw new UsageError('name the client: clients update CLIENT_ID --require-mfa | --no-require-mfa');
+      const found = await ctx.store.clients.find(id);
+      if (!found) throw new Error(`no client "${id}"`);
+      if (args.flag('require-mfa') === args.flag('no-require-mfa')) throw new UsageError('say what to change: --require-mfa or --no-require-mfa');
+      const updated: ClientMetadata = { ...found };
+      if (args.flag('require-mfa')) updated.require_mfa = true;
+      else delete updated.require_mfa;
+      ctx.validateClient(updated);
+      await ctx.store.clients.upsert(updated);
+      ctx.audit('client.updated', { outcome: 'success', client_id: id, require_mfa: updated.require_mfa === true });
+      return print(summary(updated), json, () => `updated client ${id}: ${updated.require_mfa ? 'every sign-in needs a second factor' : 'a second factor only where the user set one up'}`);
+    }
     case 'list': {
       const all = (await ctx.store.clients.list()).map(summary);
       const rows = all.map((c) => ({ ...c, grant_types: ((c as ClientMetadata).grant_types as string[]).join(',') }));
@@ -119,6 +134,6 @@ export async function clients(ctx: CliContext, verb: string | undefined, args: A
       return print({ removed: true, client_id: id }, json, () => `removed client ${id}`);
     }
     default:
-      throw new UsageError(`unknown command "clients ${verb ?? ''}" (add, list, show, remove)`);
+      throw new UsageError(`unknown command "clients ${verb ?? ''}" (add, update, list, show, remove)`);
   }
 }

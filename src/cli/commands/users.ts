@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 
 import type { EndedSignIns } from '../../accounts/sign-ins.js';
+import type { FactorSummary } from '../../factors/factor-service.js';
 import type { AccountRecord } from '../../storage/types.js';
 import { UsageError, type CliContext } from '../context.js';
 import { iso, print, table } from '../output.js';
@@ -44,6 +45,13 @@ function parseClaims(text: string | undefined): Record<string, unknown> | undefi
   }
 }
 
+/** An account's factors as `users show` lists them: names and dates, never secrets. */
+const factorsView = (summary: FactorSummary) => ({
+  passkeys: summary.passkeys.map((p) => ({ name: p.name, created_at: iso(p.createdAt), last_used_at: iso(p.lastUsedAt) })),
+  authenticator_app: summary.totp,
+  recovery_codes_left: summary.recoveryCodesLeft,
+});
+
 /** What a credential change ended, for --json and audit lines. */
 const endedFields = (ended: EndedSignIns) => ({ sessions_ended: ended.sessions, grants_revoked: ended.grants });
 
@@ -73,8 +81,17 @@ export async function users(ctx: CliContext, verb: string | undefined, args: Arg
       return print({ users: all }, json, () => table(all, ['username', 'email', 'name', 'sub']));
     }
     case 'show': {
-      const view = publicView(await findUser(ctx, args.positional[0]));
+      const account = await findUser(ctx, args.positional[0]);
+      const view = { ...publicView(account), factors: factorsView(await ctx.factors.summary(account.id)) };
       return print(view, json, () => Object.entries(view).map(([k, v]) => `${k}: ${typeof v === 'object' && v ? JSON.stringify(v) : v ?? '-'}`).join('\n'));
+    }
+    case 'reset-mfa': {
+      const account = await findUser(ctx, args.positional[0]);
+      const ended = (await ctx.accounts.resetFactors(account.id)) ?? { sessions: 0, grants: 0 };
+      ctx.audit('user.mfa_reset', { outcome: 'success', sub: account.id, username: account.username, ...endedFields(ended) });
+      return print({ reset: true, sub: account.id, username: account.username, ...endedFields(ended) }, json, () =>
+        `removed every passkey, authenticator app and recovery code of ${account.username}; ${endedText(ended)}`,
+      );
     }
     case 'remove': {
       const account = await findUser(ctx, args.positional[0]);
@@ -93,6 +110,6 @@ export async function users(ctx: CliContext, verb: string | undefined, args: Arg
       );
     }
     default:
-      throw new UsageError(`unknown command "users ${verb ?? ''}" (add, list, show, remove, set-password)`);
+      throw new UsageError(`unknown command "users ${verb ?? ''}" (add, list, show, remove, set-password, reset-mfa)`);
   }
 }
