@@ -18,13 +18,14 @@
     });
   }
 
-  function ceremony(form, mediation) {
+  function ceremony(form, mediation, signal) {
     return options(form).then(function (json) {
       if (form.getAttribute('data-passkey') === 'create') {
         return navigator.credentials.create({ publicKey: PKC.parseCreationOptionsFromJSON(json) });
       }
       var request = { publicKey: PKC.parseRequestOptionsFromJSON(json) };
       if (mediation) request.mediation = mediation;
+      if (signal) request.signal = signal;
       return navigator.credentials.get(request);
     });
   }
@@ -43,9 +44,16 @@
   }
 
   function start(form) {
+    // The autofill request, if any: a pending one makes the browser refuse the button's request
+    // (Chromium: "a request is already pending"), so the button cancels it first.
+    var autofill = null;
     form.addEventListener('submit', function (event) {
       if (form.querySelector('input[name="credential"]').value) return;
       event.preventDefault();
+      if (autofill) {
+        autofill.abort();
+        autofill = null;
+      }
       ceremony(form).then(function (credential) {
         if (credential) submitWith(form, credential);
       }, function () {
@@ -54,8 +62,9 @@
     });
     if (form.hasAttribute('data-passkey-autofill') && PKC.isConditionalMediationAvailable) {
       PKC.isConditionalMediationAvailable().then(function (available) {
-        if (!available) return;
-        ceremony(form, 'conditional').then(function (credential) {
+        if (!available || !window.AbortController) return;
+        autofill = new window.AbortController();
+        ceremony(form, 'conditional', autofill.signal).then(function (credential) {
           if (credential) submitWith(form, credential);
         }, function () { /* the user chose a password instead */ });
       });

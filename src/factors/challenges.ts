@@ -18,15 +18,19 @@ export function createChallenges({ secrets, counters, now = Date.now }: Challeng
   const mac = (secret: string, body: string) => createHmac('sha256', secret).update(`webauthn:${body}`).digest('base64url');
 
   return {
-    /** A challenge for `binding` (e.g. `login:<interaction uid>`), valid `ttlSeconds`. */
+    /**
+     * A challenge for `binding` (e.g. `login:<interaction uid>`), valid `ttlSeconds`. It is text:
+     * @simplewebauthn/server sends a string challenge as its UTF-8 bytes, so the browser signs (and
+     * use() receives) their base64url form.
+     */
     issue(binding: string, ttlSeconds = 300): string {
       const body = `${randomBytes(16).toString('base64url')}.${now() + ttlSeconds * 1000}`;
-      return Buffer.from(`${body}.${mac(secrets()[0]!, `${binding}|${body}`)}`).toString('base64url');
+      return `${body}.${mac(secrets()[0]!, `${binding}|${body}`)}`;
     },
 
     /**
-     * The check for a challenge the authenticator signed: true once, when it was issued for
-     * `binding` by us, has not expired and was never used.
+     * The check for a challenge the authenticator signed (base64url, as clientDataJSON has it):
+     * true once, when it was issued for `binding` by us, has not expired and was never used.
      */
     async use(binding: string, challenge: string): Promise<boolean> {
       const [nonce, expires, given] = Buffer.from(challenge, 'base64url').toString().split('.');

@@ -20,7 +20,10 @@ import { clientValue } from '../provider/client-metadata.js';
 import { accountClientId } from '../self-service/account-client.js';
 import type { ApiRegistry } from '../apis/api-registry.js';
 import { finishConsent, sendConsent } from './consent.js';
+import { addPasskeyLogin } from './passkey-login.js';
 import { interactionPrefix, interactionUrl } from './paths.js';
+import { createSecondFactor } from './second-factor.js';
+import type { ClientInfo, Details, Steps } from './steps.js';
 
 export interface InteractionDeps {
   provider: () => Provider;
@@ -41,10 +44,8 @@ export interface InteractionDeps {
   apis: ApiRegistry;
 }
 
-type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
-
 /** The client's display name, and where forms on its pages may end up (its redirect URI). */
-async function clientInfo(provider: Provider, details: Details, accountName: () => string) {
+async function clientInfo(provider: Provider, details: Details, accountName: () => string): Promise<ClientInfo> {
   const client = await provider.Client.find(String(details.params.client_id));
   const redirect = details.params.redirect_uri;
   return {
@@ -55,8 +56,12 @@ async function clientInfo(provider: Provider, details: Details, accountName: () 
   };
 }
 
-/** Login, consent and abort pages under {interactionPrefix}/:uid (the interaction cookie's path). */
-export function createInteractionRouter({ provider, accounts, sendPage, i18n, productName, csrf, signIn, audit, consents, apis }: InteractionDeps): Router {
+/**
+ * Login (password, passkey, second factor), consent and abort pages under
+ * {interactionPrefix}/:uid (the interaction cookie's path).
+ */
+export function createInteractionRouter(deps: InteractionDeps): Router {
+  const { provider, accounts, sendPage, i18n, productName, csrf, signIn, guard, factors, audit, consents, apis } = deps;
   const router = new Router({ prefix: `${interactionPrefix}/:uid` });
 
   /** The interaction, its page language (also for error pages: ctx.state.locale), checked. */
@@ -74,7 +79,7 @@ export function createInteractionRouter({ provider, accounts, sendPage, i18n, pr
   const client = (ctx: Context, found: Details) =>
     clientInfo(provider(), found, () => i18n.t(ctx.state.locale as string, 'account.clientName', { product: productName }));
 
-  const sendLogin = async (ctx: Context, found: Details, extra: { login?: string; failed?: boolean; busy?: boolean } = {}) => {
+  const sendLogin: Steps['sendLogin'] = async (ctx, found, extra = {}) => {
     const { name, formTargets } = await client(ctx, found);
     const page = {
       interaction: interactionUrl(found.uid),
@@ -82,7 +87,7 @@ export function createInteractionRouter({ provider, accounts, sendPage, i18n, pr
       clientName: name,
       login: extra.login ?? (typeof found.params.login_hint === 'string' ? found.params.login_hint : ''),
       // Wrong credentials always read the same, whatever was wrong (unknown user, password, lockout).
-      error: extra.busy ? 'login.busy' : extra.failed ? 'login.failed' : undefined,
+      error: extra.error,
     };
     sendPage(ctx, 'login', page, { locale: ctx.state.locale as string, formTargets });
   };
@@ -93,11 +98,14 @@ export function createInteractionRouter({ provider, accounts, sendPage, i18n, pr
     ctx.redirect(returnTo);
   };
 
+  const steps: Steps = { details, client, sendLogin, finish };
+  const secondFactor = createSecondFactor(steps, { provider, accounts, factors, guard, csrf, sendPage, audit });
+
   router.use(noCache);
 
   router.get('/', async (ctx) => {
     const found = await details(ctx);
-    if (found.prompt.name === 'login') return sendLogin(ctx, found);
+    if (found.prompt.name === 'login') return secondFactor.showLoginPrompt(ctx, found);
     if (found.prompt.name === 'consent') {
       const { client: registered, name, firstParty, formTargets } = await client(ctx, found);
       if (firstParty) {
@@ -119,25 +127,34 @@ export function createInteractionRouter({ provider, accounts, sendPage, i18n, pr
     const client_id = String(found.params.client_id);
     const result = await signIn(login, password, ctx.ip);
     switch (result.outcome) {
-      case 'success':
-        audit('login', { outcome: 'success', actor: result.account.id, client_id, ip: ctx.ip });
-        return finish(ctx, { login: { accountId: result.account.id, amr: ['pwd'] } }, false);
+      case 'success': {
+        // A second factor to ask for: the first waits in the interaction, the page asks (GET).
+        const first = { accountId: result.account.id, at: Date.now(), amr: ['pwd' as const] };
+        if (await secondFactor.afterFirstFactor(ctx, found, first, 'password')) {
+          ctx.status = 303;
+          ctx.redirect(interactionUrl(found.uid));
+        }
+        return;
+      }
       case 'failure':
         audit('login', { outcome: 'failure', client_id, ip: ctx.ip, failures: result.failures });
-        return sendLogin(ctx, found, { login, failed: true });
+        return sendLogin(ctx, found, { login, error: 'login.failed' });
       case 'locked':
         // Same words as any failed login: a lockout must not tell whether the account exists.
         audit('login', { outcome: 'locked', client_id, ip: ctx.ip, reason: result.reason });
         ctx.status = 429;
         ctx.set('Retry-After', String(result.retryAfter));
-        return sendLogin(ctx, found, { login, failed: true });
+        return sendLogin(ctx, found, { login, error: 'login.failed' });
       case 'busy':
         audit('login', { outcome: 'busy', client_id, ip: ctx.ip });
         ctx.status = 503;
         ctx.set('Retry-After', String(result.retryAfter));
-        return sendLogin(ctx, found, { login, busy: true });
+        return sendLogin(ctx, found, { login, error: 'login.busy' });
     }
   });
+
+  addPasskeyLogin(router, steps, { accounts, factors, audit });
+  secondFactor.addRoutes(router);
 
   router.post('/consent', parseForm, async (ctx) => {
     const found = await details(ctx, 'consent');

@@ -81,7 +81,8 @@ export function createProvider({ config, store, accounts, consents, apis, keys, 
         : { session: 'idport.session', interaction: 'idport.interaction', resume: 'idport.resume' },
     },
     clients: [accountClient(config.issuer, config.branding.productName)] as Configuration['clients'],
-    claims: claimsByScope as unknown as Configuration['claims'],
+    // acr and amr ride with `openid`: every ID token says how its sign-in was made, when it says.
+    claims: { ...claimsByScope, openid: [...claimsByScope.openid, 'acr', 'amr'] } as unknown as Configuration['claims'],
     scopes: supportedScopes,
     responseTypes: ['code'],
     clientDefaults: {

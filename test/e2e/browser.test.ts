@@ -108,7 +108,7 @@ async function openLoginPage(page: Page, url: URL) {
 async function signIn(page: Page, password = alice.password) {
   await page.getByLabel('Username or email').fill(alice.username);
   await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
 }
 
 describe('login, consent and logout pages in headless Chromium', () => {
@@ -125,7 +125,7 @@ describe('login, consent and logout pages in headless Chromium', () => {
     await expect(page.title()).resolves.toBe('Sign in · idport');
     expect(await page.locator('.lead strong').textContent()).toBe(clientName);
     // The stylesheet loaded under the CSP and applies (the primary button is the accent blue).
-    const signInButton = page.getByRole('button', { name: 'Sign in' });
+    const signInButton = page.getByRole('button', { name: 'Sign in', exact: true });
     expect(await signInButton.evaluate((el) => (globalThis as unknown as BrowserGlobals).getComputedStyle(el).backgroundColor)).toBe('rgb(11, 87, 208)');
 
     // A wrong password: the same page again, with the generic error and the username kept.
@@ -224,7 +224,7 @@ describe('login, consent and logout pages in headless Chromium', () => {
     await openLoginPage(page, request.url);
     await page.screenshot({ path: screenshotPath, fullPage: true });
 
-    const button = page.getByRole('button', { name: 'Sign in' });
+    const button = page.getByRole('button', { name: 'Sign in', exact: true });
     expect(await button.isVisible()).toBe(true);
     const box = await button.boundingBox();
     expect(box).not.toBeNull();

@@ -116,7 +116,7 @@ describe('device authorization grant with the example command-line app', () => {
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
     await page.getByLabel('Username or email').fill(user.username);
     await page.getByLabel('Password').fill(user.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
 
     await page.getByRole('heading', { name: 'Allow access?' }).waitFor();
     expect(await page.locator('.lead').textContent()).toContain(deviceAppName);

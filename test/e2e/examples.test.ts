@@ -149,7 +149,7 @@ async function signIn(page: Page) {
   expect(await heading(page).textContent()).toBe('Sign in');
   await page.getByLabel('Username or email').fill(user.username);
   await page.getByLabel('Password').fill(user.password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
 }
 
 /** The example app's server-side session for this browser. */

@@ -82,7 +82,7 @@ async function signIn(page: Page, client: Client, scope = 'openid offline_access
   if (await page.getByLabel('Password').isVisible()) {
     await page.getByLabel('Username or email').fill(alice.username);
     await page.getByLabel('Password').fill(alice.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   }
   await page.getByRole('button', { name: 'Allow' }).click();
   const callback = await arrived;
@@ -185,7 +185,7 @@ describe('one grant per sign-in (two browsers, one user, one app)', () => {
     await page.goto(url.href);
     await page.getByLabel('Username or email').fill(alice.username);
     await page.getByLabel('Password').fill(alice.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     expect((await arrived).searchParams.get('code')).toEqual(expect.any(String));
   });
 
@@ -215,7 +215,7 @@ describe('one grant per sign-in (two browsers, one user, one app)', () => {
     );
     await page.getByLabel('Username or email').fill(alice.username);
     await page.getByLabel('Password').fill(alice.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByRole('button', { name: 'Allow' }).waitFor();
     expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Allow access?');
   });
