@@ -19,8 +19,9 @@ export function accountClient(issuer: string, productName: string) {
 /**
  * Where /account sends a visitor with no session: our own authorization endpoint. Only the
  * sign-in it causes matters (the session cookie); the code that comes back is never redeemed.
+ * `prompt: 'login'` asks a signed-in user to sign in again (before changing how they sign in).
  */
-export function accountLoginUrl(issuer: string): string {
+export function accountLoginUrl(issuer: string, { prompt, loginHint }: { prompt?: 'login'; loginHint?: string } = {}): string {
   const challenge = createHash('sha256').update(randomBytes(32).toString('base64url')).digest('base64url');
   const url = new URL(`${issuer}/auth`);
   url.search = new URLSearchParams({
@@ -31,6 +32,8 @@ export function accountLoginUrl(issuer: string): string {
     code_challenge: challenge,
     code_challenge_method: 'S256',
     state: randomBytes(8).toString('base64url'),
+    ...(prompt ? { prompt } : {}),
+    ...(loginHint ? { login_hint: loginHint } : {}),
   }).toString();
   return url.toString();
 }
