@@ -7,7 +7,7 @@ import { ensureKeys } from './keys/key-manager.js';
 import { readKek } from './config/secrets.js';
 import { KeyDecryptionError } from './keys/key-encryption.js';
 import { SealedStoreError } from './keys/sealed-store.js';
-import { startServer } from './server.js';
+import { startServer, type RunningServer } from './server.js';
 import { StoreConnectError } from './storage/errors.js';
 import { openStore, StoreUrlError } from './storage/open-store.js';
 
@@ -35,18 +35,22 @@ async function prepareStore(config: Readonly<Config>, kek: Uint8Array | undefine
 
 /** One server process (alone, or a cluster worker): SIGTERM/SIGINT drain it and close the store. */
 async function serve(config: Readonly<Config>, kek: Uint8Array | undefined) {
-  const running = await startServer(config, { kek });
+  const started: { server?: RunningServer } = {};
   const shutdown = (signal: string) => {
+    const running = started.server;
+    // Still starting: nothing is in flight yet (the store's writes are transactions), so leave.
+    if (!running) process.exit(0);
     if (!cluster.isWorker) process.stdout.write(`idport: ${signal} received, draining in-flight requests…\n`);
     running.close().then(
       () => process.exit(0),
       () => process.exit(1),
     );
   };
-  // Handlers before the "serving" line: until a listener exists a signal kills the process
-  // outright, and whoever waits for that line may signal at once.
+  // Handlers first: until a listener exists a signal kills the process outright, and a cluster
+  // primary that is stopping may signal a worker that is still starting.
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
+  const running = (started.server = await startServer(config, { kek }));
   if (cluster.isWorker) reportReady(running.url);
   else announce(running.url, running.store.kind, 1);
 }

@@ -1,12 +1,8 @@
-import {
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
-  type AuthenticationResponseJSON,
-  type PublicKeyCredentialCreationOptionsJSON,
-  type PublicKeyCredentialRequestOptionsJSON,
-  type RegistrationResponseJSON,
+import type {
+  AuthenticationResponseJSON,
+  PublicKeyCredentialCreationOptionsJSON,
+  PublicKeyCredentialRequestOptionsJSON,
+  RegistrationResponseJSON,
 } from '@simplewebauthn/server';
 
 import type { FactorStore, PasskeyRecord } from '../storage/types.js';
@@ -30,6 +26,13 @@ export interface PasskeyAccount {
 export type PasskeyFailure = 'malformed' | 'unknown-credential' | 'wrong-account' | 'not-verified' | 'replayed';
 
 export type PasskeySignIn = { ok: true; passkey: PasskeyRecord } | { ok: false; reason: PasskeyFailure };
+
+/**
+ * @simplewebauthn/server, loaded on the first passkey ceremony: with its certificate parsers it
+ * takes ~0.4 s to load, which every start (and every cluster worker) would otherwise pay.
+ */
+let library: Promise<typeof import('@simplewebauthn/server')> | undefined;
+const webauthn = () => (library ??= import('@simplewebauthn/server'));
 
 /** The WebAuthn user handle of an account: its id's bytes (never an email or a username). */
 const userHandle = (accountId: string) => new TextEncoder().encode(accountId);
@@ -56,6 +59,7 @@ export function createPasskeys({ issuer, productName, factors, challenges }: Pas
     /** Options for the browser's navigator.credentials.create(), for `binding` (e.g. `enrol:<session uid>`). */
     async registrationOptions(account: PasskeyAccount, binding: string): Promise<PublicKeyCredentialCreationOptionsJSON> {
       const existing = await factors.listPasskeys(account.id);
+      const { generateRegistrationOptions } = await webauthn();
       return generateRegistrationOptions({
         rpName: productName,
         rpID,
@@ -73,6 +77,7 @@ export function createPasskeys({ issuer, productName, factors, challenges }: Pas
     async register(account: PasskeyAccount, answer: unknown, binding: string, name: string): Promise<PasskeyRecord | PasskeyFailure> {
       const response = parse<RegistrationResponseJSON>(answer);
       if (!response) return 'malformed';
+      const { verifyRegistrationResponse } = await webauthn();
       const verified = await verifyRegistrationResponse({
         response,
         expectedChallenge: (challenge) => challenges.use(binding, challenge),
@@ -103,6 +108,7 @@ export function createPasskeys({ issuer, productName, factors, challenges }: Pas
      */
     async authenticationOptions(binding: string, accountId?: string): Promise<PublicKeyCredentialRequestOptionsJSON> {
       const allow = accountId ? (await factors.listPasskeys(accountId)).map((p) => ({ id: p.id, transports: p.transports })) : undefined;
+      const { generateAuthenticationOptions } = await webauthn();
       return generateAuthenticationOptions({ rpID, challenge: challenges.issue(binding), userVerification: 'required', ...(allow ? { allowCredentials: allow } : {}) });
     },
 
@@ -115,6 +121,7 @@ export function createPasskeys({ issuer, productName, factors, challenges }: Pas
       const handle = response.response.userHandle;
       const wrongUser = handle !== undefined && Buffer.from(handle, 'base64url').toString() !== passkey.accountId;
       if (wrongUser || (accountId !== undefined && passkey.accountId !== accountId)) return { ok: false, reason: 'wrong-account' };
+      const { verifyAuthenticationResponse } = await webauthn();
       const verified = await verifyAuthenticationResponse({
         response,
         expectedChallenge: (challenge) => challenges.use(binding, challenge),

@@ -311,12 +311,15 @@ describe('oidcc-basic-certification-test-plan', () => {
   });
 
   test('oidcc-ensure-request-with-acr-values-succeeds', async () => {
-    // discovery lists no acr_values_supported, so the suite asks for "1 2"
-    expect(op.meta.acr_values_supported).toBeUndefined();
-    const { claims } = await login(op, { acr_values: '1 2' });
+    // the suite asks for every value discovery lists in acr_values_supported
+    expect(op.meta.acr_values_supported).toEqual(['urn:idport:acr:1fa', 'urn:idport:acr:mfa']);
+    const acrValues = op.meta.acr_values_supported!.join(' ');
+    const { claims } = await login(op, { acr_values: acrValues });
     expect(claims.sub).toBe(op.user.id);
-    // idport asserts no authentication context class; the suite only warns when acr is absent
-    expect(claims.acr).toBeUndefined();
+    // ValidateIdTokenACRClaimAgainstAcrValuesRequest: the acr is one of the requested values (a
+    // password sign-in, which the request accepts: it does not ask for the multi-factor one only)
+    expect(claims.acr).toBe('urn:idport:acr:1fa');
+    expect(acrValues.split(' ')).toContain(claims.acr);
   });
 
   test('oidcc-ensure-registered-redirect-uri', async () => {

@@ -45,13 +45,18 @@ test('users show lists passkeys, the authenticator app and recovery codes left â
 });
 
 test('users reset-mfa removes every factor and ends the user\'s sessions and grants, and says so', async () => {
-  const account = (await server.store.accounts.findByLogin('alice'))!;
-  const { code, verifier, ua } = await freshCode(env, { scope: 'openid offline_access', prompt: 'consent' });
+  const bob = { username: 'bob', password: 'bob has a long passphrase', email: 'bob@example.com', name: 'Bob' };
+  const account = await addUser(server.store, bob);
+  // bob signs in (no second factor yet), then sets factors up
+  const { code, verifier, ua } = await freshCode(env, { scope: 'openid offline_access', prompt: 'consent' }, undefined, bob);
   const tokens = await redeem(env, code, verifier);
   expect(tokens.status).toBe(200);
-  const run = await cli(db, ['users', 'reset-mfa', 'alice']);
+  await server.store.factors.addPasskey({ id: 'cred-bob', accountId: account.id, publicKey: 'pk', counter: 0, transports: [], deviceType: 'singleDevice', backedUp: false, aaguid: 'x', name: 'Key' });
+  await server.store.factors.setTotp(account.id, { secret: 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP' });
+  await server.store.factors.setRecoveryCodes(account.id, ['h1', 'h2']);
+  const run = await cli(db, ['users', 'reset-mfa', 'bob']);
   expect(run.code).toBe(0);
-  expect(run.stdout).toMatch(/^removed every passkey, authenticator app and recovery code of alice; ended 1 session and revoked 1 app sign-in/);
+  expect(run.stdout).toMatch(/^removed every passkey, authenticator app and recovery code of bob; ended 1 session and revoked 1 app sign-in/);
   expect(await server.store.factors.listPasskeys(account.id)).toEqual([]);
   expect(await server.store.factors.getTotp(account.id)).toBeUndefined();
   expect(await server.store.factors.countRecoveryCodes(account.id)).toBe(0);
