@@ -59,6 +59,7 @@ async function serve(config: Readonly<Config>, kek: Uint8Array | undefined) {
 async function main() {
   const config = loadConfig();
   const kek = readKek();
+  if (cluster.isPrimary) for (const notice of config.notices) process.stdout.write(`idport: ${notice}\n`);
   const count = workerCount(config);
   if (count > 1 && cluster.isPrimary) {
     const storeKind = await prepareStore(config, kek);

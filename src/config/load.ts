@@ -27,6 +27,7 @@ export const envKeys: Record<string, { key: string; type: 'string' | 'int' | 'bo
   KEY_REFRESH_SECONDS: { key: 'keys.refreshSeconds', type: 'int' },
   WORKERS: { key: 'workers', type: 'intOrAuto' },
   METRICS_PORT: { key: 'metrics.port', type: 'int' },
+  SMTP_URL: { key: 'email.smtpUrl', type: 'string' },
 };
 
 function readJson(path: string): Raw {
@@ -124,7 +125,24 @@ export function loadConfig(env: Env = process.env, overrides: Raw = {}): Readonl
 
   const value = parsed.data;
   const issuer = (value.issuer ?? `http://localhost:${value.port}`).replace(/\/+$/, '');
-  return deepFreeze({ ...value, issuer });
+  const production = env.NODE_ENV === 'production';
+  return deepFreeze({ ...value, issuer, production, ...emailRules(value, production) });
+}
+
+/**
+ * Email that cannot reach anyone: in production (NODE_ENV=production) without an SMTP server,
+ * sign-up (whose verification mail would only reach the outbox file) is refused, and password
+ * reset is turned off with a notice (the one-command start keeps both, with the outbox).
+ */
+function emailRules(value: Omit<Config, 'issuer' | 'notices' | 'production'>, production: boolean): Pick<Config, 'passwordReset' | 'notices'> {
+  if (!production || value.email.smtpUrl) return { passwordReset: value.passwordReset, notices: [] };
+  if (value.signup.enabled) {
+    throw new ConfigError(['signup.enabled: needs email.smtpUrl (SMTP_URL) in production, or verification mail would only reach the outbox']);
+  }
+  return {
+    passwordReset: { enabled: false },
+    notices: value.passwordReset.enabled ? ['password reset is off: no SMTP server is set (email.smtpUrl / SMTP_URL)'] : [],
+  };
 }
 
 function deepFreeze<T>(value: T): T {

@@ -176,6 +176,35 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    email: z
+      .object({
+        smtpUrl: z
+          .string()
+          .regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL')
+          .optional()
+          .describe('SMTP server for email (smtp://user:pass@host:587 or smtps://…:465); unset = messages go to the outbox'),
+        from: z.string().min(3).max(200).default('idport <no-reply@localhost>').describe('sender of every email'),
+        outboxDir: z.string().min(1).default('./data/outbox').describe('where messages go when no SMTP server is set (one file each, and a log line)'),
+      })
+      .strict()
+      .prefault({}),
+    signup: z
+      .object({
+        enabled: z.boolean().default(false).describe('people may create their own account from the login page'),
+        allowedEmailDomains: z
+          .array(z.string().regex(/^[a-z0-9.-]+\.[a-z]{2,}$/i, 'must be a domain name like example.com'))
+          .default([])
+          .describe('when not empty, only addresses at these domains may sign up'),
+        requireVerifiedEmail: z.boolean().default(false).describe('accounts that signed up may sign in only once their email is verified'),
+      })
+      .strict()
+      .prefault({}),
+    passwordReset: z
+      .object({
+        enabled: z.boolean().default(true).describe('"Forgot password?" on the login page (by email; off in production without SMTP)'),
+      })
+      .strict()
+      .prefault({}),
     mfa: z
       .object({
         required: z.boolean().default(false).describe('every sign-in needs a second factor (passkey, or password + TOTP/passkey), except at /account where users set one up'),
@@ -194,7 +223,13 @@ export const configSchema = z
   .strict();
 
 export type ConfigInput = z.input<typeof configSchema>;
-export type Config = z.output<typeof configSchema> & { issuer: string };
+export type Config = z.output<typeof configSchema> & {
+  issuer: string;
+  /** NODE_ENV=production (derived, not set): no email outbox, and the rules of emailRules() */
+  production: boolean;
+  /** what start-up should say about the configuration (derived, not set) */
+  notices: readonly string[];
+};
 
 /** Every default, from the schema (the only place defaults are written). */
-export const configDefaults = (): Config => configSchema.parse({}) as Config;
+export const configDefaults = (): Config => ({ ...configSchema.parse({}), issuer: 'http://localhost:3000', production: false, notices: [] });

@@ -1,6 +1,7 @@
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 
 import type { Store } from '../storage/types.js';
+import { withSessionInfo } from './session-info.js';
 
 /** A store outage becomes OAuth's temporarily_unavailable with HTTP 503, never a 500. */
 function rethrowOutage(err: unknown): never {
@@ -65,8 +66,9 @@ function clientAdapter(store: Store): Adapter {
 
 function modelAdapter(store: Store, name: string): Adapter {
   const records = store.model(name);
+  const prepare = name === 'Session' ? withSessionInfo : (payload: AdapterPayload) => payload;
   return {
-    upsert: (id, payload, expiresIn) => records.upsert(id, payload, expiresIn),
+    upsert: (id, payload, expiresIn) => records.upsert(id, prepare(payload), expiresIn),
     find: (id) => records.find(id) as Promise<AdapterPayload | undefined>,
     findByUid: (uid) => records.findByUid(uid) as Promise<AdapterPayload | undefined>,
     findByUserCode: (userCode) => records.findByUserCode(userCode) as Promise<AdapterPayload | undefined>,

@@ -66,6 +66,13 @@ export interface AccountStore {
   findByLogin(login: string): Promise<AccountRecord | undefined>;
   list(): Promise<AccountRecord[]>;
   setPasswordHash(id: string, passwordHash: string): Promise<boolean>;
+  /** Changes the email (null removes it) and whether it is verified; DuplicateError('email') when taken. */
+  setEmail(id: string, email: string | null, verified: boolean): Promise<boolean>;
+  /**
+   * Marks the email verified, only if the account's email is still `email` (case-insensitively):
+   * a link sent to an earlier address cannot verify a later one.
+   */
+  markEmailVerified(id: string, email: string): Promise<boolean>;
   remove(id: string): Promise<boolean>;
 }
 

@@ -223,6 +223,26 @@ export function runStoreContract(adapterName: string, open: OpenStore) {
         );
       });
 
+      test('setEmail changes the email and its verified flag; someone else\'s username or email is refused; markEmailVerified only for the email it names', async () => {
+        await store.accounts.create(account('alice'));
+        await store.accounts.create(account('bob'));
+        clock.advance(2);
+        expect(await store.accounts.setEmail('sub-alice', 'Alice.New@Example.com', false)).toBe(true);
+        expect(await store.accounts.findByLogin('alice.new@example.com')).toMatchObject({ id: 'sub-alice', email: 'Alice.New@Example.com', emailVerified: false, updatedAt: clock.ms });
+        expect(await store.accounts.findByLogin('alice@example.com')).toBeUndefined();
+        await expect(store.accounts.setEmail('sub-alice', 'BOB@example.com', true)).rejects.toMatchObject({ code: 'ERR_DUPLICATE', field: 'email' });
+        await expect(store.accounts.setEmail('sub-alice', 'bob', true)).rejects.toMatchObject({ code: 'ERR_DUPLICATE', field: 'email' });
+        expect(await store.accounts.markEmailVerified('sub-alice', 'alice@example.com')).toBe(false);
+        expect((await store.accounts.findById('sub-alice'))?.emailVerified).toBe(false);
+        expect(await store.accounts.markEmailVerified('sub-alice', 'alice.new@EXAMPLE.com')).toBe(true);
+        expect((await store.accounts.findById('sub-alice'))?.emailVerified).toBe(true);
+        // one's own username may be one's email
+        expect(await store.accounts.setEmail('sub-alice', 'alice', false)).toBe(true);
+        expect(await store.accounts.setEmail('sub-alice', null, false)).toBe(true);
+        expect(await store.accounts.findById('sub-alice')).toMatchObject({ email: null, emailVerified: false });
+        expect(await store.accounts.setEmail('nobody', 'x@example.com', false)).toBe(false);
+      });
+
       test('accounts without email are allowed, several of them', async () => {
         await store.accounts.create({ ...account('a'), email: null });
         await store.accounts.create({ ...account('b'), email: null });

@@ -8,7 +8,7 @@ import { isDeepStrictEqual } from 'node:util';
 
 import type { OidcModelStore, OidcPayload, Store } from '../../src/storage/types.js';
 
-const consumable = new Set(['AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest', 'PushedAuthorizationRequest', 'ReplayDetection']);
+const consumable = new Set(['AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest', 'PushedAuthorizationRequest', 'ReplayDetection', 'AccountLink']);
 
 /** JSON holds the payload as it is: no functions, class instances or non-finite numbers (undefined fields are dropped). */
 function plainJson(value: unknown): boolean {

@@ -61,6 +61,17 @@ describe('loadConfig defaults', () => {
     }
   });
 
+  test('production without SMTP: sign-up is refused (its mail would reach only the outbox); password reset goes off with a notice', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production' }, { signup: { enabled: true } })).toThrow(/signup\.enabled: needs email\.smtpUrl \(SMTP_URL\) in production/);
+    const production = loadConfig({ NODE_ENV: 'production' });
+    expect(production.passwordReset.enabled).toBe(false);
+    expect(production.notices).toEqual(['password reset is off: no SMTP server is set (email.smtpUrl / SMTP_URL)']);
+    const withSmtp = loadConfig({ NODE_ENV: 'production', SMTP_URL: 'smtp://mail.example.com:587' }, { signup: { enabled: true } });
+    expect([withSmtp.passwordReset.enabled, withSmtp.signup.enabled, withSmtp.notices]).toEqual([true, true, []]);
+    // development: both work, mail goes to the outbox
+    expect(loadConfig({}, { signup: { enabled: true } }).passwordReset.enabled).toBe(true);
+  });
+
   test('defaults are written once, in the schema: config/ holds only an example, and it is valid', () => {
     expect(readdirSync(join(packageRoot, 'config'))).toEqual(['example.json']);
     const example = loadConfig({ IDPORT_CONFIG: join(packageRoot, 'config/example.json') });
@@ -70,7 +81,7 @@ describe('loadConfig defaults', () => {
   });
 
   test('the loaded config is the schema defaults plus the derived issuer', () => {
-    expect(loadConfig({})).toEqual({ ...configSchema.parse({}), issuer: 'http://localhost:3000' });
+    expect(loadConfig({})).toEqual({ ...configSchema.parse({}), issuer: 'http://localhost:3000', production: false, notices: [] });
   });
 });
 

@@ -69,6 +69,28 @@ export function createMongoAccounts(db: Db, now: () => number): AccountStore {
       const result = await accounts.updateOne({ _id: asKey(id) }, { $set: { passwordHash, updatedAt: new Date(now()) } });
       return result.matchedCount === 1;
     },
+    async setEmail(id, email, verified) {
+      if (!isStoreKey(id)) return false;
+      const doc = await accounts.findOne({ _id: id }, { projection: { usernameNorm: 1 } });
+      if (!doc) return false;
+      const loginKeys = [...new Set([doc.usernameNorm, ...(email ? [normalizeLogin(email)] : [])])];
+      try {
+        const result = await accounts.updateOne({ _id: id }, { $set: { email, emailVerified: verified, loginKeys, updatedAt: new Date(now()) } });
+        return result.matchedCount === 1;
+      } catch (err) {
+        // the unique index on loginKeys: someone else's username or email
+        if (err instanceof MongoServerError && err.code === 11000) throw new DuplicateError('email');
+        throw err;
+      }
+    },
+    async markEmailVerified(id, email) {
+      if (!isStoreKey(id)) return false;
+      const doc = await accounts.findOne({ _id: id }, { projection: { email: 1 } });
+      if (!doc?.email || normalizeLogin(doc.email) !== normalizeLogin(email)) return false;
+      // conditional on the email just read: a change in between makes this match nothing
+      const result = await accounts.updateOne({ _id: id, email: doc.email }, { $set: { emailVerified: true, updatedAt: new Date(now()) } });
+      return result.matchedCount === 1;
+    },
     async remove(id) {
       return isStoreKey(id) && (await accounts.deleteOne({ _id: id })).deletedCount === 1;
     },

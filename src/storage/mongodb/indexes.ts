@@ -11,6 +11,8 @@ export const oidcModels = [
   'Session', 'AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'ClientCredentials',
   'Interaction', 'ReplayDetection', 'PushedAuthorizationRequest', 'Grant', 'BackchannelAuthenticationRequest',
   'RegistrationAccessToken', 'InitialAccessToken',
+  // ours: links in emails (accounts/account-links.ts)
+  'AccountLink',
 ] as const;
 /** Models whose records are found by account (findByAccount). */
 export const accountBoundModels = ['Session', 'Grant'];

@@ -41,7 +41,16 @@ export function createSqliteAccounts(db: Database, now: () => number, read: Batc
     list: db.prepare('SELECT * FROM accounts ORDER BY username_norm'),
     setPassword: db.prepare('UPDATE accounts SET password_hash = ?, updated_at = ? WHERE id = ?'),
     remove: db.prepare('DELETE FROM accounts WHERE id = ?'),
+    emailTaken: db.prepare<[string, string, string], number>('SELECT 1 FROM accounts WHERE id != ? AND (username_norm = ? OR email_norm = ?) LIMIT 1').pluck(),
+    setEmail: db.prepare('UPDATE accounts SET email = ?, email_norm = ?, email_verified = ?, updated_at = ? WHERE id = ?'),
+    markVerified: db.prepare('UPDATE accounts SET email_verified = 1, updated_at = ? WHERE id = ? AND email_norm = ?'),
   };
+  // The new email may be nobody else's username or email (a login must name one account).
+  const setEmail = db.transaction((id: string, email: string | null, verified: boolean, at: number) => {
+    const emailNorm = email === null ? null : normalizeLogin(email);
+    if (emailNorm !== null && stmts.emailTaken.get(id, emailNorm, emailNorm)) throw new DuplicateError('email');
+    return stmts.setEmail.run(email, emailNorm, verified ? 1 : 0, at, id).changes === 1;
+  });
 
   // A username may not equal anyone's email and vice versa, so a login string names one account.
   const create = db.transaction((account: Parameters<AccountStore['create']>[0], at: number) => {
@@ -85,6 +94,21 @@ export function createSqliteAccounts(db: Database, now: () => number, read: Batc
     },
     async setPasswordHash(id, passwordHash) {
       const changed = stmts.setPassword.run(passwordHash, now(), id).changes === 1;
+      cache.clear();
+      return changed;
+    },
+    async setEmail(id, email, verified) {
+      try {
+        return setEmail.immediate(id, email, verified, now());
+      } catch (err) {
+        if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw new DuplicateError('email');
+        throw err;
+      } finally {
+        cache.clear();
+      }
+    },
+    async markEmailVerified(id, email) {
+      const changed = stmts.markVerified.run(now(), id, normalizeLogin(email)).changes === 1;
       cache.clear();
       return changed;
     },
