@@ -11,6 +11,8 @@ import { createAudit, type Audit } from './audit.js';
 import { auditProviderEvents } from './provider/audit-events.js';
 import { createConsentService } from './consents/consent-service.js';
 import { createFactors } from './factors/create-factors.js';
+import { createEmail } from './email/create-email.js';
+import { createAccountLinks } from './accounts/account-links.js';
 import { createApiRegistry } from './apis/api-registry.js';
 import type { Config } from './config/schema.js';
 import { assets } from './http/assets.js';
@@ -75,6 +77,8 @@ export async function createApp({ config, store, logger, kek }: AppDeps): Promis
 
   const csrf = createCsrf(() => keys.cookieKeys);
   const guard = createLoginGuard(store.counters, config.bruteForce);
+  const email = createEmail({ config, i18n, logger });
+  const links = createAccountLinks(store);
   const factors = createFactors({ store, issuer: config.issuer, productName: config.branding.productName, cookieKeys: () => keys.cookieKeys, kek });
   const signIn = createSignIn({
     accounts: store.accounts,
@@ -86,8 +90,8 @@ export async function createApp({ config, store, logger, kek }: AppDeps): Promis
   const { sendPage } = pages;
   const provider = () => current.provider;
   const { productName } = config.branding;
-  const interactions = createInteractionRouter({ provider, accounts, sendPage, i18n, productName, csrf, signIn, guard, factors, mfa: config.mfa, audit, consents, apis });
-  const selfService = createSelfServiceRouter({ provider, issuer: config.issuer, accounts, consents, factors, mfa: config.mfa, sendPage, csrf, audit });
+  const interactions = createInteractionRouter({ provider, accounts, sendPage, i18n, productName, csrf, signIn, guard, factors, mfa: config.mfa, email, links, selfService: config, audit, consents, apis });
+  const selfService = createSelfServiceRouter({ provider, issuer: config.issuer, accounts, consents, factors, mfa: config.mfa, email, links, sendPage, csrf, audit });
 
   const sessionCookie = () => current.provider.cookieName('session');
 

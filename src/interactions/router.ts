@@ -4,7 +4,9 @@ import type Provider from 'oidc-provider';
 import type { InteractionResults } from 'oidc-provider';
 
 import type { AccountService } from '../accounts/account-service.js';
+import type { AccountLinks } from '../accounts/account-links.js';
 import type { LoginGuard } from '../accounts/login-guard.js';
+import type { Email } from '../email/create-email.js';
 import type { SignIn } from '../accounts/sign-in.js';
 import type { Config } from '../config/schema.js';
 import type { Factors } from '../factors/create-factors.js';
@@ -39,6 +41,12 @@ export interface InteractionDeps {
   /** passkeys, TOTP and recovery codes */
   factors: Factors;
   mfa: Config['mfa'];
+  /** email for sign-up verification and password reset */
+  email: Email;
+  /** single-use links in those emails */
+  links: AccountLinks;
+  /** the settings of sign-up and password reset */
+  selfService: Pick<Config, 'signup' | 'passwordReset' | 'issuer'>;
   audit: Audit;
   consents: ConsentService;
   apis: ApiRegistry;

@@ -27,6 +27,14 @@ const pages = {
   'totp-setup': { forms: true, noStore: true },
   /** /account: new recovery codes, shown once */
   'recovery-codes': { forms: true, noStore: true },
+  /** creating an account (signup.enabled) */
+  signup: { forms: true, noStore: true },
+  /** "Forgot password?": the address to send a reset link to */
+  'forgot-password': { forms: true, noStore: true },
+  /** the page a reset link opens: the new password */
+  'reset-password': { forms: true, noStore: true },
+  /** a message with a heading, some text and links onward ("check your email", "address confirmed") */
+  message: { forms: false, noStore: true },
   error: { forms: false, noStore: false },
 } as const satisfies Record<string, { forms: boolean; noStore: boolean }>;
 

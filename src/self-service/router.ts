@@ -3,7 +3,9 @@ import type Provider from 'oidc-provider';
 
 import type { AccountService } from '../accounts/account-service.js';
 import type { Audit } from '../audit.js';
+import type { AccountLinks } from '../accounts/account-links.js';
 import type { ConsentService } from '../consents/consent-service.js';
+import type { Email } from '../email/create-email.js';
 import type { Config } from '../config/schema.js';
 import type { Factors } from '../factors/create-factors.js';
 import type { Csrf } from '../http/csrf.js';
@@ -25,6 +27,10 @@ export interface SelfServiceDeps {
   /** passkeys, TOTP and recovery codes the user manages here */
   factors: Factors;
   mfa: Config['mfa'];
+  /** email for address changes (verification) */
+  email: Email;
+  /** single-use links in those emails */
+  links: AccountLinks;
   sendPage: SendPage;
   csrf: Csrf;
   audit: Audit;
