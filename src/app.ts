@@ -13,6 +13,10 @@ import { createConsentService } from './consents/consent-service.js';
 import { createFactors } from './factors/create-factors.js';
 import { createEmail } from './email/create-email.js';
 import { createAccountLinks } from './accounts/account-links.js';
+import { createEmailVerification } from './accounts/email-verification.js';
+import { createPasswordReset } from './accounts/password-reset.js';
+import { createAccountSessions } from './accounts/account-sessions.js';
+import { createSignupService } from './accounts/signup-service.js';
 import { createApiRegistry } from './apis/api-registry.js';
 import type { Config } from './config/schema.js';
 import { assets } from './http/assets.js';
@@ -31,6 +35,8 @@ import { contentSecurityPolicy, securityHeaders } from './http/security-headers.
 import { createI18n, localesDir } from './i18n/i18n.js';
 import { interactionPrefix } from './interactions/paths.js';
 import { createInteractionRouter } from './interactions/router.js';
+import { createVerifyEmailRouter, verifyEmailPath } from './interactions/verify-email.js';
+import { createResetPasswordRouter } from './interactions/password-reset.js';
 import { loadKeySet, type KeySet } from './keys/key-manager.js';
 import { sealedInPlaceMessage } from './keys/sealed-store.js';
 import { createPages } from './pages/create-pages.js';
@@ -79,6 +85,9 @@ export async function createApp({ config, store, logger, kek }: AppDeps): Promis
   const guard = createLoginGuard(store.counters, config.bruteForce);
   const email = createEmail({ config, i18n, logger });
   const links = createAccountLinks(store);
+  const verification = createEmailVerification({ store, links, email, issuer: config.issuer, logger });
+  const passwordReset = createPasswordReset({ accounts, links, email, counters: store.counters, issuer: config.issuer, policy: config.passwords, audit });
+  const signup = createSignupService({ store, accounts, signup: config.signup, passwords: config.passwords });
   const factors = createFactors({ store, issuer: config.issuer, productName: config.branding.productName, cookieKeys: () => keys.cookieKeys, kek });
   const signIn = createSignIn({
     accounts: store.accounts,
@@ -90,8 +99,10 @@ export async function createApp({ config, store, logger, kek }: AppDeps): Promis
   const { sendPage } = pages;
   const provider = () => current.provider;
   const { productName } = config.branding;
-  const interactions = createInteractionRouter({ provider, accounts, sendPage, i18n, productName, csrf, signIn, guard, factors, mfa: config.mfa, email, links, selfService: config, audit, consents, apis });
-  const selfService = createSelfServiceRouter({ provider, issuer: config.issuer, accounts, consents, factors, mfa: config.mfa, email, links, sendPage, csrf, audit });
+  const interactions = createInteractionRouter({ provider, accounts, sendPage, i18n, productName, csrf, signIn, guard, factors, mfa: config.mfa, email, links, selfService: config, signup, verification, passwordReset, audit, consents, apis });
+  const verifyEmail = createVerifyEmailRouter({ verification, sendPage, i18n, audit });
+  const selfService = createSelfServiceRouter({ provider, issuer: config.issuer, accounts, consents, factors, mfa: config.mfa, email, links, verification, guard, sessions: createAccountSessions(store), passwords: config.passwords, i18n, sendPage, csrf, audit });
+  const resetPassword = createResetPasswordRouter({ passwordReset, sendPage, csrf, i18n, policy: config.passwords });
 
   const sessionCookie = () => current.provider.cookieName('session');
 
@@ -113,6 +124,8 @@ export async function createApp({ config, store, logger, kek }: AppDeps): Promis
     notFound(pages.showErrorPage),
     under('/account', selfService.routes() as Middleware),
     under(interactionPrefix, interactions.routes() as Middleware, interactions.allowedMethods() as Middleware),
+    under(verifyEmailPath, verifyEmail.routes() as Middleware),
+    ...(config.passwordReset.enabled ? [under('/reset-password', resetPassword.routes() as Middleware)] : []),
   ];
   const build = (k: KeySet) => {
     const provider = createProvider({

@@ -7,6 +7,7 @@ import { accountClaims, checkExtraClaims } from './account-claims.js';
 import { createPasswords, type Passwords } from './password.js';
 import { checkNewPassword } from './password-policy.js';
 import { createSignIns, type EndedSignIns } from './sign-ins.js';
+import { createSignupHolds } from './signup-holds.js';
 
 export { accountClaims } from './account-claims.js';
 
@@ -23,8 +24,8 @@ export interface NewAccountInput {
   claims?: Record<string, unknown> | undefined;
 }
 
-const usernamePattern = /^[\p{L}\p{N}._@+-]{1,64}$/u;
-const emailPattern = /^[^\s@]{1,64}@[^\s@]{1,255}$/;
+export const usernamePattern = /^[\p{L}\p{N}._@+-]{1,64}$/u;
+export const emailPattern = /^[^\s@]{1,64}@[^\s@]{1,255}$/;
 
 export const defaultPasswordPolicy: Config['passwords'] = configDefaults().passwords;
 
@@ -84,11 +85,12 @@ export function createAccountService(
       return signIns.endAll(id);
     },
 
-    /** Removes the account, its remembered consents, factors, sessions and grants; undefined if no such account. */
+    /** Removes the account, its remembered consents, factors, sign-up hold, sessions and grants; undefined if no such account. */
     async remove(id: string): Promise<EndedSignIns | undefined> {
       if (!(await accounts.remove(id))) return undefined;
       await store.consents.forgetAccount(id);
       await store.factors.removeAll(id);
+      await createSignupHolds(store).release(id);
       return signIns.endAll(id);
     },
 
@@ -99,6 +101,15 @@ export function createAccountService(
     async authenticate(login: string, password: string): Promise<AccountRecord | undefined> {
       const account = login ? await accounts.findByLogin(login) : undefined;
       return account && (await passwords.verify(account.passwordHash, password)) ? account : undefined;
+    },
+
+    /**
+     * Sets a new email, not verified until its link is opened (the user's own change on
+     * /account); DuplicateError('email') when it is another account's login. The account as it is now.
+     */
+    async changeEmail(id: string, email: string): Promise<AccountRecord | undefined> {
+      if (!emailPattern.test(email)) throw new AccountInputError('email is not a valid address');
+      return (await accounts.setEmail(id, email, false)) ? accounts.findById(id) : undefined;
     },
 
     find: (id: string) => accounts.findById(id),

@@ -5,7 +5,10 @@ import type { InteractionResults } from 'oidc-provider';
 
 import type { AccountService } from '../accounts/account-service.js';
 import type { AccountLinks } from '../accounts/account-links.js';
+import type { EmailVerification } from '../accounts/email-verification.js';
+import type { SignupService } from '../accounts/signup-service.js';
 import type { LoginGuard } from '../accounts/login-guard.js';
+import type { PasswordReset } from '../accounts/password-reset.js';
 import type { Email } from '../email/create-email.js';
 import type { SignIn } from '../accounts/sign-in.js';
 import type { Config } from '../config/schema.js';
@@ -22,9 +25,12 @@ import { clientValue } from '../provider/client-metadata.js';
 import { accountClientId } from '../self-service/account-client.js';
 import type { ApiRegistry } from '../apis/api-registry.js';
 import { finishConsent, sendConsent } from './consent.js';
+import { createEmailCheck } from './email-check.js';
 import { addPasskeyLogin } from './passkey-login.js';
+import { addForgotPassword } from './password-reset.js';
 import { interactionPrefix, interactionUrl } from './paths.js';
 import { createSecondFactor } from './second-factor.js';
+import { addSignup, signupUrl } from './signup.js';
 import type { ClientInfo, Details, Steps } from './steps.js';
 
 export interface InteractionDeps {
@@ -47,6 +53,12 @@ export interface InteractionDeps {
   links: AccountLinks;
   /** the settings of sign-up and password reset */
   selfService: Pick<Config, 'signup' | 'passwordReset' | 'issuer'>;
+  /** creating accounts (signup.enabled), and which ones wait for their email to be verified */
+  signup: SignupService;
+  /** verification emails ("Send the email again") */
+  verification: EmailVerification;
+  /** "Forgot password?" (passwordReset.enabled) */
+  passwordReset: PasswordReset;
   audit: Audit;
   consents: ConsentService;
   apis: ApiRegistry;
@@ -94,6 +106,8 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
       csrf: csrf.token(found.uid),
       clientName: name,
       login: extra.login ?? (typeof found.params.login_hint === 'string' ? found.params.login_hint : ''),
+      signupUrl: deps.selfService.signup.enabled ? signupUrl(found.uid) : undefined,
+      forgotUrl: deps.selfService.passwordReset.enabled ? `${interactionUrl(found.uid)}/forgot` : undefined,
       // Wrong credentials always read the same, whatever was wrong (unknown user, password, lockout).
       error: extra.error,
     };
@@ -108,6 +122,10 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
 
   const steps: Steps = { details, client, sendLogin, finish };
   const secondFactor = createSecondFactor(steps, { provider, accounts, factors, guard, csrf, sendPage, audit });
+  const { signup, verification, selfService } = deps;
+  const emailCheck = createEmailCheck(steps, secondFactor.afterFirstFactor, {
+    provider, accounts, signup, verification, requireVerifiedEmail: selfService.signup.requireVerifiedEmail, csrf, sendPage, i18n, audit,
+  });
 
   router.use(noCache);
 
@@ -136,6 +154,8 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
     const result = await signIn(login, password, ctx.ip);
     switch (result.outcome) {
       case 'success': {
+        // An account that signed up and has not verified its email waits (signup.requireVerifiedEmail).
+        if (await emailCheck.hold(ctx, found, result.account)) return;
         // A second factor to ask for: the first waits in the interaction, the page asks (GET).
         const first = { accountId: result.account.id, at: Date.now(), amr: ['pwd' as const] };
         if (await secondFactor.afterFirstFactor(ctx, found, first, 'password')) {
@@ -163,6 +183,9 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
 
   addPasskeyLogin(router, steps, { accounts, factors, audit });
   secondFactor.addRoutes(router);
+  addSignup(router, steps, secondFactor.afterFirstFactor, emailCheck, { signup, verification, settings: selfService.signup, csrf, sendPage, i18n, audit });
+  emailCheck.addRoutes(router);
+  if (selfService.passwordReset.enabled) addForgotPassword(router, steps, { passwordReset: deps.passwordReset, sendPage, csrf, i18n });
 
   router.post('/consent', parseForm, async (ctx) => {
     const found = await details(ctx, 'consent');

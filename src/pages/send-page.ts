@@ -33,8 +33,13 @@ const pages = {
   'forgot-password': { forms: true, noStore: true },
   /** the page a reset link opens: the new password */
   'reset-password': { forms: true, noStore: true },
-  /** a message with a heading, some text and links onward ("check your email", "address confirmed") */
-  message: { forms: false, noStore: true },
+  /** /account: a new password, a new email, where the account is signed in, deleting it */
+  'account-password': { forms: true, noStore: true },
+  'account-email': { forms: true, noStore: true },
+  'account-sessions': { forms: true, noStore: true },
+  'account-delete': { forms: true, noStore: true },
+  /** a message with a heading, some text, links onward and maybe buttons ("check your email": continue, send again) */
+  message: { forms: true, noStore: true },
   error: { forms: false, noStore: false },
 } as const satisfies Record<string, { forms: boolean; noStore: boolean }>;
 

@@ -18,11 +18,16 @@ export const notices = {
   'passkey-removed': 'factors.passkeyRemoved',
   'totp-added': 'factors.totpAdded',
   'totp-removed': 'factors.totpRemoved',
+  'email-changed': 'account.emailChanged',
+  'email-changed-unsent': 'account.emailChangedUnsent',
+  'verification-sent': 'account.verificationSent',
 } as const;
 export const problems = {
   'passkey-failed': 'factors.passkeyFailed',
   'name-required': 'factors.nameRequired',
   'last-way': 'factors.lastWay',
+  'verification-limited': 'account.verificationLimited',
+  'verification-unavailable': 'account.verificationUnavailable',
 } as const;
 export type Notice = keyof typeof notices;
 export type Problem = keyof typeof problems;

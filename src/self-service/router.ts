@@ -2,12 +2,16 @@ import Router from '@koa/router';
 import type Provider from 'oidc-provider';
 
 import type { AccountService } from '../accounts/account-service.js';
+import type { AccountSessions } from '../accounts/account-sessions.js';
+import type { EmailVerification } from '../accounts/email-verification.js';
+import type { LoginGuard } from '../accounts/login-guard.js';
 import type { Audit } from '../audit.js';
 import type { AccountLinks } from '../accounts/account-links.js';
 import type { ConsentService } from '../consents/consent-service.js';
 import type { Email } from '../email/create-email.js';
 import type { Config } from '../config/schema.js';
 import type { Factors } from '../factors/create-factors.js';
+import type { I18n } from '../i18n/i18n.js';
 import type { Csrf } from '../http/csrf.js';
 import { formString, parseForm } from '../http/form-body.js';
 import { HttpError } from '../http/http-error.js';
@@ -15,6 +19,10 @@ import { noCache } from '../http/no-cache.js';
 import type { SendPage } from '../pages/send-page.js';
 import { accountLoginUrl } from './account-client.js';
 import { createAccountPage } from './account-page.js';
+import { addCredentialRoutes } from './credential-routes.js';
+import { createSendMessage } from './message-page.js';
+import { createPasswordCheck } from './password-check.js';
+import { addSessionRoutes } from './session-routes.js';
 import { addPasskeyRoutes } from './passkey-routes.js';
 import { createSignedIn } from './signed-in.js';
 import { addTotpRoutes } from './totp-routes.js';
@@ -31,6 +39,14 @@ export interface SelfServiceDeps {
   email: Email;
   /** single-use links in those emails */
   links: AccountLinks;
+  /** sends the link that verifies a new address */
+  verification: EmailVerification;
+  /** the per-account lock: the current password asked before a change counts against it */
+  guard: LoginGuard;
+  /** the account's browser sessions (listing and ending them) */
+  sessions: AccountSessions;
+  passwords: Config['passwords'];
+  i18n: I18n;
   sendPage: SendPage;
   csrf: Csrf;
   audit: Audit;
@@ -39,10 +55,12 @@ export interface SelfServiceDeps {
 /**
  * /account: the signed-in user's profile, their sign-in methods (passkeys, authenticator app,
  * recovery codes: passkey-routes.ts, totp-routes.ts) and the apps they let in, each revocable (its
- * consent, every grant of it and their tokens go). Without a session it sends the user through the
- * login page; changing how the account signs in also needs a recent sign-in (signed-in.ts).
+ * consent, every grant of it and their tokens go); their password, email and the account itself
+ * (credential-routes.ts) and where they are signed in (session-routes.ts). Without a session it
+ * sends the user through the login page; every change also needs a recent sign-in (signed-in.ts).
  */
-export function createSelfServiceRouter({ provider, issuer, accounts, consents, factors, mfa, sendPage, csrf, audit }: SelfServiceDeps): Router {
+export function createSelfServiceRouter(deps: SelfServiceDeps): Router {
+  const { provider, issuer, accounts, consents, factors, mfa, sendPage, csrf, audit } = deps;
   const router = new Router({ prefix: '/account' });
   const signedIn = createSignedIn({ provider, issuer, accounts, csrf, mfa });
   const accountPage = createAccountPage({ provider, consents, factors: factors.service, signedIn });
@@ -73,6 +91,19 @@ export function createSelfServiceRouter({ provider, issuer, accounts, consents, 
 
   addPasskeyRoutes(router, { factors, signedIn, audit });
   addTotpRoutes(router, { factors, signedIn, sendPage, audit });
+  addSessionRoutes(router, { sessions: deps.sessions, signedIn, sendPage, issuer, audit });
+  addCredentialRoutes(router, {
+    accounts,
+    verification: deps.verification,
+    checkPassword: createPasswordCheck({ guard: deps.guard, passwords: accounts.passwords }),
+    signedIn,
+    sendPage,
+    sendMessage: createSendMessage(sendPage, deps.i18n),
+    i18n: deps.i18n,
+    policy: deps.passwords,
+    forgetSession: (ctx) => ctx.cookies.set(provider().cookieName('session'), null, { httpOnly: true, sameSite: 'lax', secure: issuer.startsWith('https:') }),
+    audit,
+  });
 
   return router;
 }
