@@ -16,7 +16,9 @@ test('the README test command is the one .ci/run runs (after npm ci)', () => {
   expect(readme).toContain('npm install && npm start');
   expect(readme).toMatch(/```sh\nnpm test\n```/);
   // .ci/run installs with `npm ci`, then runs exactly `npm test` (piped to its log)
-  expect(ci).toMatch(/^phase "node \$NODE_MACHINE: npm ci" npm ci$/m);
+  expect(ci).toMatch(/^both_npm_ci\(\) \{$/m);
+  expect(ci).toMatch(/^  npm ci \|\| rc=\$\?$/m);
+  expect(ci).toMatch(/^if phase "npm ci \(.*" both_npm_ci; then$/m);
   expect(ci).toMatch(/^\s*npm test 2>&1 \| tee "\$log"$/m);
   expect(ci.indexOf('npm ci')).toBeLessThan(ci.indexOf('npm test 2>&1'));
 });
