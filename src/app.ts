@@ -37,6 +37,10 @@ import { interactionPrefix } from './interactions/paths.js';
 import { createInteractionRouter } from './interactions/router.js';
 import { createVerifyEmailRouter, verifyEmailPath } from './interactions/verify-email.js';
 import { createResetPasswordRouter } from './interactions/password-reset.js';
+import { createUpstreamCallbackRouter, upstreamCallbackPrefix } from './interactions/upstream-callback.js';
+import { createFederatedAccounts } from './upstreams/federated-accounts.js';
+import { createUpstreamRegistry } from './upstreams/upstream-registry.js';
+import { createUpstreamSignIn } from './upstreams/upstream-sign-in.js';
 import { loadKeySet, type KeySet } from './keys/key-manager.js';
 import { sealedInPlaceMessage } from './keys/sealed-store.js';
 import { createPages } from './pages/create-pages.js';
@@ -96,12 +100,15 @@ export async function createApp({ config, store, logger, kek }: AppDeps): Promis
     unknownLoginChecksPerSecond: config.bruteForce.unknownLoginChecksPerSecond,
     onCheck: (kind) => metrics.passwordChecks.inc({ kind }),
   });
+  const upstreams = createUpstreamSignIn(createUpstreamRegistry(store.upstreams, kek), config.issuer);
+  const federated = createFederatedAccounts(store, accounts);
   const { sendPage } = pages;
   const provider = () => current.provider;
   const { productName } = config.branding;
-  const interactions = createInteractionRouter({ provider, accounts, sendPage, i18n, productName, csrf, signIn, guard, factors, mfa: config.mfa, email, links, selfService: config, signup, verification, passwordReset, audit, consents, apis });
+  const interactions = createInteractionRouter({ provider, accounts, sendPage, i18n, productName, csrf, signIn, guard, factors, mfa: config.mfa, email, links, selfService: config, signup, verification, passwordReset, upstreams, federated, audit, consents, apis });
   const verifyEmail = createVerifyEmailRouter({ verification, sendPage, i18n, audit });
-  const selfService = createSelfServiceRouter({ provider, issuer: config.issuer, accounts, consents, factors, mfa: config.mfa, email, links, verification, guard, sessions: createAccountSessions(store), passwords: config.passwords, i18n, sendPage, csrf, audit });
+  const selfService = createSelfServiceRouter({ provider, issuer: config.issuer, accounts, consents, factors, mfa: config.mfa, email, links, verification, guard, sessions: createAccountSessions(store), passwords: config.passwords, i18n, sendPage, csrf, audit, federated, upstreams });
+  const upstreamCallback = createUpstreamCallbackRouter();
   const resetPassword = createResetPasswordRouter({ passwordReset, sendPage, csrf, i18n, policy: config.passwords });
 
   const sessionCookie = () => current.provider.cookieName('session');
@@ -125,6 +132,7 @@ export async function createApp({ config, store, logger, kek }: AppDeps): Promis
     under('/account', selfService.routes() as Middleware),
     under(interactionPrefix, interactions.routes() as Middleware, interactions.allowedMethods() as Middleware),
     under(verifyEmailPath, verifyEmail.routes() as Middleware),
+    under(upstreamCallbackPrefix, upstreamCallback.routes() as Middleware),
     ...(config.passwordReset.enabled ? [under('/reset-password', resetPassword.routes() as Middleware)] : []),
   ];
   const build = (k: KeySet) => {

@@ -4,7 +4,7 @@ import type { Account, KoaContextWithOIDC } from 'oidc-provider';
 import { configDefaults, type Config } from '../config/schema.js';
 import type { AccountRecord, Store } from '../storage/types.js';
 import { accountClaims, checkExtraClaims } from './account-claims.js';
-import { createPasswords, type Passwords } from './password.js';
+import { createPasswords, noPassword, type Passwords } from './password.js';
 import { checkNewPassword } from './password-policy.js';
 import { createSignIns, type EndedSignIns } from './sign-ins.js';
 import { createSignupHolds } from './signup-holds.js';
@@ -65,6 +65,26 @@ export function createAccountService(
       });
     },
 
+    /**
+     * An account with no password, made at a first sign-in through an upstream (it signs in
+     * there, or with a password set later through "Forgot password?"). Same input rules.
+     */
+    async createWithoutPassword(input: Omit<NewAccountInput, 'password'>): Promise<AccountRecord> {
+      if (!usernamePattern.test(input.username)) throw new AccountInputError('username must be 1-64 letters, digits or . _ @ + -');
+      if (input.email !== undefined && !emailPattern.test(input.email)) throw new AccountInputError('email is not a valid address');
+      const claimsProblem = checkExtraClaims(input.claims ?? {});
+      if (claimsProblem) throw new AccountInputError(claimsProblem);
+      return accounts.create({
+        id: randomUUID(),
+        username: input.username,
+        email: input.email ?? null,
+        emailVerified: input.emailVerified ?? false,
+        name: input.name ?? null,
+        passwordHash: noPassword,
+        claims: input.claims ?? {},
+      });
+    },
+
     /** Sets a new password and ends every session and grant the account had; undefined if no such account. */
     async setPassword(id: string, password: string): Promise<EndedSignIns | undefined> {
       const account = await accounts.findById(id);
@@ -85,12 +105,13 @@ export function createAccountService(
       return signIns.endAll(id);
     },
 
-    /** Removes the account, its remembered consents, factors, sign-up hold, sessions and grants; undefined if no such account. */
+    /** Removes the account, its remembered consents, factors, sign-up hold, upstream links, sessions and grants; undefined if no such account. */
     async remove(id: string): Promise<EndedSignIns | undefined> {
       if (!(await accounts.remove(id))) return undefined;
       await store.consents.forgetAccount(id);
       await store.factors.removeAll(id);
       await createSignupHolds(store).release(id);
+      await store.upstreamLinks.removeAccount(id);
       return signIns.endAll(id);
     },
 

@@ -9,6 +9,11 @@ const argon2id = 2;
 /** OWASP Password Storage Cheat Sheet: argon2id, m=19 MiB, t=2, p=1. */
 const params = { algorithm: argon2id, memoryCost: 19456, timeCost: 2, parallelism: 1 } as const;
 
+/** An account made at a first sign-in through an upstream has no password: an empty hash. */
+export const noPassword = '';
+
+export const hasPassword = (account: { passwordHash: string }): boolean => account.passwordHash !== noPassword;
+
 /** Too many password checks are already waiting: the caller should answer 503 with Retry-After. */
 export class HashingBusyError extends Error {
   readonly code = 'ERR_HASHING_BUSY';

@@ -2,7 +2,7 @@ import { createTokenBucket } from '../limits/token-bucket.js';
 import { normalizeLogin } from '../storage/normalize.js';
 import type { AccountRecord, AccountStore } from '../storage/types.js';
 import type { LoginGuard } from './login-guard.js';
-import { HashingBusyError, type Passwords } from './password.js';
+import { HashingBusyError, hasPassword, type Passwords } from './password.js';
 
 export type SignInResult =
   | { outcome: 'success'; account: AccountRecord }
@@ -36,7 +36,8 @@ export function createSignIn({ accounts, passwords, guard, unknownLoginChecksPer
   };
   const checkAccount = (account: AccountRecord, password: string) => {
     onCheck?.('account');
-    return passwords.verify(account.passwordHash, password);
+    // An account with no password (made at a first sign-in through an upstream) takes as long to refuse.
+    return hasPassword(account) ? passwords.verify(account.passwordHash, password) : passwords.verifyDummy(password);
   };
 
   return async function signIn(login: string, password: string, ip: string): Promise<SignInResult> {

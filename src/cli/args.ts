@@ -28,6 +28,19 @@ const options = {
   'introspect-for': { type: 'string', multiple: true },
   'require-mfa': { type: 'boolean' },
   'no-require-mfa': { type: 'boolean' },
+  id: { type: 'string' },
+  preset: { type: 'string' },
+  issuer: { type: 'string' },
+  'client-id': { type: 'string' },
+  'client-secret': { type: 'string' },
+  'client-secret-stdin': { type: 'boolean' },
+  'button-label': { type: 'string' },
+  'link-by-verified-email': { type: 'boolean' },
+  'no-link-by-verified-email': { type: 'boolean' },
+  jit: { type: 'boolean' },
+  'no-jit': { type: 'boolean' },
+  'claim-map': { type: 'string' },
+  'api-url': { type: 'string' },
 } as const;
 
 export interface Args {

@@ -3,6 +3,7 @@ import { apis } from './commands/apis.js';
 import { clients } from './commands/clients.js';
 import { keys } from './commands/keys.js';
 import { migrate } from './commands/migrate.js';
+import { upstreams } from './commands/upstreams.js';
 import { users } from './commands/users.js';
 import { openCliContext, UsageError } from './context.js';
 
@@ -21,13 +22,19 @@ export const usage = `usage: idport <command> [options]
   clients list | show CLIENT_ID | remove CLIENT_ID
   apis add --audience URI [--scope S …] [--name N] [--token-format jwt|opaque] [--ttl SECONDS]
   apis list | show AUDIENCE | remove AUDIENCE
+  upstreams add --name N --client-id ID (--client-secret S | --client-secret-stdin)
+              [--preset oidc|google|kakao|github] [--issuer URL] [--id ID] [--scope S …]
+              [--button-label L] [--jit | --no-jit] [--link-by-verified-email] [--claim-map JSON]
+              [--api-url URL]   (github: the API of a GitHub Enterprise Server)
+  upstreams update ID [the options of add but --id and --preset]
+  upstreams list | show ID | remove ID
   keys list | rotate [--cookies]
   migrate                         apply SQLite migrations / create MongoDB indexes (start-up does it too)
 
 Every command takes --json (prints exactly one JSON object). The CLI uses the server's
 configuration (IDPORT_CONFIG, DATABASE_URL …) and works while it runs.`;
 
-const nouns = { users, clients, apis, keys, migrate } as const;
+const nouns = { users, clients, apis, upstreams, keys, migrate } as const;
 
 export async function runCli(argv: string[]): Promise<number> {
   const [noun, ...tail] = argv;

@@ -11,7 +11,8 @@ export const acr = {
 
 export const acrValues = [acr.singleFactor, acr.multiFactor];
 
-export type Amr = 'pwd' | 'hwk' | 'swk' | 'otp' | 'mfa' | 'user';
+/** `fed`: signed in at an upstream provider (federated) */
+export type Amr = 'pwd' | 'hwk' | 'swk' | 'otp' | 'mfa' | 'user' | 'fed';
 
 /** A passkey bound to one authenticator is a hardware key; a synced one, a software key. */
 export const passkeyAmr = (deviceType: 'singleDevice' | 'multiDevice'): Amr => (deviceType === 'singleDevice' ? 'hwk' : 'swk');

@@ -16,11 +16,11 @@ export interface FirstFactor {
   accountId: string;
   /** epoch ms when it was checked */
   at: number;
-  /** the methods it used (['pwd'], or the session's) */
+  /** the methods it used (['pwd'], ['fed'], or the session's) */
   amr: Amr[];
 }
 
-const knownAmr = new Set<string>(['pwd', 'hwk', 'swk', 'otp', 'mfa', 'user']);
+const knownAmr = new Set<string>(['pwd', 'hwk', 'swk', 'otp', 'mfa', 'user', 'fed']);
 
 /** The interaction's first factor: fresh, `expired`, or none. Anything malformed counts as none. */
 export function pendingFirstFactor(found: Details, now = Date.now()): FirstFactor | 'expired' | undefined {

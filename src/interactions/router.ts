@@ -31,6 +31,9 @@ import { addForgotPassword } from './password-reset.js';
 import { interactionPrefix, interactionUrl } from './paths.js';
 import { createSecondFactor } from './second-factor.js';
 import { addSignup, signupUrl } from './signup.js';
+import { addUpstreamLogin } from './upstream-login.js';
+import type { FederatedAccounts } from '../upstreams/federated-accounts.js';
+import type { UpstreamSignIn } from '../upstreams/upstream-sign-in.js';
 import type { ClientInfo, Details, Steps } from './steps.js';
 
 export interface InteractionDeps {
@@ -51,6 +54,9 @@ export interface InteractionDeps {
   email: Email;
   /** single-use links in those emails */
   links: AccountLinks;
+  /** sign-in through upstream providers, and whose account each of their users is */
+  upstreams: UpstreamSignIn;
+  federated: FederatedAccounts;
   /** the settings of sign-up and password reset */
   selfService: Pick<Config, 'signup' | 'passwordReset' | 'issuer'>;
   /** creating accounts (signup.enabled), and which ones wait for their email to be verified */
@@ -110,6 +116,8 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
       forgotUrl: deps.selfService.passwordReset.enabled ? `${interactionUrl(found.uid)}/forgot` : undefined,
       // Wrong credentials always read the same, whatever was wrong (unknown user, password, lockout).
       error: extra.error,
+      errorParams: extra.errorParams ?? {},
+      upstreams: (await deps.upstreams.buttons()).map((u) => ({ label: u.label, url: `${interactionUrl(found.uid)}/upstream/${encodeURIComponent(u.id)}` })),
     };
     sendPage(ctx, 'login', page, { locale: ctx.state.locale as string, formTargets });
   };
@@ -182,6 +190,7 @@ export function createInteractionRouter(deps: InteractionDeps): Router {
   });
 
   addPasskeyLogin(router, steps, { accounts, factors, audit });
+  addUpstreamLogin(router, steps, secondFactor.afterFirstFactor, { provider, upstreams: deps.upstreams, federated: deps.federated, accounts, signIn, factors, csrf, sendPage, audit });
   secondFactor.addRoutes(router);
   addSignup(router, steps, secondFactor.afterFirstFactor, emailCheck, { signup, verification, settings: selfService.signup, csrf, sendPage, i18n, audit });
   emailCheck.addRoutes(router);

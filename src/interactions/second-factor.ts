@@ -76,7 +76,7 @@ export function createSecondFactor(steps: Steps, { provider, accounts, factors, 
    * is needed and the account has none: never silently less), or the first factor is remembered
    * and the second step must be shown (returns true).
    */
-  async function afterFirstFactor(ctx: Context, found: Details, first: FirstFactor, method: 'password' | 'session'): Promise<boolean> {
+  async function afterFirstFactor(ctx: Context, found: Details, first: FirstFactor, method: 'password' | 'session' | 'upstream'): Promise<boolean> {
     const client_id = String(found.params.client_id);
     const fields = { actor: first.accountId, client_id, ip: ctx.ip, method };
     if (await factors.service.hasSecondFactor(first.accountId)) {

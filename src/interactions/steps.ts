@@ -16,7 +16,11 @@ export interface ClientInfo {
 }
 
 /** What the login page can say besides the form (a catalogue key). */
-export type LoginMessage = 'login.failed' | 'login.busy' | 'login.passkeyFailed' | 'login.expired';
+export type LoginMessage =
+  | 'login.failed' | 'login.busy' | 'login.passkeyFailed' | 'login.expired'
+  // an upstream sign-in that did not work ({name}: the upstream's button label; {reference}: the request id)
+  | 'login.upstreamFailed' | 'login.upstreamUnreachable' | 'login.upstreamExpired' | 'login.upstreamCancelled'
+  | 'login.upstreamNoAccount' | 'login.upstreamEmailInUse' | 'login.upstreamUnknown';
 
 /**
  * What every step of the interaction router shares: the checked interaction, its client, the
@@ -26,6 +30,6 @@ export interface Steps {
   /** The interaction (its uid checked against the URL, CSRF checked on POSTs, `expectedPrompt` if given). */
   details(ctx: Context, expectedPrompt?: string): Promise<Details>;
   client(ctx: Context, found: Details): Promise<ClientInfo>;
-  sendLogin(ctx: Context, found: Details, extra?: { login?: string; error?: LoginMessage }): Promise<void>;
+  sendLogin(ctx: Context, found: Details, extra?: { login?: string; error?: LoginMessage; errorParams?: Record<string, string> }): Promise<void>;
   finish(ctx: Context, result: InteractionResults, mergeWithLastSubmission: boolean): Promise<void>;
 }

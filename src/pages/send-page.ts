@@ -38,6 +38,8 @@ const pages = {
   'account-email': { forms: true, noStore: true },
   'account-sessions': { forms: true, noStore: true },
   'account-delete': { forms: true, noStore: true },
+  /** linking an upstream sign-in to the account that has its email: the account's password or passkey */
+  'upstream-link': { forms: true, noStore: true },
   /** a message with a heading, some text, links onward and maybe buttons ("check your email": continue, send again) */
   message: { forms: true, noStore: true },
   error: { forms: false, noStore: false },

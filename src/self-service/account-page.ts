@@ -21,6 +21,7 @@ export const notices = {
   'email-changed': 'account.emailChanged',
   'email-changed-unsent': 'account.emailChangedUnsent',
   'verification-sent': 'account.verificationSent',
+  'upstream-unlinked': 'upstreams.unlinked',
 } as const;
 export const problems = {
   'passkey-failed': 'factors.passkeyFailed',
@@ -54,13 +55,15 @@ function appView(client: Client, consent: ConsentRecord) {
 
 export interface AccountPageDeps {
   provider: () => Provider;
+  /** the account's links to upstream providers (upstream-routes.ts) */
+  linkedUpstreams: (accountId: string) => Promise<unknown[]>;
   consents: ConsentService;
   factors: FactorService;
   signedIn: SignedInHelper;
 }
 
 /** The values of the /account page: profile, sign-in methods, apps, and a notice or problem to show. */
-export function createAccountPage({ provider, consents, factors, signedIn }: AccountPageDeps) {
+export function createAccountPage({ provider, consents, factors, signedIn, linkedUpstreams }: AccountPageDeps) {
   return async function accountPage({ session, account }: SignedIn, query: Record<string, unknown> = {}) {
     const apps = [];
     for (const consent of await consents.list(account.id)) {
@@ -78,6 +81,7 @@ export function createAccountPage({ provider, consents, factors, signedIn }: Acc
       passkeys: summary.passkeys.map((p) => ({ id: p.id, name: p.name, created: day(p.createdAt), lastUsed: p.lastUsedAt === null ? null : day(p.lastUsedAt) })),
       totp: summary.totp,
       recoveryCodesLeft: summary.recoveryCodesLeft,
+      upstreams: await linkedUpstreams(account.id),
       notice: pick(notices, query.notice),
       error: pick(problems, query.error),
     };

@@ -14,6 +14,8 @@ export interface PasskeyRouteDeps {
   factors: Factors;
   signedIn: SignedInHelper;
   audit: Audit;
+  /** how many upstream providers the account signs in with (each is another way in) */
+  linkCount: (accountId: string) => Promise<number>;
 }
 
 /** What a WebAuthn credential id can be (1,023 bytes, base64url) */
@@ -41,7 +43,7 @@ const notFound = () => new HttpError(404, 'not_found', 'there is no such passkey
  * /account/passkeys: the registration options (JSON, for public/passkey.js), adding the passkey
  * the browser made, renaming and removing. Every change needs a recent sign-in and is audited.
  */
-export function addPasskeyRoutes(router: Router, { factors, signedIn, audit }: PasskeyRouteDeps): void {
+export function addPasskeyRoutes(router: Router, { factors, signedIn, audit, linkCount }: PasskeyRouteDeps): void {
   const { passkeys, service } = factors;
   const who = (ctx: Context, { account }: SignedIn) => ({ actor: account.id, ip: ctx.ip, factor: 'passkey' });
 
@@ -92,7 +94,9 @@ export function addPasskeyRoutes(router: Router, { factors, signedIn, audit }: P
     const id = passkeyId(ctx);
     let removed: boolean;
     try {
-      removed = await service.removePasskey(visitor.account.id, id, { hasPassword: Boolean(visitor.account.passwordHash) });
+      // another way in: a password, or an upstream provider
+      const otherWay = Boolean(visitor.account.passwordHash) || (await linkCount(visitor.account.id)) > 0;
+      removed = await service.removePasskey(visitor.account.id, id, { hasPassword: otherWay });
     } catch (err) {
       if (!(err instanceof FactorError)) throw err;
       audit('factor.removed', { outcome: 'denied', ...who(ctx, visitor), reason: 'last-way' });

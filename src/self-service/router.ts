@@ -26,6 +26,9 @@ import { addSessionRoutes } from './session-routes.js';
 import { addPasskeyRoutes } from './passkey-routes.js';
 import { createSignedIn } from './signed-in.js';
 import { addTotpRoutes } from './totp-routes.js';
+import { addUpstreamRoutes, linkedUpstreams } from './upstream-routes.js';
+import type { FederatedAccounts } from '../upstreams/federated-accounts.js';
+import type { UpstreamSignIn } from '../upstreams/upstream-sign-in.js';
 
 export interface SelfServiceDeps {
   provider: () => Provider;
@@ -50,6 +53,9 @@ export interface SelfServiceDeps {
   sendPage: SendPage;
   csrf: Csrf;
   audit: Audit;
+  /** the account's links to upstream providers: listed, and removed */
+  federated: FederatedAccounts;
+  upstreams: UpstreamSignIn;
 }
 
 /**
@@ -63,7 +69,7 @@ export function createSelfServiceRouter(deps: SelfServiceDeps): Router {
   const { provider, issuer, accounts, consents, factors, mfa, sendPage, csrf, audit } = deps;
   const router = new Router({ prefix: '/account' });
   const signedIn = createSignedIn({ provider, issuer, accounts, csrf, mfa });
-  const accountPage = createAccountPage({ provider, consents, factors: factors.service, signedIn });
+  const accountPage = createAccountPage({ provider, consents, factors: factors.service, signedIn, linkedUpstreams: (id) => linkedUpstreams(deps.federated, deps.upstreams, id) });
 
   router.use(noCache);
 
@@ -89,7 +95,8 @@ export function createSelfServiceRouter(deps: SelfServiceDeps): Router {
     ctx.redirect('/account');
   });
 
-  addPasskeyRoutes(router, { factors, signedIn, audit });
+  addPasskeyRoutes(router, { factors, signedIn, audit, linkCount: async (id) => (await deps.federated.linksOf(id)).length });
+  addUpstreamRoutes(router, { federated: deps.federated, upstreams: deps.upstreams, factors, signedIn, audit });
   addTotpRoutes(router, { factors, signedIn, sendPage, audit });
   addSessionRoutes(router, { sessions: deps.sessions, signedIn, sendPage, issuer, audit });
   addCredentialRoutes(router, {

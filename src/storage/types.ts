@@ -240,6 +240,69 @@ export interface CounterStore {
   delete(key: string): Promise<void>;
 }
 
+/** How idport talks to an upstream: OpenID Connect, or one of the presets' own protocols. */
+export type UpstreamPreset = 'oidc' | 'google' | 'microsoft' | 'github' | 'apple' | 'kakao' | 'naver';
+
+/** A provider users may sign in with instead of a password ("Continue with Acme SSO"). */
+export interface UpstreamRecord {
+  /** lowercase slug, in the URLs of the sign-in and of the callback registered at the upstream */
+  id: string;
+  name: string;
+  preset: UpstreamPreset;
+  /** the upstream's issuer (OIDC discovery), or the preset's base URL */
+  issuer: string;
+  clientId: string;
+  /** the client secret (and a preset's other secrets), sealed under IDPORT_KEK when it is set */
+  secrets: Record<string, unknown>;
+  scope: string;
+  buttonLabel: string | null;
+  /** link to an existing account on the upstream's word (a verified email), without the user proving the account */
+  linkByVerifiedEmail: boolean;
+  /** create an account on the first sign-in of an unknown user */
+  jit: boolean;
+  /** our claim -> the upstream's claim, over the defaults */
+  claimMap: Record<string, string>;
+  /** preset settings that are not secret (an API base URL, a tenant) */
+  settings: Record<string, string>;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface UpstreamStore {
+  upsert(upstream: Omit<UpstreamRecord, 'createdAt' | 'updatedAt'>): Promise<void>;
+  find(id: string): Promise<UpstreamRecord | undefined>;
+  /** every upstream, by id */
+  list(): Promise<UpstreamRecord[]>;
+  /** Removes the upstream and every account's link to it. */
+  remove(id: string): Promise<boolean>;
+}
+
+/** An account's identity at an upstream: who the upstream says the user is (its `sub`). */
+export interface UpstreamLinkRecord {
+  upstreamId: string;
+  subject: string;
+  accountId: string;
+  createdAt: number;
+  lastUsedAt: number | null;
+}
+
+export interface UpstreamLinkStore {
+  /**
+   * Links an upstream subject to an account. One subject of an upstream has one account:
+   * DuplicateError('subject') when it is linked already (to this or another account).
+   */
+  link(upstreamId: string, subject: string, accountId: string): Promise<void>;
+  find(upstreamId: string, subject: string): Promise<UpstreamLinkRecord | undefined>;
+  /** the account's links, oldest first */
+  listByAccount(accountId: string): Promise<UpstreamLinkRecord[]>;
+  /** Records a sign-in through the link. */
+  touch(upstreamId: string, subject: string): Promise<void>;
+  /** Removes one link of the account; false when the account has no such link. */
+  unlink(accountId: string, upstreamId: string, subject: string): Promise<boolean>;
+  /** Removes every link of the account; how many. */
+  removeAccount(accountId: string): Promise<number>;
+}
+
 export interface Store {
   readonly kind: 'sqlite' | 'mongodb';
   model(name: string): OidcModelStore;
@@ -250,6 +313,8 @@ export interface Store {
   readonly consents: ConsentStore;
   readonly counters: CounterStore;
   readonly factors: FactorStore;
+  readonly upstreams: UpstreamStore;
+  readonly upstreamLinks: UpstreamLinkStore;
   /** Deletes expired rows; returns how many. */
   sweep(): Promise<number>;
   /** Cheap liveness check of the backing database. */

@@ -477,6 +477,83 @@ export function runStoreContract(adapterName: string, open: OpenStore) {
       });
     });
 
+    describe('upstreams', () => {
+      const upstream = (id: string, name = `Upstream ${id}`) => ({
+        id,
+        name,
+        preset: 'oidc' as const,
+        issuer: `https://${id}.example.com`,
+        clientId: `client-${id}`,
+        secrets: { jwe: 'sealed-secret' },
+        scope: 'openid email profile',
+        buttonLabel: null,
+        linkByVerifiedEmail: false,
+        jit: true,
+        claimMap: { name: 'display_name' },
+        settings: { apiUrl: 'https://api.example.com' },
+      });
+
+      test('upsert, find, list by id, update keeps createdAt, remove', async () => {
+        await store.upstreams.upsert(upstream('b'));
+        clock.advance(2);
+        await store.upstreams.upsert(upstream('a'));
+        expect(await store.upstreams.find('b')).toEqual({ ...upstream('b'), createdAt: clock.ms - 2000, updatedAt: clock.ms - 2000 });
+        expect((await store.upstreams.list()).map((u) => u.id)).toEqual(['a', 'b']);
+        clock.advance(5);
+        await store.upstreams.upsert({ ...upstream('b', 'Renamed'), jit: false, linkByVerifiedEmail: true, buttonLabel: 'Go' });
+        expect(await store.upstreams.find('b')).toEqual({
+          ...upstream('b', 'Renamed'), jit: false, linkByVerifiedEmail: true, buttonLabel: 'Go', createdAt: clock.ms - 7000, updatedAt: clock.ms,
+        });
+        expect(await store.upstreams.remove('b')).toBe(true);
+        expect(await store.upstreams.remove('b')).toBe(false);
+        expect(await store.upstreams.find('b')).toBeUndefined();
+        expect(await store.upstreams.find('x'.repeat(2000))).toBeUndefined();
+      });
+
+      test('links: one account per upstream subject, listed per account oldest first, touched, unlinked only by their account', async () => {
+        await store.upstreams.upsert(upstream('acme'));
+        await store.upstreams.upsert(upstream('other'));
+        await store.upstreamLinks.link('acme', 'sub-1', 'acct1');
+        clock.advance(1);
+        await store.upstreamLinks.link('other', 'sub-1', 'acct1');
+        await store.upstreamLinks.link('acme', 'sub-2', 'acct2');
+        await expect(store.upstreamLinks.link('acme', 'sub-1', 'acct2')).rejects.toMatchObject({ code: 'ERR_DUPLICATE', field: 'subject' });
+        await expect(store.upstreamLinks.link('acme', 'sub-1', 'acct1')).rejects.toBeInstanceOf(DuplicateError);
+        expect(await store.upstreamLinks.find('acme', 'sub-1')).toEqual({ upstreamId: 'acme', subject: 'sub-1', accountId: 'acct1', createdAt: clock.ms - 1000, lastUsedAt: null });
+        expect(await store.upstreamLinks.find('acme', 'sub-3')).toBeUndefined();
+        expect(await store.upstreamLinks.find('other', 'sub-2')).toBeUndefined();
+        expect((await store.upstreamLinks.listByAccount('acct1')).map((l) => l.upstreamId)).toEqual(['acme', 'other']);
+        clock.advance(4);
+        await store.upstreamLinks.touch('acme', 'sub-1');
+        expect((await store.upstreamLinks.find('acme', 'sub-1'))?.lastUsedAt).toBe(clock.ms);
+        expect(await store.upstreamLinks.unlink('acct2', 'acme', 'sub-1')).toBe(false);
+        expect(await store.upstreamLinks.unlink('acct1', 'acme', 'sub-1')).toBe(true);
+        expect(await store.upstreamLinks.unlink('acct1', 'acme', 'sub-1')).toBe(false);
+        // the subject is free again: it may be linked anew
+        await store.upstreamLinks.link('acme', 'sub-1', 'acct2');
+        expect(await store.upstreamLinks.removeAccount('acct2')).toBe(2);
+        expect(await store.upstreamLinks.listByAccount('acct2')).toEqual([]);
+        expect(await store.upstreamLinks.listByAccount('x'.repeat(2000))).toEqual([]);
+      });
+
+      test('two links of one subject at once: exactly one wins', async () => {
+        await store.upstreams.upsert(upstream('acme'));
+        const raced = await Promise.allSettled(['acct1', 'acct2', 'acct3'].map((a) => store.upstreamLinks.link('acme', 'sub-x', a)));
+        expect(raced.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+        for (const r of raced) if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(DuplicateError);
+      });
+
+      test('removing an upstream removes every link to it', async () => {
+        await store.upstreams.upsert(upstream('acme'));
+        await store.upstreams.upsert(upstream('other'));
+        await store.upstreamLinks.link('acme', 'sub-1', 'acct1');
+        await store.upstreamLinks.link('other', 'sub-1', 'acct1');
+        expect(await store.upstreams.remove('acme')).toBe(true);
+        expect(await store.upstreamLinks.find('acme', 'sub-1')).toBeUndefined();
+        expect((await store.upstreamLinks.listByAccount('acct1')).map((l) => l.upstreamId)).toEqual(['other']);
+      });
+    });
+
     describe('keys', () => {
       test('insertIfNone stores a set once; later sets are ignored', async () => {
         expect(await store.keys.insertIfNone('signing', [key('k1', 'signing', clock.ms)])).toBe(true);
@@ -604,6 +681,9 @@ export function runStoreContract(adapterName: string, open: OpenStore) {
           ['counters.update', () => store.counters.update('k', () => undefined)],
           ['factors.findPasskey', () => store.factors.findPasskey('p')],
           ['factors.useRecoveryCode', () => store.factors.useRecoveryCode('a', 'h')],
+          ['upstreams.find', () => store.upstreams.find('u')],
+          ['upstreamLinks.find', () => store.upstreamLinks.find('u', 's')],
+          ['upstreamLinks.link', () => store.upstreamLinks.link('u', 's', 'a')],
           ['sweep', () => store.sweep()],
           ['ping', () => store.ping()],
         ];

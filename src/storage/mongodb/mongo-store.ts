@@ -13,6 +13,7 @@ import { createMongoFactors } from './factors.js';
 import { backfillAccountIds, ensureIndexes } from './indexes.js';
 import { createMongoKeys } from './keys.js';
 import { createMongoOidcRecords } from './oidc-records.js';
+import { createMongoUpstreamLinks, createMongoUpstreams } from './upstreams.js';
 
 export interface MongoOptions extends MongoSettings {
   url: string;
@@ -61,6 +62,8 @@ export async function openMongoStore({ url, now = Date.now, ...settings }: Mongo
     consents: mapOutages(createMongoConsents(db, now)),
     counters: mapOutages(createMongoCounters(db, now)),
     factors: mapOutages(createMongoFactors(db, now)),
+    upstreams: mapOutages(createMongoUpstreams(db, now)),
+    upstreamLinks: mapOutages(createMongoUpstreamLinks(db, now)),
     // The TTL monitor deletes expired documents; nothing to sweep by hand.
     async sweep() {
       return 0;

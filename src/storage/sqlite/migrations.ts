@@ -163,6 +163,34 @@ const migrations: string[] = [
     PRIMARY KEY (account_id, hash)
   ) WITHOUT ROWID;
   `,
+  // Upstream providers (sign-in with another provider) and accounts' links to them.
+  `
+  CREATE TABLE upstreams (
+    id                     TEXT PRIMARY KEY,
+    name                   TEXT NOT NULL,
+    preset                 TEXT NOT NULL,
+    issuer                 TEXT NOT NULL,
+    client_id              TEXT NOT NULL,
+    secrets                TEXT NOT NULL,
+    scope                  TEXT NOT NULL,
+    button_label           TEXT,
+    link_by_verified_email INTEGER NOT NULL,
+    jit                    INTEGER NOT NULL,
+    claim_map              TEXT NOT NULL,
+    settings               TEXT NOT NULL,
+    created_at             INTEGER NOT NULL,
+    updated_at             INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE TABLE upstream_links (
+    upstream_id  TEXT NOT NULL REFERENCES upstreams (id) ON DELETE CASCADE,
+    subject      TEXT NOT NULL,
+    account_id   TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    last_used_at INTEGER,
+    PRIMARY KEY (upstream_id, subject)
+  ) WITHOUT ROWID;
+  CREATE INDEX upstream_links_account ON upstream_links (account_id, created_at);
+  `,
 ];
 
 /** Applies the migrations not applied yet, up to `target` (all by default; tests stop earlier). */

@@ -14,6 +14,7 @@ import { migrate } from './migrations.js';
 import { mapOutages } from './outage.js';
 import { createOidcRecords } from './oidc-records.js';
 import { createTurnBatch } from './turn-batch.js';
+import { createSqliteUpstreamLinks, createSqliteUpstreams } from './upstreams.js';
 
 export interface SqliteOptions {
   /** file path, or ':memory:' */
@@ -52,6 +53,8 @@ export function openSqliteStore({ path, now = Date.now }: SqliteOptions): Store 
     consents: mapOutages(createSqliteConsents(db, now)),
     counters: mapOutages(createSqliteCounters(db, now)),
     factors: mapOutages(createSqliteFactors(db, now)),
+    upstreams: mapOutages(createSqliteUpstreams(db, now)),
+    upstreamLinks: mapOutages(createSqliteUpstreamLinks(db, now)),
     async sweep() {
       return records.sweep() + sweepCounters.run(now()).changes;
     },
