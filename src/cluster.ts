@@ -25,6 +25,8 @@ export function runPrimary({ count, metrics, onReady, log }: PrimaryOptions): vo
   let stopping = false;
   let failedWhileStopping = false;
   let ready = 0;
+  /** workers that said they listen (the others are still loading, and hold no requests) */
+  const listening = new Set<Worker>();
   // Let the kernel hand connections to live workers: with Node's default round-robin the primary
   // can pass a new connection to a worker that just died, and that connection then hangs.
   cluster.schedulingPolicy = cluster.SCHED_NONE;
@@ -33,13 +35,18 @@ export function runPrimary({ count, metrics, onReady, log }: PrimaryOptions): vo
   const fork = () => {
     const worker = cluster.fork();
     worker.on('message', (msg: { type?: string; url?: string }) => {
-      if (msg?.type === 'ready' && (ready += 1) === count && msg.url) onReady(msg.url);
+      if (msg?.type !== 'ready') return;
+      listening.add(worker);
+      if ((ready += 1) === count && msg.url) onReady(msg.url);
     });
   };
 
   cluster.on('exit', (worker: Worker, code, signal) => {
     if (stopping) {
-      if (code !== 0 || signal) failedWhileStopping = true;
+      // A worker still loading its modules has no SIGTERM handler yet: our signal ends it outright,
+      // which is a clean stop (it had no requests). Any other non-zero end is a failure.
+      const killedWhileLoading = signal === 'SIGTERM' && !listening.has(worker);
+      if ((code !== 0 || signal) && !killedWhileLoading) failedWhileStopping = true;
       if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(failedWhileStopping ? 1 : 0);
       return;
     }

@@ -168,3 +168,19 @@ describe('WORKERS=2', () => {
     expect(stderr().split('\n').filter((l) => l.trim() && !l.includes('oidc-provider WARNING'))).toEqual([]);
   }, 15_000);
 });
+
+test('SIGTERM while the workers are still loading (before they listen): the primary exits 0, no worker remains', async () => {
+  const proc = spawnIdport(mainScript, [], { env: { WORKERS: '2', PORT: '0', HOST: '127.0.0.1', DATABASE_URL: `sqlite:${join(dir, 'early.db')}`, LOG_LEVEL: 'warn' } });
+  const pid = proc.child.pid!;
+  const output = () => `\nstdout: ${proc.stdout()}\nstderr: ${proc.stderr()}`;
+  // both workers forked: they are loading their modules now (hundreds of ms), with no SIGTERM handler yet
+  const forked = await waitFor('two workers forked', 15_000, () => (childPids(pid).length === 2 ? childPids(pid) : undefined), output);
+  for (const w of forked) workerPids.add(w);
+  expect(proc.stdout()).not.toMatch(/idport is serving/);
+  proc.child.kill('SIGTERM');
+  const exit = await proc.exited;
+  expect({ code: exit.code, signal: exit.signal }).toEqual({ code: 0, signal: null });
+  expect(proc.stdout()).toMatch(/SIGTERM received, draining 2 workers/);
+  await waitFor('every worker to be gone', 2000, () => (forked.some(alive) ? undefined : true));
+  expect(stackLines(proc.stderr())).toEqual([]);
+}, 20_000);
