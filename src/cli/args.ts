@@ -41,6 +41,10 @@ const options = {
   'no-jit': { type: 'boolean' },
   'claim-map': { type: 'string' },
   'api-url': { type: 'string' },
+  tenant: { type: 'string' },
+  'team-id': { type: 'string' },
+  'key-id': { type: 'string' },
+  'private-key-file': { type: 'string' },
 } as const;
 
 export interface Args {

@@ -23,9 +23,13 @@ export const usage = `usage: idport <command> [options]
   apis add --audience URI [--scope S …] [--name N] [--token-format jwt|opaque] [--ttl SECONDS]
   apis list | show AUDIENCE | remove AUDIENCE
   upstreams add --name N --client-id ID (--client-secret S | --client-secret-stdin)
-              [--preset oidc|google|kakao|github] [--issuer URL] [--id ID] [--scope S …]
-              [--button-label L] [--jit | --no-jit] [--link-by-verified-email] [--claim-map JSON]
-              [--api-url URL]   (github: the API of a GitHub Enterprise Server)
+              [--preset oidc|google|microsoft|apple|kakao|naver|github] [--issuer URL] [--id ID]
+              [--scope S …] [--button-label L] [--jit | --no-jit] [--link-by-verified-email]
+              [--claim-map JSON]
+              [--api-url URL]   (github: the API of a GitHub Enterprise Server; naver: its profile API)
+              [--tenant T]      (microsoft: organizations (default), common, consumers, or a tenant id)
+              --team-id T --key-id K --private-key-file AuthKey_K.p8
+                                (apple, instead of a client secret: it signs its own)
   upstreams update ID [the options of add but --id and --preset]
   upstreams list | show ID | remove ID
   keys list | rotate [--cookies]

@@ -29,21 +29,27 @@ const sameEmail = (account: AccountRecord, email: string) => account.email?.toLo
  *   operator trusts this upstream for that (`linkByVerifiedEmail`) AND our account's own email is
  *   verified (else whoever signed up with someone's address first would get their sign-ins).
  * - An unverified upstream email never links, and never makes a second account with that email.
- * - Otherwise a new account, if the upstream allows just-in-time accounts.
+ * - Otherwise a new account, if the upstream allows just-in-time accounts; with the upstream's
+ *   email only if the upstream verified it.
  */
 export function createFederatedAccounts(store: Pick<Store, 'upstreamLinks'>, accounts: AccountService) {
   const { upstreamLinks } = store;
 
-  const usernameFor = (upstream: UpstreamRecord, profile: UpstreamProfile) => {
+  const usernameFor = (upstream: UpstreamRecord, profile: UpstreamProfile, email: string | undefined) => {
     const hashed = `${upstream.id}-${createHash('sha256').update(profile.subject).digest('base64url').replace(/[^A-Za-z0-9]/g, '').slice(0, 12)}`;
-    const wanted = profile.email ?? '';
+    const wanted = email ?? '';
     return { wanted: usernamePattern.test(wanted) ? wanted : hashed, fallback: hashed };
   };
 
   const createFor = async (upstream: UpstreamRecord, profile: UpstreamProfile): Promise<AccountRecord> => {
     const claims = Object.fromEntries(Object.entries(profile.claims).filter(([name, value]) => !checkExtraClaims({ [name]: value })));
-    const input = { email: profile.email, emailVerified: profile.emailVerified, name: profile.name, claims };
-    const { wanted, fallback } = usernameFor(upstream, profile);
+    // Only an email the upstream verified becomes the account's (and its username): else whoever
+    // the upstream lets claim someone's address would hold an account with it, which its owner
+    // would be sent to by sign-up ("reset your password"), and which the upstream's user still
+    // signs in to (a pre-hijacked account).
+    const email = profile.emailVerified ? profile.email : undefined;
+    const input = { email, emailVerified: email !== undefined, name: profile.name, claims };
+    const { wanted, fallback } = usernameFor(upstream, profile, email);
     try {
       return await accounts.createWithoutPassword({ ...input, username: wanted });
     } catch (err) {
@@ -61,6 +67,9 @@ export function createFederatedAccounts(store: Pick<Store, 'upstreamLinks'>, acc
         await upstreamLinks.touch(upstream.id, profile.subject);
         return { kind: 'linked', account: linked };
       }
+      // a link left to an account that is gone (removed between the account and its links): the
+      // subject is unknown again (kept, it would fail every new link, and the retry below forever)
+      if (link) await upstreamLinks.unlink(link.accountId, upstream.id, profile.subject);
       const holder = profile.email ? await accounts.findByLogin(profile.email) : undefined;
       if (holder && profile.email && sameEmail(holder, profile.email)) {
         if (!profile.emailVerified) return { kind: 'refused', reason: 'email-in-use' };

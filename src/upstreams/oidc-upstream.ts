@@ -9,13 +9,23 @@ import type { Checks, UpstreamProtocol } from './upstream-protocol.js';
 /** How long idport waits for an upstream's answer (discovery, token, userinfo), in seconds. */
 export const upstreamTimeoutSeconds = 10;
 
+/** What a preset changes in the OpenID Connect sign-in (apple-upstream.ts). */
+export interface OidcVariant {
+  /** client authentication at the token endpoint, instead of client_secret_basic with the client secret */
+  clientAuth?: (upstream: UpstreamRecord) => Promise<client.ClientAuth>;
+  /** more parameters of the authorization request (e.g. response_mode) */
+  authorizationParams?: Record<string, string>;
+  /** the claims (the ID token's over userinfo's) as the preset reads them, before the claim map */
+  claims?: (claims: Record<string, unknown>) => Record<string, unknown>;
+}
+
 /**
  * OpenID Connect upstreams through openid-client: discovery (cached per upstream version), code
  * flow with PKCE, state and nonce; the ID token's signature checked against the upstream's JWKS
  * (enableNonRepudiationChecks), with its issuer, audience, nonce and expiry; claims from userinfo
  * added when the upstream has it (many providers release email and profile only there).
  */
-export function createOidcUpstream(clientSecret: (u: UpstreamRecord) => Promise<string>): UpstreamProtocol {
+export function createOidcUpstream(clientSecret: (u: UpstreamRecord) => Promise<string>, variant: OidcVariant = {}): UpstreamProtocol {
   const configs = new Map<string, { version: number; config: Promise<client.Configuration> }>();
 
   const configFor = (upstream: UpstreamRecord): Promise<client.Configuration> => {
@@ -23,7 +33,8 @@ export function createOidcUpstream(clientSecret: (u: UpstreamRecord) => Promise<
     if (cached && cached.version === upstream.updatedAt) return cached.config;
     const config = (async () => {
       const insecure = isLoopback(upstream);
-      const found = await client.discovery(new URL(upstream.issuer), upstream.clientId, undefined, client.ClientSecretBasic(await clientSecret(upstream)), {
+      const auth = variant.clientAuth ? await variant.clientAuth(upstream) : client.ClientSecretBasic(await clientSecret(upstream));
+      const found = await client.discovery(new URL(upstream.issuer), upstream.clientId, undefined, auth, {
         timeout: upstreamTimeoutSeconds,
         ...(insecure ? { execute: [client.allowInsecureRequests] } : {}),
       });
@@ -52,6 +63,7 @@ export function createOidcUpstream(clientSecret: (u: UpstreamRecord) => Promise<
         nonce: checks.nonce,
         code_challenge: await client.calculatePKCECodeChallenge(checks.codeVerifier),
         code_challenge_method: 'S256',
+        ...variant.authorizationParams,
       });
     },
 
@@ -84,7 +96,13 @@ export function createOidcUpstream(clientSecret: (u: UpstreamRecord) => Promise<
         }
       }
       // the ID token's word wins where both speak (its claims are signed)
-      const profile = mapProfile({ ...userinfo, ...idClaims }, upstream.claimMap);
+      const claims: Record<string, unknown> = { ...userinfo, ...idClaims };
+      // An address and whether it is verified come from one source: an ID token's email never
+      // borrows userinfo's email_verified (which may speak of another address).
+      const emailClaim = upstream.claimMap.email ?? 'email';
+      const verifiedClaim = upstream.claimMap.email_verified ?? 'email_verified';
+      if (emailClaim in idClaims && !(verifiedClaim in idClaims)) delete claims[verifiedClaim];
+      const profile = mapProfile(variant.claims ? variant.claims(claims) : claims, upstream.claimMap);
       if (!profile) throw new UpstreamError('invalid', 'claims: no usable subject');
       return profile;
     },

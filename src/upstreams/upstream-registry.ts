@@ -1,7 +1,8 @@
 import { seal, unseal } from '../keys/key-encryption.js';
 import type { UpstreamPreset, UpstreamRecord, UpstreamStore } from '../storage/types.js';
+import { applePrivateKey, ApplePrivateKeyError } from './apple-client-secret.js';
 import { mappableClaims } from './profile.js';
-import { notYet, presetNames, presets } from './presets.js';
+import { presetNames, presets, speaksOpenIdConnect, type PresetDef } from './presets.js';
 
 export class UpstreamInputError extends Error {
   readonly code = 'ERR_UPSTREAM_INPUT';
@@ -14,7 +15,10 @@ export interface UpstreamInput {
   preset?: UpstreamPreset | undefined;
   issuer?: string | undefined;
   clientId: string;
-  clientSecret: string;
+  /** every preset's but apple's */
+  clientSecret?: string | undefined;
+  /** apple's: the team's Sign in with Apple private key (PKCS#8 PEM), which signs its client secrets */
+  privateKey?: string | undefined;
   scope?: string | undefined;
   buttonLabel?: string | null | undefined;
   linkByVerifiedEmail?: boolean | undefined;
@@ -30,7 +34,7 @@ const loopbackHosts = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 /** `Acme SSO` → `acme-sso` */
 export const slugOf = (name: string) =>
-  name.toLowerCase().normalize('NFKD').replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40) || 'upstream';
+  name.toLowerCase().normalize('NFKD').replace(/[\u0300-\u036f]/g, '').replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40) || 'upstream';
 
 /** https, or http to this machine only (a test or development upstream); no credentials, query or fragment. */
 function checkUrl(value: string, what: string): string {
@@ -60,6 +64,22 @@ function checkClaimMap(map: Record<string, string>): Record<string, string> {
   return { ...map };
 }
 
+/** The preset's secrets, checked: a client secret, or (apple) the private key. */
+function secretsOf(def: PresetDef, preset: UpstreamPreset, input: UpstreamInput): Record<string, string> {
+  if (def.secret === 'privateKey') {
+    if (input.clientSecret !== undefined) throw new UpstreamInputError(`the ${preset} preset signs its own client secrets: give --private-key-file, --team-id and --key-id, not --client-secret`);
+    try {
+      applePrivateKey(input.privateKey);
+    } catch (err) {
+      if (err instanceof ApplePrivateKeyError) throw new UpstreamInputError(err.message);
+      throw err;
+    }
+    return { privateKey: input.privateKey!.trim() };
+  }
+  if (input.privateKey !== undefined) throw new UpstreamInputError(`the ${preset} preset takes a client secret, not a private key`);
+  return { clientSecret: checkText(input.clientSecret, 'client secret', 4096) };
+}
+
 function checkText(value: string | undefined, what: string, max: number): string {
   const text = value?.trim() ?? '';
   if (!text) throw new UpstreamInputError(`${what} is required`);
@@ -74,27 +94,29 @@ function checkText(value: string | undefined, what: string, max: number): string
 export function createUpstreamRegistry(upstreams: UpstreamStore, kek: Uint8Array | undefined) {
   const build = async (input: UpstreamInput, existing?: UpstreamRecord): Promise<Omit<UpstreamRecord, 'createdAt' | 'updatedAt'>> => {
     const preset = input.preset ?? 'oidc';
-    if (notYet.includes(preset)) throw new UpstreamInputError(`--preset ${preset} is not available yet (${presetNames.join(', ')})`);
     const def = presets[preset];
     if (!def) throw new UpstreamInputError(`--preset ${preset} is not a preset (${presetNames.join(', ')})`);
     const issuerGiven = input.issuer ?? def.issuer;
     if (!issuerGiven) throw new UpstreamInputError('--issuer is required (the upstream\'s issuer URL, as in its /.well-known/openid-configuration)');
     const scope = (input.scope ?? def.scope).split(/\s+/).filter(Boolean);
-    if (def.protocol === 'oidc' && !scope.includes('openid')) throw new UpstreamInputError('scope must include openid for an OpenID Connect upstream');
+    if (speaksOpenIdConnect(def) && !scope.includes('openid')) throw new UpstreamInputError('scope must include openid for an OpenID Connect upstream');
     const settings = { ...def.settings, ...input.settings };
     for (const [key, value] of Object.entries(settings)) {
       if (!(key in def.settings)) throw new UpstreamInputError(`setting "${key}" is not one of the ${preset} preset's (${Object.keys(def.settings).join(', ') || 'none'})`);
       if (key.endsWith('Url')) settings[key] = checkUrl(value, key);
     }
+    const issuer = checkUrl(issuerGiven, 'issuer');
+    const problem = def.check?.(issuer, settings);
+    if (problem) throw new UpstreamInputError(problem);
     const label = input.buttonLabel?.trim();
     if (label && label.length > 60) throw new UpstreamInputError('the button label is longer than 60 characters');
     return {
       id: existing?.id ?? input.id ?? slugOf(input.name),
       name: checkText(input.name, 'name', 80),
       preset,
-      issuer: checkUrl(issuerGiven, 'issuer'),
+      issuer,
       clientId: checkText(input.clientId, 'client id', 255),
-      secrets: await seal({ clientSecret: checkText(input.clientSecret, 'client secret', 4096) }, kek),
+      secrets: await seal(secretsOf(def, preset, input), kek),
       scope: [...new Set(scope)].join(' '),
       buttonLabel: label || null,
       linkByVerifiedEmail: input.linkByVerifiedEmail ?? false,
@@ -113,12 +135,14 @@ export function createUpstreamRegistry(upstreams: UpstreamStore, kek: Uint8Array
       return (await upstreams.find(record.id))!;
     },
 
-    /** Changes some settings; the client secret stays unless a new one is given. */
+    /** Changes some settings (the others stay); the secrets stay unless new ones are given. */
     async update(id: string, changes: UpstreamChanges): Promise<UpstreamRecord | undefined> {
       const existing = await upstreams.find(id);
       if (!existing) return undefined;
-      const clientSecret = changes.clientSecret ?? String((await unseal(existing.secrets, kek)).clientSecret);
-      const record = await build({ ...existing, ...definedOnly(changes), clientSecret }, existing);
+      const kept = definedOnly(await unseal(existing.secrets, kek)) as { clientSecret?: string; privateKey?: string };
+      const secrets = changes.clientSecret !== undefined || changes.privateKey !== undefined ? definedOnly({ clientSecret: changes.clientSecret, privateKey: changes.privateKey }) : kept;
+      const settings = { ...existing.settings, ...changes.settings };
+      const record = await build({ ...existing, ...definedOnly(changes), clientSecret: undefined, privateKey: undefined, ...secrets, settings }, existing);
       await upstreams.upsert(record);
       return upstreams.find(id);
     },
@@ -130,6 +154,11 @@ export function createUpstreamRegistry(upstreams: UpstreamStore, kek: Uint8Array
     /** The client secret to present at the upstream. */
     async clientSecret(upstream: UpstreamRecord): Promise<string> {
       return String((await unseal(upstream.secrets, kek)).clientSecret);
+    },
+
+    /** Apple's: the team's private key (PEM), which signs the client secrets idport presents there. */
+    async privateKey(upstream: UpstreamRecord): Promise<string> {
+      return String((await unseal(upstream.secrets, kek)).privateKey);
     },
   };
 }

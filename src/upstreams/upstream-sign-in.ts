@@ -1,12 +1,15 @@
 import { randomNonce, randomPKCECodeVerifier, randomState } from 'openid-client';
 
 import type { UpstreamRecord } from '../storage/types.js';
+import { createAppleUpstream } from './apple-upstream.js';
 import { createGitHubUpstream } from './github-upstream.js';
+import { createMicrosoftUpstream } from './microsoft-upstream.js';
+import { createNaverUpstream } from './naver-upstream.js';
 import { createOidcUpstream } from './oidc-upstream.js';
-import { presets } from './presets.js';
+import { presets, type UpstreamProtocolName } from './presets.js';
 import type { UpstreamProfile } from './profile.js';
 import type { UpstreamRegistry } from './upstream-registry.js';
-import type { Checks } from './upstream-protocol.js';
+import type { Checks, UpstreamProtocol } from './upstream-protocol.js';
 
 /** A sign-in at an upstream in progress: kept in our interaction (the store), never in the browser. */
 export interface PendingUpstream extends Checks {
@@ -32,7 +35,13 @@ export const interactionOfState = (state: unknown): string | undefined => {
  * and who came back. Each upstream's redirect URI is `{issuer}/upstream/{id}/callback`.
  */
 export function createUpstreamSignIn(registry: UpstreamRegistry, issuer: string) {
-  const protocols = { oidc: createOidcUpstream(registry.clientSecret), github: createGitHubUpstream(registry.clientSecret) };
+  const protocols: Record<UpstreamProtocolName, UpstreamProtocol> = {
+    oidc: createOidcUpstream(registry.clientSecret),
+    github: createGitHubUpstream(registry.clientSecret),
+    naver: createNaverUpstream(registry.clientSecret),
+    apple: createAppleUpstream(registry.privateKey),
+    microsoft: createMicrosoftUpstream(registry.clientSecret),
+  };
   const protocolOf = (u: UpstreamRecord) => protocols[presets[u.preset]?.protocol ?? 'oidc'];
   const redirectUri = (u: UpstreamRecord) => `${issuer}/upstream/${u.id}/callback`;
 

@@ -110,6 +110,7 @@ describe('the pages', () => {
     passkeys: [{ id: 'cred-1', name: 'Phone <1>', created: '2025-01-02', lastUsed: null }],
     totp: true,
     recoveryCodesLeft: 7,
+    upstreams: [{ upstreamId: 'acme', subject: 'sub<1>', name: 'Acme <SSO>', since: '2025-01-03', lastUsed: null }],
     notice: 'factors.passkeyAdded',
     error: undefined,
   };
@@ -125,7 +126,11 @@ describe('the pages', () => {
     expect(html).toContain('role="status"');
     expect(html).toContain('<script src="/assets/passkey.js" defer></script>');
     expect(html).toMatch(lang === 'en' ? /Unused codes: 7\./ : /사용하지 않은 코드: 7개/);
-    expect(html).not.toMatch(/factors\.|account\.security/);
+    // linked providers, escaped, each with its unlink form
+    expect(html).toContain('<strong>Acme &lt;SSO&gt;</strong>');
+    expect(html).toContain('action="/account/upstreams/unlink"');
+    expect(html).toContain('name="subject" value="sub&lt;1&gt;"');
+    expect(html).not.toMatch(/factors\.|account\.security|upstreams\./);
     // An old sign-in: the page says a change needs a new sign-in; the passkey form just posts.
     const old = render('account', { ...account, recent: false, totp: false, notice: undefined }, lang);
     expect(old).not.toContain('data-passkey="create"');

@@ -17,7 +17,7 @@ test('the README test command is the one .ci/run runs (after npm ci)', () => {
   expect(readme).toMatch(/```sh\nnpm test\n```/);
   // .ci/run installs with `npm ci`, then runs exactly `npm test` (piped to its log)
   expect(ci).toMatch(/^both_npm_ci\(\) \{$/m);
-  expect(ci).toMatch(/^  npm ci \|\| rc=\$\?$/m);
+  expect(ci).toMatch(/^ {2}npm ci \|\| rc=\$\?$/m);
   expect(ci).toMatch(/^if phase "npm ci \(.*" both_npm_ci; then$/m);
   expect(ci).toMatch(/^\s*npm test 2>&1 \| tee "\$log"$/m);
   expect(ci.indexOf('npm ci')).toBeLessThan(ci.indexOf('npm test 2>&1'));

@@ -32,21 +32,40 @@ function secretFrom(args: Args): string | undefined {
   return args.string('client-secret');
 }
 
+/** Apple's .p8 private key, read from --private-key-file (never given on the command line). */
+function privateKeyFrom(args: Args): string | undefined {
+  const path = args.string('private-key-file');
+  if (path === undefined) return undefined;
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new UsageError(`--private-key-file: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+}
+
+/** The preset settings given: --api-url, --tenant, --team-id, --key-id. */
+function settingsFrom(args: Args): Record<string, string> | undefined {
+  const given = Object.entries({ apiUrl: args.string('api-url'), tenant: args.string('tenant'), teamId: args.string('team-id'), keyId: args.string('key-id') }).filter(
+    (entry): entry is [string, string] => entry[1] !== undefined,
+  );
+  return given.length ? Object.fromEntries(given) : undefined;
+}
+
 /** What the options change; each only when given. */
 function changesFrom(args: Args): UpstreamChanges {
   const scope = args.list('scope').flatMap((s) => s.split(/\s+/)).filter(Boolean);
-  const apiUrl = args.string('api-url');
   return {
     name: args.string('name'),
     issuer: args.string('issuer'),
     clientId: args.string('client-id'),
     clientSecret: secretFrom(args),
+    privateKey: privateKeyFrom(args),
     scope: scope.length ? scope.join(' ') : undefined,
     buttonLabel: args.string('button-label'),
     linkByVerifiedEmail: toggle(args, 'link-by-verified-email'),
     jit: toggle(args, 'jit'),
     claimMap: claimMapFrom(args),
-    settings: apiUrl ? { apiUrl } : undefined,
+    settings: settingsFrom(args),
   };
 }
 
@@ -57,7 +76,7 @@ const describe = (u: ReturnType<typeof upstreamSummary>, issuer: string) =>
     `preset:                 ${u.preset}`,
     `issuer:                 ${u.issuer}`,
     `client id:              ${u.clientId}`,
-    `client secret:          stored${u.secret_sealed ? ', sealed under IDPORT_KEK' : ''} (never shown)`,
+    `${u.preset === 'apple' ? 'private key:            ' : 'client secret:          '}stored${u.secret_sealed ? ', sealed under IDPORT_KEK' : ''} (never shown)`,
     `scope:                  ${u.scope}`,
     `just-in-time accounts:  ${u.jit ? 'yes' : 'no'}`,
     `link by verified email: ${u.linkByVerifiedEmail ? 'yes (trusted upstream)' : 'no (the user proves the account first)'}`,
@@ -77,14 +96,15 @@ export async function upstreams(ctx: CliContext, verb: string | undefined, args:
         const changes = changesFrom(args);
         if (!changes.name) throw new UsageError('--name is required');
         if (!changes.clientId) throw new UsageError('--client-id is required');
-        if (!changes.clientSecret) throw new UsageError('--client-secret (or --client-secret-stdin) is required');
+        const preset = args.string('preset') as UpstreamPreset | undefined;
+        if (preset === 'apple' && !changes.privateKey) throw new UsageError('--private-key-file is required for apple (the .p8 key of Sign in with Apple), with --team-id and --key-id');
+        if (preset !== 'apple' && !changes.clientSecret) throw new UsageError('--client-secret (or --client-secret-stdin) is required');
         const added = await registry.add({
           ...changes,
           name: changes.name,
           clientId: changes.clientId,
-          clientSecret: changes.clientSecret,
           id: args.string('id'),
-          preset: args.string('preset') as UpstreamPreset | undefined,
+          preset,
         });
         ctx.audit('upstream.added', { outcome: 'success', upstream: added.id, preset: added.preset, issuer: added.issuer });
         const view = withRedirect(upstreamSummary(added));
@@ -95,7 +115,7 @@ export async function upstreams(ctx: CliContext, verb: string | undefined, args:
         if (!id) throw new UsageError('name the upstream: upstreams update ID [options]');
         if (args.string('id') !== undefined || args.string('preset') !== undefined) throw new UsageError('--id and --preset cannot change; remove the upstream and add it again');
         const changes = changesFrom(args);
-        if (Object.values(changes).every((v) => v === undefined)) throw new UsageError('say what to change (--name, --issuer, --client-secret, --jit, ...)');
+        if (Object.values(changes).every((v) => v === undefined)) throw new UsageError('say what to change (--name, --issuer, --client-secret, --private-key-file, --jit, ...)');
         const updated = await registry.update(id, changes);
         if (!updated) throw new Error(`no upstream "${id}"`);
         const changed = Object.keys(changes).filter((k) => changes[k as keyof UpstreamChanges] !== undefined);
