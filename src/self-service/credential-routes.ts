@@ -3,6 +3,7 @@ import type { Context } from 'koa';
 
 import { emailPattern, type AccountService } from '../accounts/account-service.js';
 import type { EmailVerification } from '../accounts/email-verification.js';
+import { hasPassword } from '../accounts/password.js';
 import { passwordProblem } from '../accounts/password-policy.js';
 import type { Audit } from '../audit.js';
 import type { Config } from '../config/schema.js';
@@ -56,10 +57,15 @@ export function addCredentialRoutes(router: Router, deps: CredentialRouteDeps): 
     if (visitor) show(ctx, page, visitor);
   };
   const show = (ctx: Context, page: PageName, { session, account }: SignedIn, extra: Record<string, unknown> = {}) =>
-    sendPage(ctx, page, { account, csrf: signedIn.csrfToken(session), minLength: policy.minLength, ...extra });
+    sendPage(ctx, page, { account, hasPassword: hasPassword(account), csrf: signedIn.csrfToken(session), minLength: policy.minLength, ...extra });
 
-  /** The current password of the form, checked; false (the form shown again) when it was not right. */
+  /**
+   * The current password of the form, checked; false (the form shown again) when it was not right.
+   * An account with no password (made at a sign-in through an upstream) has nothing to ask: its
+   * recent sign-in (signedIn.forChange) is the confirmation, as for its passkeys.
+   */
   const confirmed = async (ctx: Context, page: PageName, visitor: SignedIn, event: string, extra: Record<string, unknown> = {}) => {
+    if (!hasPassword(visitor.account)) return true;
     const check = await checkPassword(visitor.account, formString(ctx, 'current_password', 1024), ctx.ip);
     if (check.ok) return true;
     audit(event, { outcome: check.reason === 'wrong' ? 'failure' : check.reason === 'locked' ? 'locked' : 'busy', ...who(ctx, visitor), reason: `${check.reason}-password` });

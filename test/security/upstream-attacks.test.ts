@@ -23,6 +23,7 @@ import { checkedStore, type CheckedStore } from '../helpers/checked-store.js';
 import { closedPort, startFakeOidcUpstream, type FakeUpstream } from '../helpers/fake-oidc-upstream.js';
 import { tempDir } from '../helpers/server.js';
 import * as browser from '../helpers/upstream-browser.js';
+import { csrfFrom } from '../helpers/user-agent.js';
 import { addClient, addUser, alertText, alice, CALLBACK, discover, expectErrorPage, LOGIN_FAILED, UserAgent, type Env, type TestServer } from './helpers.js';
 
 const UPSTREAM = 'crafted';
@@ -484,4 +485,39 @@ test('an ID token\'s email never borrows userinfo\'s email_verified (which may s
   // the control: the ID token verifying the address itself links (trusted upstream, both verified)
   fake.next = { idToken: { email: `vic${n}@example.com`, email_verified: true } };
   expect(await signsIn(await openLogin(), TRUSTED)).toBe(victim.id);
+});
+
+test('an account with no password (made through the upstream) sets one and deletes itself on /account after a recent sign-in, without a current password', async () => {
+  const page = await openLogin();
+  const accountId = await signsIn(page);
+  const { ua } = page;
+  // the upstream session reaches /account (first party: no consent)
+  const home = await ua.follow(`${env.url}/account`, env.url);
+  expect(home.url.pathname).toBe('/account');
+  const form = await ua.request(`${env.url}/account/password`);
+  const html = await form.text();
+  expect(form.status).toBe(200);
+  expect(html).not.toContain('name="current_password"');
+  const set = await ua.postForm(new URL('/account/password', env.url), { csrf: csrfFrom(html), password: 'a brand new passphrase here' });
+  expect(set.status).toBe(200);
+  const account = (await store.accounts.findById(accountId))!;
+  expect(account.passwordHash).not.toBe('');
+  // the new password signs in (by the account's username)
+  const again = await browser.openLogin(env, UPSTREAM);
+  const login = await again.ua.postForm(new URL(`${again.base}/login`), { csrf: csrfFrom(await (await again.ua.request(again.base)).text()), login: account.username, password: 'a brand new passphrase here' });
+  expect(login.status).toBe(303);
+  expect(login.headers.get('location')).toMatch(/\/auth\//);
+
+  // a second passwordless account deletes itself with its recent sign-in alone
+  n += 1;
+  fake.user = { sub: `leaver-${n}`, email: `leaver${n}@upstream.example`, email_verified: true };
+  const leaverPage = await openLogin();
+  const leaver = await signsIn(leaverPage);
+  expect((await leaverPage.ua.follow(`${env.url}/account`, env.url)).url.pathname).toBe('/account');
+  const confirm = await (await leaverPage.ua.request(`${env.url}/account/delete`)).text();
+  expect(confirm).not.toContain('name="current_password"');
+  const deleted = await leaverPage.ua.postForm(new URL('/account/delete', env.url), { csrf: csrfFrom(confirm) });
+  expect(deleted.status).toBe(200);
+  expect(await store.accounts.findById(leaver)).toBeUndefined();
+  expect(await store.upstreamLinks.find(UPSTREAM, `leaver-${n}`)).toBeUndefined();
 });
