@@ -29,6 +29,24 @@ export const emailPattern = /^[^\s@]{1,64}@[^\s@]{1,255}$/;
 
 export const defaultPasswordPolicy: Config['passwords'] = configDefaults().passwords;
 
+/** Throws AccountInputError naming what is wrong with a new account's username, email or claims. */
+function checkAccountInput(input: Omit<NewAccountInput, 'password'>): void {
+  if (!usernamePattern.test(input.username)) throw new AccountInputError('username must be 1-64 letters, digits or . _ @ + -');
+  if (input.email !== undefined && !emailPattern.test(input.email)) throw new AccountInputError('email is not a valid address');
+  const claimsProblem = checkExtraClaims(input.claims ?? {});
+  if (claimsProblem) throw new AccountInputError(claimsProblem);
+}
+
+const newRecord = (input: Omit<NewAccountInput, 'password'>, passwordHash: string) => ({
+  id: randomUUID(),
+  username: input.username,
+  email: input.email ?? null,
+  emailVerified: input.emailVerified ?? false,
+  name: input.name ?? null,
+  passwordHash,
+  claims: input.claims ?? {},
+});
+
 /**
  * Accounts: creation with our input and password rules, password changes, removal. A credential
  * change or removal ends what the old credential started: every session and grant of the account.
@@ -44,45 +62,19 @@ export function createAccountService(
     passwords,
 
     async create(input: NewAccountInput): Promise<AccountRecord> {
-      if (!usernamePattern.test(input.username)) {
-        throw new AccountInputError('username must be 1-64 letters, digits or . _ @ + -');
-      }
-      if (input.email !== undefined && !emailPattern.test(input.email)) {
-        throw new AccountInputError('email is not a valid address');
-      }
-      const claimsProblem = checkExtraClaims(input.claims ?? {});
-      if (claimsProblem) throw new AccountInputError(claimsProblem);
+      checkAccountInput(input);
       const problem = checkNewPassword(input.password, policy, input);
       if (problem) throw new AccountInputError(problem);
-      return accounts.create({
-        id: randomUUID(),
-        username: input.username,
-        email: input.email ?? null,
-        emailVerified: input.emailVerified ?? false,
-        name: input.name ?? null,
-        passwordHash: await passwords.hash(input.password),
-        claims: input.claims ?? {},
-      });
+      return accounts.create(newRecord(input, await passwords.hash(input.password)));
     },
 
     /**
      * An account with no password, made at a first sign-in through an upstream (it signs in
-     * there, or with a password set later through "Forgot password?"). Same input rules.
+     * there, or sets a password on /account). Same input rules.
      */
     async createWithoutPassword(input: Omit<NewAccountInput, 'password'>): Promise<AccountRecord> {
-      if (!usernamePattern.test(input.username)) throw new AccountInputError('username must be 1-64 letters, digits or . _ @ + -');
-      if (input.email !== undefined && !emailPattern.test(input.email)) throw new AccountInputError('email is not a valid address');
-      const claimsProblem = checkExtraClaims(input.claims ?? {});
-      if (claimsProblem) throw new AccountInputError(claimsProblem);
-      return accounts.create({
-        id: randomUUID(),
-        username: input.username,
-        email: input.email ?? null,
-        emailVerified: input.emailVerified ?? false,
-        name: input.name ?? null,
-        passwordHash: noPassword,
-        claims: input.claims ?? {},
-      });
+      checkAccountInput(input);
+      return accounts.create(newRecord(input, noPassword));
     },
 
     /** Sets a new password and ends every session and grant the account had; undefined if no such account. */
