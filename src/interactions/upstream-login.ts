@@ -221,14 +221,17 @@ export function addUpstreamLogin(router: Router, steps: Steps, afterFirstFactor:
 
   router.get('/upstream-link/passkey/options', async (ctx) => {
     const found = await steps.details(ctx, 'login');
-    ctx.body = await factors.passkeys.authenticationOptions(`link:${found.uid}`);
+    // only the passkeys of the account to be linked are offered (the browser shows no others)
+    const link = pendingLink(found);
+    ctx.body = await factors.passkeys.authenticationOptions(`link:${found.uid}`, link?.accountId);
   });
 
   router.post('/upstream-link/passkey', parseForm, async (ctx) => {
     const found = await steps.details(ctx, 'login');
     const waiting = await waitingLink(ctx, found);
     if (!waiting) return;
-    const result = await factors.passkeys.signIn(formString(ctx, 'credential', maxCredentialLength), `link:${found.uid}`);
+    // only this account's passkeys: another account's is refused before it counts as used
+    const result = await factors.passkeys.signIn(formString(ctx, 'credential', maxCredentialLength), `link:${found.uid}`, waiting.account.id);
     if (!result.ok || result.passkey.accountId !== waiting.account.id) {
       audit('upstream.link', { outcome: 'failure', actor: waiting.account.id, upstream: waiting.upstream.id, ip: ctx.ip, reason: 'passkey' });
       return sendLinkPage(ctx, found, 'upstreamLink.passkeyFailed');
