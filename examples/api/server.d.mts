@@ -15,5 +15,7 @@ export declare function start(options?: {
   port?: number;
   host?: string;
   verify?: VerifyAccessToken;
+  /** this API's public origin, for DPoP proofs (default: the request's) */
+  origin?: string;
   log?: (line: string) => void;
 }): Promise<RunningApi>;

@@ -10,7 +10,7 @@ import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import Koa from 'koa';
 
-import { BearerError, bearerToken, challenge, createVerifier, discoverJwksUri } from './verify.mjs';
+import { accessToken, BearerError, challenge, createVerifier, discoverJwksUri } from './verify.mjs';
 
 const initialThings = [
   { id: '1', name: 'Teapot', owner: 'example' },
@@ -28,6 +28,7 @@ const initialThings = [
  * @param {number} [options.port]      default 9090 (0 = any free port)
  * @param {string} [options.host]      default 127.0.0.1
  * @param {(token: string, o?: { requiredScopes?: string[] }) => Promise<object>} [options.verify]  a ready verifier (tests)
+ * @param {string} [options.origin]  this API's public origin, for DPoP proofs (default: the request's)
  * @param {(line: string) => void} [options.log]
  */
 export async function start({
@@ -36,6 +37,7 @@ export async function start({
   port = 9090,
   host = '127.0.0.1',
   verify,
+  origin,
   log = () => {},
 } = {}) {
   const verifyAccessToken = verify ?? createVerifier({ issuer, audience, jwksUri: await discoverJwksUri(issuer) });
@@ -43,8 +45,11 @@ export async function start({
 
   /** Koa middleware: a valid token with these scopes, or a 400/401/403 with WWW-Authenticate. */
   const requireScopes = (...requiredScopes) => async (ctx, next) => {
-    const token = bearerToken(ctx.get('authorization'));
-    ctx.state.token = await verifyAccessToken(token, { requiredScopes });
+    const { scheme, token } = accessToken(ctx.get('authorization'));
+    // the full URL the client called, for the DPoP proof's htu (set ORIGIN behind a proxy)
+    const url = `${origin ?? ctx.origin}${ctx.path}`;
+    const dpop = { scheme, proof: ctx.get('dpop') || undefined, method: ctx.method, url };
+    ctx.state.token = await verifyAccessToken(token, { requiredScopes, dpop });
     await next();
   };
 
@@ -110,6 +115,7 @@ async function main() {
     audience: env.API_AUDIENCE || undefined,
     port: env.PORT ? Number(env.PORT) : undefined,
     host: env.HOST || undefined,
+    origin: env.ORIGIN || undefined,
     log: (line) => console.log(line),
   });
   console.log(`example API on ${api.url} (audience ${env.API_AUDIENCE || 'https://api.example.com'}, issuer ${env.ISSUER || 'http://localhost:3000'})`);

@@ -12,6 +12,17 @@ export declare class BearerError extends Error {
 export declare function isLoopbackHttp(url: string | URL): boolean;
 export declare function discoverJwksUri(issuer: string, options?: { timeoutMs?: number }): Promise<string>;
 export declare function bearerToken(authorization: string | undefined): string;
+export declare function accessToken(authorization: string | undefined): { scheme: 'bearer' | 'dpop'; token: string };
+
+/** How a token came: the Authorization scheme, the DPoP header, the request's method and full URL. */
+export interface DpopRequest {
+  scheme: 'bearer' | 'dpop';
+  proof: string | undefined;
+  method: string;
+  url: string;
+}
+
+export declare function checkDpopProof(input: { proof: string | undefined; method: string; url: string; token: string; jkt: string; seen: Map<string, number> }): Promise<void>;
 
 export interface VerifiedAccessToken {
   claims: JWTPayload & { scope?: string; client_id?: string };
@@ -19,7 +30,7 @@ export interface VerifiedAccessToken {
   header: ProtectedHeaderParameters;
 }
 
-export type VerifyAccessToken = (token: string, options?: { requiredScopes?: string[] }) => Promise<VerifiedAccessToken>;
+export type VerifyAccessToken = (token: string, options?: { requiredScopes?: string[]; dpop?: DpopRequest }) => Promise<VerifiedAccessToken>;
 
 export declare function createVerifier(options: {
   issuer: string;

@@ -1,7 +1,9 @@
 /* global fetch, AbortSignal */
 // Verifying idport's access tokens on your own: RFC 9068 JWTs checked against idport's published
 // keys (JWKS), with no call to idport per request. Used by server.mjs; import it in your own API.
-import { createRemoteJWKSet, errors as joseErrors, jwtVerify } from 'jose';
+import { createHash } from 'node:crypto';
+
+import { calculateJwkThumbprint, createRemoteJWKSet, EmbeddedJWK, errors as joseErrors, jwtVerify } from 'jose';
 
 /** An RFC 6750 error: `status` 400, 401 or 403, `error` the code for the WWW-Authenticate header. */
 export class BearerError extends Error {
@@ -53,6 +55,55 @@ export async function discoverJwksUri(issuer, { timeoutMs = 5000 } = {}) {
 }
 
 /**
+ * The access token and its scheme from an Authorization header: `Bearer <token>` (RFC 6750 §2.1)
+ * or `DPoP <token>` (RFC 9449 §7.1). No header: 401 with no error code; a malformed one: 400.
+ *
+ * @returns {{ scheme: 'bearer' | 'dpop', token: string }}
+ */
+export function accessToken(authorization) {
+  if (authorization === undefined || authorization === '') {
+    throw new BearerError(401, undefined, 'send an access token: Authorization: Bearer <token> (or DPoP <token> with a DPoP proof)');
+  }
+  const match = /^(Bearer|DPoP) +([A-Za-z0-9\-._~+/]+=*)$/i.exec(authorization);
+  if (!match) throw new BearerError(400, 'invalid_request', 'the Authorization header must be "Bearer <token>" or "DPoP <token>"');
+  return { scheme: match[1].toLowerCase() === 'dpop' ? 'dpop' : 'bearer', token: match[2] };
+}
+
+/** How long a DPoP proof is accepted after its `iat` (and before it, for clock skew), in seconds. */
+const proofWindow = 60;
+
+/**
+ * Checks a DPoP proof (RFC 9449 §4.3) for a request with a DPoP-bound token: a `dpop+jwt` signed
+ * by the public key in its header, for this method and URL (`htm`, `htu` without query and
+ * fragment), made within the last minute, for this very token (`ath`), by the key the token is
+ * bound to (`cnf.jkt`), and never seen before (`jti`, remembered until it would be too old anyway).
+ * Throws BearerError 401 invalid_dpop_proof / invalid_token.
+ *
+ * @param {{ proof: string | undefined, method: string, url: string, token: string, jkt: string, seen: Map<string, number> }} input
+ */
+export async function checkDpopProof({ proof, method, url, token, jkt, seen }) {
+  if (!proof) throw new BearerError(401, 'invalid_dpop_proof', 'a DPoP-bound token needs a DPoP proof header');
+  let verified;
+  try {
+    verified = await jwtVerify(proof, EmbeddedJWK, { typ: 'dpop+jwt', algorithms: ['ES256', 'EdDSA', 'RS256', 'PS256'], requiredClaims: ['jti', 'htm', 'htu', 'iat', 'ath'] });
+  } catch {
+    throw new BearerError(401, 'invalid_dpop_proof', 'the DPoP proof is malformed or its signature is invalid');
+  }
+  const { payload, protectedHeader } = verified;
+  const target = new URL(url);
+  target.search = '';
+  target.hash = '';
+  const now = Math.floor(Date.now() / 1000);
+  if (payload.htm !== method || payload.htu !== target.href) throw new BearerError(401, 'invalid_dpop_proof', 'the DPoP proof is for another request');
+  if (typeof payload.iat !== 'number' || Math.abs(now - payload.iat) > proofWindow) throw new BearerError(401, 'invalid_dpop_proof', 'the DPoP proof is too old (or from the future)');
+  if (payload.ath !== createHash('sha256').update(token).digest('base64url')) throw new BearerError(401, 'invalid_dpop_proof', 'the DPoP proof is for another access token');
+  if ((await calculateJwkThumbprint(protectedHeader.jwk)) !== jkt) throw new BearerError(401, 'invalid_token', 'the access token is bound to another key');
+  for (const [id, until] of seen) if (until < now) seen.delete(id);
+  if (seen.has(String(payload.jti))) throw new BearerError(401, 'invalid_dpop_proof', 'this DPoP proof was used already');
+  seen.set(String(payload.jti), payload.iat + proofWindow);
+}
+
+/**
  * The bearer token from an Authorization header (RFC 6750 §2.1).
  * No header: 401 with no error code (§3.1); a malformed one: 400 invalid_request.
  */
@@ -99,11 +150,15 @@ export function createVerifier({ issuer, audience, jwksUri, keys, algorithms = [
 
   /**
    * @param {string} token  the bearer token
-   * @param {{ requiredScopes?: string[] }} [options]
+   * @param {{ requiredScopes?: string[], dpop?: { scheme: 'bearer' | 'dpop', proof: string | undefined, method: string, url: string } }} [options]
+   *   dpop: how the token came (the Authorization scheme, the DPoP header, the request's method and full URL);
+   *   without it, DPoP-bound tokens are refused
    * @returns {Promise<{ claims: Record<string, unknown>, scopes: string[], header: Record<string, unknown> }>}
    * @throws {BearerError}
    */
-  return async function verifyAccessToken(token, { requiredScopes = [] } = {}) {
+  /** DPoP proof ids already used, with when each stops mattering (one process: use a shared store across several) */
+  const seen = new Map();
+  return async function verifyAccessToken(token, { requiredScopes = [], dpop } = {}) {
     let verified;
     try {
       verified = await jwtVerify(token, keySet, {
@@ -118,6 +173,14 @@ export function createVerifier({ issuer, audience, jwksUri, keys, algorithms = [
       throw new BearerError(401, 'invalid_token', reason(err));
     }
     const { payload, protectedHeader } = verified;
+    // A DPoP-bound token (RFC 9449 §6: cnf.jkt) is only good with a proof of its key.
+    const jkt = typeof payload.cnf === 'object' && payload.cnf !== null ? payload.cnf.jkt : undefined;
+    if (jkt !== undefined) {
+      if (!dpop) throw new BearerError(401, 'invalid_token', 'this access token is DPoP-bound: send it as "Authorization: DPoP <token>" with a DPoP proof');
+      await checkDpopProof({ ...dpop, token, jkt: String(jkt), seen });
+    } else if (dpop?.scheme === 'dpop') {
+      throw new BearerError(401, 'invalid_token', 'this access token is not DPoP-bound: send it as "Authorization: Bearer <token>"');
+    }
     const scopes = typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : [];
     const missing = requiredScopes.filter((s) => !scopes.includes(s));
     if (missing.length) {
@@ -134,5 +197,7 @@ export function challenge(err, realm = 'example-api') {
   const parts = [`realm=${q(realm)}`];
   if (err.error) parts.push(`error=${q(err.error)}`, `error_description=${q(err.description)}`);
   if (err.scope) parts.push(`scope=${q(err.scope)}`);
+  // RFC 9449 §7.1: a proof problem is answered in the DPoP scheme, with the algorithms we take
+  if (err.error === 'invalid_dpop_proof') return `DPoP ${[...parts, `algs=${q('ES256 EdDSA RS256 PS256')}`].join(', ')}`;
   return `Bearer ${parts.join(', ')}`;
 }

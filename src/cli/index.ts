@@ -18,7 +18,10 @@ export const usage = `usage: idport <command> [options]
               [--pkce-optional] [--first-party] [--web-origin ORIGIN …] [--audience API]
               [--introspect-for API …]   (a resource server that may introspect tokens for these APIs)
               [--require-mfa]   (every sign-in for it needs a second factor)
-  clients update CLIENT_ID (--require-mfa | --no-require-mfa)
+              [--require-par]   (authorization requests only through PAR, RFC 9126)
+              [--require-dpop]  (only DPoP-bound access tokens, RFC 9449)
+  clients update CLIENT_ID [--require-mfa | --no-require-mfa] [--require-par | --no-require-par]
+                 [--require-dpop | --no-require-dpop]
   clients list | show CLIENT_ID | remove CLIENT_ID
   apis add --audience URI [--scope S …] [--name N] [--token-format jwt|opaque] [--ttl SECONDS]
   apis list | show AUDIENCE | remove AUDIENCE

@@ -7,6 +7,7 @@ import type { Config } from '../config/schema.js';
 import { acrValues } from '../factors/assurance.js';
 import { interactionUrl } from '../interactions/paths.js';
 import type { KeySet } from '../keys/key-manager.js';
+import { atomicReplayDetection, dpopNonceSecret } from './replay-detection.js';
 import type { ProviderPages } from '../pages/provider-pages.js';
 import { accountClient } from '../self-service/account-client.js';
 import type { Store } from '../storage/types.js';
@@ -124,6 +125,10 @@ export function createProvider({ config, store, accounts, consents, apis, keys, 
       // Signed userinfo (application/jwt) for clients registered with userinfo_signed_response_alg.
       jwtUserinfo: { enabled: true },
       rpInitiatedLogout: createLogout(pages),
+      // RFC 9126 and RFC 9449, on deliberately: clients may be made to use them (--require-par,
+      // --require-dpop); DPoP nonces come from a secret every node derives alike from the store.
+      pushedAuthorizationRequests: { enabled: true },
+      dPoP: { enabled: true, nonceSecret: dpopNonceSecret(keys.cookieKeys) },
     },
     ttl: createTtls(config.ttl),
     rotateRefreshToken(ctx) {
@@ -148,5 +153,6 @@ export function createProvider({ config, store, accounts, consents, apis, keys, 
   // come from the client and would let it pick its own IP for the per-IP limits.
   provider.maxIpsCount = 1;
   provider.silent = true;
+  atomicReplayDetection(provider, store.counters);
   return provider;
 }

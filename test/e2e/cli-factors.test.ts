@@ -74,7 +74,7 @@ test('clients add --require-mfa, and clients update turns it on and off; discove
   expect(json(await cli(db, ['clients', 'update', id, '--require-mfa', '--json'])).require_mfa).toBe(true);
   expect((await server.store.clients.find(id))?.require_mfa).toBe(true);
   const usage = await cli(db, ['clients', 'update', id]);
-  expect([usage.code, usage.stderr]).toEqual([2, expect.stringContaining('--require-mfa or --no-require-mfa')]);
+  expect([usage.code, usage.stderr]).toEqual([2, expect.stringContaining('say what to change: --require-mfa, --require-par, --require-dpop')]);
   const meta = (await (await fetch(`${server.url}/.well-known/openid-configuration`)).json()) as { acr_values_supported: string[] };
   expect(meta.acr_values_supported).toEqual(['urn:idport:acr:1fa', 'urn:idport:acr:mfa']);
 });

@@ -61,11 +61,21 @@ export function clientFromArgs(args: Args): ClientMetadata {
     ...(pkceOptional ? { require_pkce: false } : {}),
     ...(args.flag('first-party') ? { first_party: true } : {}),
     ...(args.flag('require-mfa') ? { require_mfa: true } : {}),
+    // RFC 9126 §6: its authorization requests only through PAR; RFC 9449 §5.2: only DPoP-bound access tokens
+    ...(args.flag('require-par') ? { require_pushed_authorization_requests: true } : {}),
+    ...(args.flag('require-dpop') ? { dpop_bound_access_tokens: true } : {}),
     ...(webOrigins.length ? { web_origins: [...new Set(webOrigins)] } : {}),
     ...(audience ? { default_audience: audience } : {}),
     ...(args.list('introspect-for').length ? { introspect_for: [...new Set(args.list('introspect-for'))] } : {}),
   };
 }
+
+/** `clients update` switches: option, client metadata, and what each way means. */
+const toggles: [string, string, string, string][] = [
+  ['require-mfa', 'require_mfa', 'every sign-in needs a second factor', 'a second factor only where the user set one up'],
+  ['require-par', 'require_pushed_authorization_requests', 'authorization requests only through PAR (/request)', 'plain authorization requests accepted too'],
+  ['require-dpop', 'dpop_bound_access_tokens', 'access tokens only DPoP-bound', 'bearer access tokens allowed'],
+];
 
 /** What `list` and `show` print: never the secret. */
 const summary = (c: ClientMetadata) => {
@@ -101,17 +111,28 @@ export async function clients(ctx: CliContext, verb: string | undefined, args: A
     }
     case 'update': {
       const id = args.positional[0];
-      if (!id) throw new UsageError('name the client: clients update CLIENT_ID --require-mfa | --no-require-mfa');
+      if (!id) throw new UsageError('name the client: clients update CLIENT_ID (--require-mfa | --no-require-mfa | --require-par | --no-require-par | --require-dpop | --no-require-dpop …)');
       const found = await ctx.store.clients.find(id);
       if (!found) throw new Error(`no client "${id}"`);
-      if (args.flag('require-mfa') === args.flag('no-require-mfa')) throw new UsageError('say what to change: --require-mfa or --no-require-mfa');
       const updated: ClientMetadata = { ...found };
-      if (args.flag('require-mfa')) updated.require_mfa = true;
-      else delete updated.require_mfa;
+      const said: string[] = [];
+      for (const [option, property, on, off] of toggles) {
+        const yes = args.flag(option);
+        const no = args.flag(`no-${option}`);
+        if (yes && no) throw new UsageError(`--${option} and --no-${option} contradict each other`);
+        if (!yes && !no) continue;
+        if (yes) updated[property] = true;
+        else delete updated[property];
+        said.push(yes ? on : off);
+      }
+      if (!said.length) throw new UsageError('say what to change: --require-mfa, --require-par, --require-dpop (or their --no- forms)');
       ctx.validateClient(updated);
       await ctx.store.clients.upsert(updated);
-      ctx.audit('client.updated', { outcome: 'success', client_id: id, require_mfa: updated.require_mfa === true });
-      return print(summary(updated), json, () => `updated client ${id}: ${updated.require_mfa ? 'every sign-in needs a second factor' : 'a second factor only where the user set one up'}`);
+      ctx.audit('client.updated', {
+        outcome: 'success', client_id: id, require_mfa: updated.require_mfa === true,
+        require_par: updated.require_pushed_authorization_requests === true, require_dpop: updated.dpop_bound_access_tokens === true,
+      });
+      return print(summary(updated), json, () => `updated client ${id}: ${said.join('; ')}`);
     }
     case 'list': {
       const all = (await ctx.store.clients.list()).map(summary);
