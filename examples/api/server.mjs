@@ -46,8 +46,9 @@ export async function start({
   /** Koa middleware: a valid token with these scopes, or a 400/401/403 with WWW-Authenticate. */
   const requireScopes = (...requiredScopes) => async (ctx, next) => {
     const { scheme, token } = accessToken(ctx.get('authorization'));
-    // the full URL the client called, for the DPoP proof's htu (set ORIGIN behind a proxy)
-    const url = `${origin ?? ctx.origin}${ctx.path}`;
+    // the full URL the client called, for the DPoP proof's htu (set ORIGIN behind a proxy);
+    // not ctx.origin: in Koa 3 that is the request's Origin header
+    const url = `${origin ?? `${ctx.protocol}://${ctx.host}`}${ctx.path}`;
     const dpop = { scheme, proof: ctx.get('dpop') || undefined, method: ctx.method, url };
     ctx.state.token = await verifyAccessToken(token, { requiredScopes, dpop });
     await next();

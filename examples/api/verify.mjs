@@ -176,7 +176,8 @@ export function createVerifier({ issuer, audience, jwksUri, keys, algorithms = [
     // A DPoP-bound token (RFC 9449 §6: cnf.jkt) is only good with a proof of its key.
     const jkt = typeof payload.cnf === 'object' && payload.cnf !== null ? payload.cnf.jkt : undefined;
     if (jkt !== undefined) {
-      if (!dpop) throw new BearerError(401, 'invalid_token', 'this access token is DPoP-bound: send it as "Authorization: DPoP <token>" with a DPoP proof');
+      // RFC 9449 §7.2: never as a bearer token, even with a DPoP header alongside
+      if (dpop?.scheme !== 'dpop') throw new BearerError(401, 'invalid_token', 'this access token is DPoP-bound: send it as "Authorization: DPoP <token>" with a DPoP proof');
       await checkDpopProof({ ...dpop, token, jkt: String(jkt), seen });
     } else if (dpop?.scheme === 'dpop') {
       throw new BearerError(401, 'invalid_token', 'this access token is not DPoP-bound: send it as "Authorization: Bearer <token>"');

@@ -44,6 +44,11 @@ export interface LoginOptions {
   user?: { username: string; password: string };
   redirectUri?: string;
   consent?: boolean;
+  /**
+   * Makes the authorization URL from the request's parameters (default: oidc.buildAuthorizationUrl),
+   * e.g. `(config, params) => oidc.buildAuthorizationUrlWithPAR(config, params)` to push them first.
+   */
+  buildUrl?: (config: oidc.Configuration, parameters: Record<string, string>) => URL | Promise<URL>;
 }
 
 /**
@@ -55,7 +60,8 @@ export async function authorize(config: oidc.Configuration, issuer: string, opti
   const verifier = oidc.randomPKCECodeVerifier();
   const state = oidc.randomState();
   const nonce = oidc.randomNonce();
-  const url = oidc.buildAuthorizationUrl(config, {
+  const build = options.buildUrl ?? ((c: oidc.Configuration, p: Record<string, string>) => oidc.buildAuthorizationUrl(c, p));
+  const url = await build(config, {
     redirect_uri: options.redirectUri ?? 'http://127.0.0.1:8080/callback',
     scope: options.scope ?? 'openid profile email',
     code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
