@@ -2,6 +2,7 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 
+import { hasPassword } from '../accounts/password.js';
 import type { SignIn } from '../accounts/sign-in.js';
 import type { AccountService } from '../accounts/account-service.js';
 import type { Audit } from '../audit.js';
@@ -179,7 +180,7 @@ export function addUpstreamLogin(router: Router, steps: Steps, afterFirstFactor:
       clientName: name,
       upstreamName: waiting.upstream.buttonLabel ?? waiting.upstream.name,
       email: waiting.account.email ?? '',
-      password: waiting.account.passwordHash !== '',
+      password: hasPassword(waiting.account),
       passkeys: summary.passkeys.length > 0,
       error,
     }, { locale: ctx.state.locale as string, formTargets });

@@ -1,6 +1,7 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 
+import { hasPassword } from '../accounts/password.js';
 import type { Audit } from '../audit.js';
 import type { Factors } from '../factors/create-factors.js';
 import { FactorError } from '../factors/factor-service.js';
@@ -95,7 +96,7 @@ export function addPasskeyRoutes(router: Router, { factors, signedIn, audit, lin
     let removed: boolean;
     try {
       // another way in: a password, or an upstream provider
-      const otherWay = Boolean(visitor.account.passwordHash) || (await linkCount(visitor.account.id)) > 0;
+      const otherWay = hasPassword(visitor.account) || (await linkCount(visitor.account.id)) > 0;
       removed = await service.removePasskey(visitor.account.id, id, { hasPassword: otherWay });
     } catch (err) {
       if (!(err instanceof FactorError)) throw err;

@@ -1,5 +1,5 @@
 import type { LoginGuard } from '../accounts/login-guard.js';
-import { HashingBusyError, type Passwords } from '../accounts/password.js';
+import { HashingBusyError, hasPassword, type Passwords } from '../accounts/password.js';
 import type { AccountRecord } from '../storage/types.js';
 
 export type PasswordCheck = { ok: true } | { ok: false; reason: 'wrong' | 'locked' | 'busy'; retryAfter?: number; failures?: number };
@@ -15,7 +15,7 @@ export function createPasswordCheck({ guard, passwords }: { guard: LoginGuard; p
     if (!verdict.allowed) return { ok: false, reason: 'locked', retryAfter: verdict.retryAfter };
     let correct: boolean;
     try {
-      correct = Boolean(account.passwordHash) && (await passwords.verify(account.passwordHash, password));
+      correct = hasPassword(account) && (await passwords.verify(account.passwordHash, password));
     } catch (err) {
       await guard.released(verdict.ticket);
       if (err instanceof HashingBusyError) return { ok: false, reason: 'busy', retryAfter: err.retryAfter };

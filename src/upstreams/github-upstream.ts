@@ -4,8 +4,8 @@ import type { UpstreamRecord } from '../storage/types.js';
 import { upstreamTimeoutSeconds } from './oidc-upstream.js';
 import { mapProfile, type UpstreamProfile } from './profile.js';
 import { asUpstreamError, UpstreamError } from './upstream-error.js';
-import { isLoopback } from './upstream-registry.js';
 import type { UpstreamProtocol } from './upstream-protocol.js';
+import { oauth2Config } from './oauth2-config.js';
 
 interface GitHubUser {
   id?: unknown;
@@ -27,17 +27,7 @@ interface GitHubEmail {
  * the primary address only if GitHub says it is verified.
  */
 export function createGitHubUpstream(clientSecret: (u: UpstreamRecord) => Promise<string>): UpstreamProtocol {
-  const configFor = async (upstream: UpstreamRecord) => {
-    const config = new client.Configuration(
-      { issuer: upstream.issuer, authorization_endpoint: `${upstream.issuer}/login/oauth/authorize`, token_endpoint: `${upstream.issuer}/login/oauth/access_token` },
-      upstream.clientId,
-      undefined,
-      client.ClientSecretPost(await clientSecret(upstream)),
-    );
-    if (isLoopback(upstream)) client.allowInsecureRequests(config);
-    config.timeout = upstreamTimeoutSeconds;
-    return config;
-  };
+  const configFor = async (upstream: UpstreamRecord) => oauth2Config(upstream, await clientSecret(upstream), { authorize: '/login/oauth/authorize', token: '/login/oauth/access_token' });
 
   const api = async <T>(upstream: UpstreamRecord, path: string, accessToken: string): Promise<T> => {
     const response = await fetch(`${upstream.settings.apiUrl}${path}`, {

@@ -4,8 +4,8 @@ import type { UpstreamRecord } from '../storage/types.js';
 import { upstreamTimeoutSeconds } from './oidc-upstream.js';
 import { mapProfile, type UpstreamProfile } from './profile.js';
 import { asUpstreamError, UpstreamError } from './upstream-error.js';
-import { isLoopback } from './upstream-registry.js';
 import type { UpstreamProtocol } from './upstream-protocol.js';
+import { oauth2Config } from './oauth2-config.js';
 
 /** Naver's profile API answer (`GET {apiUrl}/v1/nid/me`). */
 interface NaverProfile {
@@ -34,24 +34,14 @@ function naverError(err: unknown): string | undefined {
  * (default https://openapi.naver.com). There is no ID token. The subject is the profile's `id`
  * (Naver's identifier of the user for this application, never reassigned). Naver never says an
  * email is verified (it is an address the user chose to share), so it is never verified here: it
- * is kept on a new account, and never links an existing one.
+ * never links an existing account, and a new account does not get it (federated-accounts.ts).
  *
  * state goes out and is checked on the way back; Naver also wants it in the token request. PKCE
  * (S256) is sent too: Naver does not document it and ignores parameters it does not know, so it
  * costs nothing there and protects the code wherever the other side does check it.
  */
 export function createNaverUpstream(clientSecret: (u: UpstreamRecord) => Promise<string>): UpstreamProtocol {
-  const configFor = async (upstream: UpstreamRecord) => {
-    const config = new client.Configuration(
-      { issuer: upstream.issuer, authorization_endpoint: `${upstream.issuer}/oauth2.0/authorize`, token_endpoint: `${upstream.issuer}/oauth2.0/token` },
-      upstream.clientId,
-      undefined,
-      client.ClientSecretPost(await clientSecret(upstream)),
-    );
-    if (isLoopback(upstream)) client.allowInsecureRequests(config);
-    config.timeout = upstreamTimeoutSeconds;
-    return config;
-  };
+  const configFor = async (upstream: UpstreamRecord) => oauth2Config(upstream, await clientSecret(upstream), { authorize: '/oauth2.0/authorize', token: '/oauth2.0/token' });
 
   const me = async (upstream: UpstreamRecord, accessToken: string): Promise<NaverProfile> => {
     const response = await fetch(`${upstream.settings.apiUrl}/v1/nid/me`, {
