@@ -221,3 +221,26 @@ test('an old sign-in is sent to sign in again (prompt=login) before any of these
     await old.stop();
   }
 });
+
+test('a session handle of another account ends nothing: one account signs out only its own sessions', async () => {
+  const victim = await newUser();
+  const victimBrowser = new NamedBrowser(firefoxOnWindows);
+  const victimRefresh = (await tokensIn(victimBrowser, victim.user)).refresh_token!;
+  // the victim's session handle, as the victim's own sessions page shows it to another of its browsers
+  const victimLaptop = new NamedBrowser(chromeOnLinux);
+  await signInToAccount(env.url, victim.user, victimLaptop);
+  const victimPage = await (await victimLaptop.request(`${env.url}/account/sessions`)).text();
+  const handle = /name="session" value="([^"]+)"/.exec(victimPage)![1]!;
+
+  const attacker = await newUser();
+  const attackerBrowser = new NamedBrowser(safariOnIphone);
+  const { csrf } = await signInToAccount(env.url, attacker.user, attackerBrowser);
+  const before = (await env.store.model('Session').findByAccount(victim.id)).length;
+  const tried = await post(attackerBrowser, '/account/sessions/end', { csrf, session: handle });
+  expect(tried.headers.get('location')).toBe('/account/sessions?notice=gone');
+  expect((await env.store.model('Session').findByAccount(victim.id)).length).toBe(before);
+  expect([await signedIn(victimBrowser), await refreshes(victimRefresh)]).toEqual([true, true]);
+  // "everywhere else" from the attacker's account reaches none of the victim's sessions either
+  await post(attackerBrowser, '/account/sessions/end-others', { csrf });
+  expect([await signedIn(victimBrowser), await signedIn(victimLaptop), await refreshes(victimRefresh)]).toEqual([true, true, true]);
+});
