@@ -71,6 +71,12 @@ export const configSchema = z
       .default(false)
       .describe('trust X-Forwarded-* headers (only behind a TLS-terminating proxy)'),
     ttl: ttlSchema.prefault({}),
+    scopeClaimsInIdToken: z
+      .boolean()
+      .default(true)
+      .describe(
+        'ID tokens carry the claims of the scopes granted (name, email, …), where Auth.js and most relying parties read them; false = OpenID Connect Core §5.4 strictly: only userinfo has them whenever an access token is issued',
+      ),
     keys: z
       .object({
         refreshSeconds: z
