@@ -18,6 +18,8 @@ import { createPasswordReset } from './accounts/password-reset.js';
 import { createAccountSessions } from './accounts/account-sessions.js';
 import { createSignupService } from './accounts/signup-service.js';
 import { createApiRegistry } from './apis/api-registry.js';
+import { adminApi } from './admin/admin-api.js';
+import { createAdminApi, adminEnabled } from './admin/create-admin-api.js';
 import type { Config } from './config/schema.js';
 import { assets } from './http/assets.js';
 import { allowRegisteredOrigins } from './http/cors.js';
@@ -70,7 +72,7 @@ export interface IdportApp {
 export async function createApp({ config, store, logger, kek }: AppDeps): Promise<IdportApp> {
   const accounts = createAccountService(store, config.passwords);
   const consents = createConsentService({ consents: store.consents, signIns: createSignIns(store) });
-  const apis = createApiRegistry(store.apis);
+  const apis = createApiRegistry(store.apis, { builtIn: [adminApi(config.issuer)] });
   const metrics = createMetrics();
   const logAudit = createAudit(logger);
   // Login and token counters follow the audit events, so the two never disagree.
@@ -112,6 +114,9 @@ export async function createApp({ config, store, logger, kek }: AppDeps): Promis
   const resetPassword = createResetPasswordRouter({ passwordReset, sendPage, csrf, i18n, policy: config.passwords });
 
   const sessionCookie = () => current.provider.cookieName('session');
+  const admin = adminEnabled(config)
+    ? createAdminApi({ config, store, accounts, apis, audit, logger, kek, jwks: () => keys.jwks, reloadKeys: () => idport.reloadKeys() })
+    : undefined;
 
   // One Koa context per request: oidc-provider is itself a Koa app, and provider.use() puts our
   // middleware in front of its router (a second app calling provider.callback() cost a context,
@@ -129,6 +134,7 @@ export async function createApp({ config, store, logger, kek }: AppDeps): Promis
     limitCodeEntries({ counters: store.counters, limits: config.deviceFlow, sessionCookie }),
     postToGet(['/auth', '/session/end']),
     notFound(pages.showErrorPage),
+    ...(admin ? [under(admin.prefix, admin.middleware)] : []),
     under('/account', selfService.routes() as Middleware),
     under(interactionPrefix, interactions.routes() as Middleware, interactions.allowedMethods() as Middleware),
     under(verifyEmailPath, verifyEmail.routes() as Middleware),
@@ -154,7 +160,7 @@ export async function createApp({ config, store, logger, kek }: AppDeps): Promis
   };
   let current = build(keys);
 
-  return {
+  const idport: IdportApp = {
     handle(req, res) {
       pinRequestTarget(req);
       current.handle(req, res);
@@ -172,6 +178,7 @@ export async function createApp({ config, store, logger, kek }: AppDeps): Promis
       draining = true;
     },
   };
+  return idport;
 }
 
 /**

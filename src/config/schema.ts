@@ -88,6 +88,16 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    admin: z
+      .object({
+        enabled: z
+          .boolean()
+          .optional()
+          .describe('serve the admin API at /admin/v1 (default: only when host is a loopback address)'),
+        requestsPerMinute: z.number().int().positive().default(600).describe('admin API requests from one address per minute'),
+      })
+      .strict()
+      .prefault({}),
     sweepSeconds: z
       .number()
       .int()
