@@ -32,6 +32,8 @@ const options = {
   'no-require-par': { type: 'boolean' },
   'require-dpop': { type: 'boolean' },
   'no-require-dpop': { type: 'boolean' },
+  'allow-impersonation': { type: 'boolean' },
+  'no-allow-impersonation': { type: 'boolean' },
   id: { type: 'string' },
   preset: { type: 'string' },
   issuer: { type: 'string' },

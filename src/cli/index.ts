@@ -14,14 +14,16 @@ export const usage = `usage: idport <command> [options]
   users list | show USER | remove USER | set-password USER (--password P | --password-stdin)
   users reset-mfa USER            remove a user's passkeys, authenticator app and recovery codes
   clients add --name N --redirect-uri URI [--redirect-uri URI …] [--post-logout-redirect-uri URI]
-              [--grant-type authorization_code|refresh_token|client_credentials …] [--public] [--scope S]
+              [--grant-type authorization_code|refresh_token|client_credentials|device_code|token-exchange …]
+              [--public] [--scope S]
               [--pkce-optional] [--first-party] [--web-origin ORIGIN …] [--audience API]
               [--introspect-for API …]   (a resource server that may introspect tokens for these APIs)
               [--require-mfa]   (every sign-in for it needs a second factor)
               [--require-par]   (authorization requests only through PAR, RFC 9126)
               [--require-dpop]  (only DPoP-bound access tokens, RFC 9449)
+              [--allow-impersonation]  (token exchanges without act, RFC 8693; needs token-exchange)
   clients update CLIENT_ID [--require-mfa | --no-require-mfa] [--require-par | --no-require-par]
-                 [--require-dpop | --no-require-dpop]
+                 [--require-dpop | --no-require-dpop] [--allow-impersonation | --no-allow-impersonation]
   clients list | show CLIENT_ID | remove CLIENT_ID
   apis add --audience URI [--scope S …] [--name N] [--token-format jwt|opaque] [--ttl SECONDS]
   apis list | show AUDIENCE | remove AUDIENCE

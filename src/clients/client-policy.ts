@@ -10,13 +10,17 @@ import { checkRedirectUri, isOrigin } from './redirect-policy.js';
  * - api_scopes (array): the API scopes it may be granted (OpenID scopes stay in `scope`);
  * - introspect_for (array of API audiences): a resource server that may introspect access tokens
  *   issued to any client for those APIs (otherwise a client sees only its own tokens);
- * - require_mfa (boolean): every sign-in for this client needs a second factor.
+ * - require_mfa (boolean): every sign-in for this client needs a second factor;
+ * - allow_impersonation (boolean): its token exchanges (RFC 8693) give tokens for the user with no
+ *   `act` claim (impersonation) instead of delegation tokens naming it as the actor.
  */
-export const ownProperties = ['require_pkce', 'first_party', 'web_origins', 'default_audience', 'api_scopes', 'introspect_for', 'require_mfa'] as const;
+export const ownProperties = ['require_pkce', 'first_party', 'web_origins', 'default_audience', 'api_scopes', 'introspect_for', 'require_mfa', 'allow_impersonation'] as const;
 export type OwnProperty = (typeof ownProperties)[number];
 
 export const deviceCodeGrant = 'urn:ietf:params:oauth:grant-type:device_code';
-export const supportedGrantTypes: readonly string[] = ['authorization_code', 'refresh_token', 'client_credentials', deviceCodeGrant];
+/** RFC 8693 token exchange (src/provider/token-exchange.ts) */
+export const tokenExchangeGrant = 'urn:ietf:params:oauth:grant-type:token-exchange';
+export const supportedGrantTypes: readonly string[] = ['authorization_code', 'refresh_token', 'client_credentials', deviceCodeGrant, tokenExchangeGrant];
 const authMethods = new Set(['client_secret_basic', 'client_secret_post', 'none']);
 const scopeToken = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 
@@ -35,6 +39,9 @@ export function checkOwnProperty(key: OwnProperty, value: unknown, metadata: Met
       return typeof value === 'boolean' ? undefined : 'first_party must be a boolean';
     case 'require_mfa':
       return typeof value === 'boolean' ? undefined : 'require_mfa must be a boolean';
+    case 'allow_impersonation':
+      if (typeof value !== 'boolean') return 'allow_impersonation must be a boolean';
+      return value && !list(metadata.grant_types)?.includes(tokenExchangeGrant) ? 'allow_impersonation needs the token-exchange grant' : undefined;
     case 'web_origins':
       return isList(value, isOrigin) ? undefined : 'web_origins must be a list of origins like https://app.example.com';
     case 'api_scopes':
@@ -80,6 +87,7 @@ function checkGrants(metadata: Metadata): string | undefined {
     return 'a confidential client needs a client_secret of at least 32 characters';
   }
   if (method === 'none' && grants.includes('client_credentials')) return 'a public client has no secret and cannot use client_credentials';
+  if (method === 'none' && grants.includes(tokenExchangeGrant)) return 'a public client has no secret and cannot use token exchange';
   return undefined;
 }
 

@@ -20,6 +20,7 @@ import { uiLocalesOf } from './page-inputs.js';
 import { mfaInteractionPolicy } from './mfa-policy.js';
 import { createResourceIndicators, refuseScopelessApiTokens } from './resources.js';
 import { createTtls } from './ttl.js';
+import { exchangeClaims, registerTokenExchange } from './token-exchange.js';
 
 export interface ProviderDeps {
   config: Readonly<Config>;
@@ -66,6 +67,7 @@ const introspectionPolicy = async (ctx: KoaContextWithOIDC, client: PolicyClient
 export function createProvider({ config, store, accounts, consents, apis, keys, pages, cors, onStoreOperation }: ProviderDeps): Provider {
   const secureCookies = config.issuer.startsWith('https:');
   const cookieOptions = { httpOnly: true, sameSite: 'lax', secure: secureCookies } as const;
+  const resourceIndicators = createResourceIndicators(apis);
 
   const configuration: Configuration = {
     adapter: createAdapterFactory(store, onStoreOperation) as unknown as Configuration['adapter'],
@@ -115,8 +117,12 @@ export function createProvider({ config, store, accounts, consents, apis, keys, 
       if (grant?.accountId === session.accountId && grant.clientId === client.clientId) return grant;
       return consents.prefill(ctx.oidc.provider, session.accountId, client);
     },
-    // The last word on access tokens for an API: never one with no scope (see resources.ts).
-    extraTokenClaims: refuseScopelessApiTokens,
+    // The last word on access tokens for an API: never one with no scope (see resources.ts); an
+    // exchanged token's `act` (token-exchange.ts).
+    async extraTokenClaims(ctx, token) {
+      await refuseScopelessApiTokens(ctx, token);
+      return exchangeClaims(token);
+    },
     features: {
       devInteractions: { enabled: false },
       claimsParameter: { enabled: true },
@@ -124,7 +130,7 @@ export function createProvider({ config, store, accounts, consents, apis, keys, 
       introspection: { enabled: true, allowedPolicy: introspectionPolicy as never },
       revocation: { enabled: true, allowedPolicy: ownTokenOnly as never },
       userinfo: { enabled: true },
-      resourceIndicators: createResourceIndicators(apis),
+      resourceIndicators,
       deviceFlow: createDeviceFlow(pages),
       // Signed userinfo (application/jwt) for clients registered with userinfo_signed_response_alg.
       jwtUserinfo: { enabled: true },
@@ -158,5 +164,7 @@ export function createProvider({ config, store, accounts, consents, apis, keys, 
   provider.maxIpsCount = 1;
   provider.silent = true;
   atomicReplayDetection(provider, store.counters);
+  // RFC 8693, for clients registered with the token-exchange grant
+  registerTokenExchange(provider, { getResourceServerInfo: resourceIndicators.getResourceServerInfo!, jwks: keys.jwks, findAccount: accounts.findAccount });
   return provider;
 }

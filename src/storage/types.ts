@@ -27,6 +27,10 @@ export interface OidcModelStore {
   /** Marks the record consumed. Atomic: resolves true for exactly one of parallel callers. */
   consume(id: string): Promise<boolean>;
   destroy(id: string): Promise<void>;
+  /**
+   * Removes the grant and every record, of any model, whose payload's `grantId` names it: codes
+   * and tokens, and grants derived from it (token exchange), in one call on any model's store.
+   */
   revokeByGrantId(grantId: string): Promise<void>;
   /**
    * Live records of an account (their payload's `accountId`), with their ids. Only Session and

@@ -151,8 +151,13 @@ export function runStoreContract(adapterName: string, open: OpenStore) {
         await store.model('RefreshToken').upsert('rt', { jti: 'rt', grantId: 'g1' }, 60);
         await store.model('AuthorizationCode').upsert('code', { jti: 'code', grantId: 'g1' }, 60);
         await store.model('AccessToken').upsert('other', { jti: 'other', grantId: 'g2' }, 60);
+        // a grant derived from g1 (token exchange) names it as its grantId
+        await store.model('Grant').upsert('derived', { jti: 'derived', accountId: 'x', grantId: 'g1' }, 60);
+        await store.model('Grant').upsert('unrelated', { jti: 'unrelated', accountId: 'x' }, 60);
         await store.model('AccessToken').revokeByGrantId('g1');
         expect(await store.model('Grant').find('g1')).toBeUndefined();
+        expect(await store.model('Grant').find('derived')).toBeUndefined();
+        expect(await store.model('Grant').find('unrelated')).toBeDefined();
         expect(await store.model('AccessToken').find('at')).toBeUndefined();
         expect(await store.model('RefreshToken').find('rt')).toBeUndefined();
         expect(await store.model('AuthorizationCode').find('code')).toBeUndefined();

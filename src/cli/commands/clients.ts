@@ -8,8 +8,9 @@ import { isOrigin } from '../../clients/redirect-policy.js';
 import { supportedScopes } from '../../provider/claims.js';
 
 const deviceCode = 'urn:ietf:params:oauth:grant-type:device_code';
-const grantTypes = new Set(['authorization_code', 'refresh_token', 'client_credentials', deviceCode]);
-const grantAliases: Record<string, string> = { device_code: deviceCode };
+const tokenExchange = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const grantTypes = new Set(['authorization_code', 'refresh_token', 'client_credentials', deviceCode, tokenExchange]);
+const grantAliases: Record<string, string> = { device_code: deviceCode, 'token-exchange': tokenExchange, token_exchange: tokenExchange };
 
 /** A random client id that never starts with '-' (it must work as a command-line argument). */
 const newClientId = (): string => {
@@ -39,6 +40,9 @@ export function clientFromArgs(args: Args): ClientMetadata {
   if (isPublic && grant_types.includes('client_credentials')) {
     throw new UsageError('a --public client has no secret and cannot use client_credentials');
   }
+  if (isPublic && grant_types.includes(tokenExchange)) throw new UsageError('a --public client has no secret and cannot use token exchange');
+  const impersonation = args.flag('allow-impersonation');
+  if (impersonation && !grant_types.includes(tokenExchange)) throw new UsageError('--allow-impersonation needs --grant-type token-exchange');
   // OpenID scopes limit `scope`; anything else is an API scope the client may be granted.
   const requested = [...new Set(args.list('scope').flatMap((s) => s.split(/\s+/)).filter(Boolean))];
   const scope = requested.filter((s) => supportedScopes.includes(s));
@@ -61,6 +65,8 @@ export function clientFromArgs(args: Args): ClientMetadata {
     ...(pkceOptional ? { require_pkce: false } : {}),
     ...(args.flag('first-party') ? { first_party: true } : {}),
     ...(args.flag('require-mfa') ? { require_mfa: true } : {}),
+    // RFC 8693: its token exchanges give tokens for the user with no `act` (see provider/token-exchange.ts)
+    ...(impersonation ? { allow_impersonation: true } : {}),
     // RFC 9126 §6: its authorization requests only through PAR; RFC 9449 §5.2: only DPoP-bound access tokens
     ...(args.flag('require-par') ? { require_pushed_authorization_requests: true } : {}),
     ...(args.flag('require-dpop') ? { dpop_bound_access_tokens: true } : {}),
@@ -75,6 +81,7 @@ const toggles: [string, string, string, string][] = [
   ['require-mfa', 'require_mfa', 'every sign-in needs a second factor', 'a second factor only where the user set one up'],
   ['require-par', 'require_pushed_authorization_requests', 'authorization requests only through PAR (/request)', 'plain authorization requests accepted too'],
   ['require-dpop', 'dpop_bound_access_tokens', 'access tokens only DPoP-bound', 'bearer access tokens allowed'],
+  ['allow-impersonation', 'allow_impersonation', 'token exchanges impersonate the user (no act claim)', 'token exchanges name it as the actor (act)'],
 ];
 
 /** What `list` and `show` print: never the secret. */
@@ -111,7 +118,7 @@ export async function clients(ctx: CliContext, verb: string | undefined, args: A
     }
     case 'update': {
       const id = args.positional[0];
-      if (!id) throw new UsageError('name the client: clients update CLIENT_ID (--require-mfa | --no-require-mfa | --require-par | --no-require-par | --require-dpop | --no-require-dpop …)');
+      if (!id) throw new UsageError('name the client: clients update CLIENT_ID (--require-mfa | --require-par | --require-dpop | --allow-impersonation, or their --no- forms)');
       const found = await ctx.store.clients.find(id);
       if (!found) throw new Error(`no client "${id}"`);
       const updated: ClientMetadata = { ...found };
@@ -125,12 +132,13 @@ export async function clients(ctx: CliContext, verb: string | undefined, args: A
         else delete updated[property];
         said.push(yes ? on : off);
       }
-      if (!said.length) throw new UsageError('say what to change: --require-mfa, --require-par, --require-dpop (or their --no- forms)');
+      if (!said.length) throw new UsageError('say what to change: --require-mfa, --require-par, --require-dpop, --allow-impersonation (or their --no- forms)');
       ctx.validateClient(updated);
       await ctx.store.clients.upsert(updated);
       ctx.audit('client.updated', {
         outcome: 'success', client_id: id, require_mfa: updated.require_mfa === true,
         require_par: updated.require_pushed_authorization_requests === true, require_dpop: updated.dpop_bound_access_tokens === true,
+        allow_impersonation: updated.allow_impersonation === true,
       });
       return print(summary(updated), json, () => `updated client ${id}: ${said.join('; ')}`);
     }

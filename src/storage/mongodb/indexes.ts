@@ -16,7 +16,8 @@ export const oidcModels = [
 ] as const;
 /** Models whose records are found by account (findByAccount). */
 export const accountBoundModels = ['Session', 'Grant'];
-export const grantBoundModels = ['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest'];
+// Grant: a grant derived from another names it as its grantId (token exchange, provider/token-exchange.ts)
+export const grantBoundModels = ['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest', 'Grant'];
 
 /** `AccessToken` → `oidc_access_token` */
 export const collectionFor = (model: string) => `oidc_${model.replace(/(?<!^)([A-Z])/g, '_$1').toLowerCase()}`;
