@@ -35,7 +35,9 @@ export async function post(server: TestServer, path: string, client: TestClient,
     headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', ...(isPublic ? {} : { authorization: basic(client) }), ...headers },
     body: new URLSearchParams(isPublic ? { client_id: client.client_id, ...body } : body).toString(),
   });
-  return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, unknown> };
+  const text = await res.text();
+  // revocation answers 200 with no body
+  return { status: res.status, headers: res.headers, body: (text ? JSON.parse(text) : {}) as Record<string, unknown> };
 }
 
 /** A token exchange request by `client` for `subjectToken`, with more parameters and headers. */
