@@ -29,6 +29,8 @@ describe('what the CLI builds and the policy accepts, the provider accepts', () 
     ['a machine client', ['--name', 'A', '--grant-type', 'client_credentials', '--scope', 'read:things']],
     ['a device app', ['--name', 'A', '--grant-type', 'device_code', '--public']],
     ['a resource server', ['--name', 'A', '--grant-type', 'client_credentials', '--introspect-for', 'https://api.example']],
+    ['a token exchange service', ['--name', 'A', '--grant-type', 'token-exchange', '--introspect-for', 'https://api.example', '--scope', 'read:things']],
+    ['an impersonating token exchange service', ['--name', 'A', '--grant-type', 'token-exchange', '--grant-type', 'client_credentials', '--allow-impersonation']],
   ])('%s', async (_name, argv) => {
     const metadata = fromCli(...argv);
     expect(checkClientMetadata(metadata, { production: false })).toBeUndefined();
@@ -45,6 +47,8 @@ describe('what the policy refuses, the provider refuses too', () => {
     ['credentials in a post-logout URI', { post_logout_redirect_uris: ['https://u:p@a.example/bye'] }, /credentials/],
     ['web_origins with a path', { web_origins: ['https://a.example/app'] }, /web_origins/],
     ['a public client without PKCE', { token_endpoint_auth_method: 'none', client_secret: undefined, require_pkce: false }, /must use PKCE/],
+    ['allow_impersonation without the token exchange grant', { allow_impersonation: true }, /needs the token-exchange grant/],
+    ['allow_impersonation that is not a boolean', { allow_impersonation: 'yes' }, /allow_impersonation must be a boolean/],
   ])('%s', async (_name, change, message) => {
     const metadata = { ...web(), ...change };
     expect(checkClientMetadata(metadata, { production: false })).toMatch(message);
@@ -63,5 +67,17 @@ describe('what the policy refuses, the provider refuses too', () => {
     expect(checkClientMetadata({ ...base, scope: 'openid read:things' }, { production: false })).toMatch(/scope may only hold OpenID scopes/);
     expect(checkClientMetadata({ ...base, client_secret: 'short' }, { production: false })).toMatch(/at least 32 characters/);
     expect(checkClientMetadata({ ...base, token_endpoint_auth_method: 'none', grant_types: ['client_credentials'], response_types: [], redirect_uris: [], client_secret: undefined }, { production: false })).toMatch(/cannot use client_credentials/);
+    const exchange = 'urn:ietf:params:oauth:grant-type:token-exchange';
+    expect(checkClientMetadata({ ...base, token_endpoint_auth_method: 'none', grant_types: [exchange], response_types: [], redirect_uris: [], client_secret: undefined }, { production: false })).toMatch(/cannot use token exchange/);
+    expect(checkClientMetadata({ ...base, grant_types: ['authorization_code', exchange] }, { production: false })).toBeUndefined();
+  });
+
+  test('the CLI builds token exchange clients with the grant\'s full URN and refuses what cannot work', () => {
+    const service = fromCli('--name', 'S', '--grant-type', 'token-exchange', '--introspect-for', 'https://api.example');
+    expect(service).toMatchObject({ grant_types: ['urn:ietf:params:oauth:grant-type:token-exchange'], redirect_uris: [], response_types: [], introspect_for: ['https://api.example'] });
+    expect(service).not.toHaveProperty('allow_impersonation');
+    expect(fromCli('--name', 'S', '--grant-type', 'urn:ietf:params:oauth:grant-type:token-exchange', '--allow-impersonation').allow_impersonation).toBe(true);
+    expect(() => fromCli('--name', 'S', '--grant-type', 'token-exchange', '--public')).toThrow(/cannot use token exchange/);
+    expect(() => fromCli('--name', 'S', '--redirect-uri', 'http://127.0.0.1:8080/cb', '--allow-impersonation')).toThrow(/--allow-impersonation needs --grant-type token-exchange/);
   });
 });
