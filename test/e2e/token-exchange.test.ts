@@ -5,10 +5,14 @@
  * and a DPoP proof binds it to the backend's key.
  */
 import { randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
 
 import { createRemoteJWKSet, exportJWK, calculateJwkThumbprint, generateKeyPair, jwtVerify, SignJWT } from 'jose';
+import pino from 'pino';
 
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { loadConfig } from '../../src/config/load.js';
+import { startServer, type RunningServer } from '../../src/server.js';
+import { startTestServer, tempDir, type TestServer } from '../helpers/server.js';
 import { accessTokenType, addService, billingApi, exchange, introspect, ordersApi, reportsApi, setupCast, type Cast } from '../helpers/token-exchange.js';
 
 let server: TestServer;
@@ -94,5 +98,43 @@ describe('a resource server exchanges the user\'s token for one for another API 
   test('discovery lists the token exchange grant', async () => {
     const meta = (await (await fetch(`${server.url}/.well-known/openid-configuration`)).json()) as { grant_types_supported: string[] };
     expect(meta.grant_types_supported).toContain('urn:ietf:params:oauth:grant-type:token-exchange');
+  });
+});
+
+describe('audit', () => {
+  const lines: Record<string, unknown>[] = [];
+  let logged: RunningServer;
+  beforeAll(async () => {
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
+        done();
+      },
+    });
+    const config = loadConfig({}, { port: 0, host: '127.0.0.1', databaseUrl: `sqlite:${tempDir()}/idport.db` });
+    logged = await startServer(config, { logger: pino({ level: 'info' }, sink) });
+  });
+  afterAll(() => logged.close());
+
+  test('each exchange (client, user, audiences, act or impersonation) and each refusal with its reason; never a token', async () => {
+    const s = logged as unknown as TestServer;
+    const c = await setupCast(s);
+    const user = await c.signIn();
+    const res = await exchange(s, c.service, user.access_token, { resource: billingApi });
+    expect(res.status).toBe(200);
+    expect((await exchange(s, c.service, user.access_token, { resource: billingApi, scope: 'billing:read' })).status).toBe(400);
+    expect((await exchange(s, c.app, user.access_token, { resource: billingApi })).status).toBe(400);
+
+    const audits = lines.filter((l) => l.kind === 'audit' && l.audit === 'token.exchanged');
+    expect(audits).toEqual([
+      expect.objectContaining({
+        outcome: 'success', client_id: c.service.client_id, actor: c.aliceId, subject_client_id: c.app.client_id, subject_audience: ordersApi,
+        audience: billingApi, scope: 'orders:read', act_chain: [c.service.client_id], impersonation: false, dpop: false, grant_id: expect.any(String),
+      }),
+      expect.objectContaining({ outcome: 'denied', client_id: c.service.client_id, error: 'invalid_scope', reason: expect.stringMatching(/billing:read/) }),
+      expect.objectContaining({ outcome: 'denied', client_id: c.app.client_id, error: 'unauthorized_client' }),
+    ]);
+    const all = JSON.stringify(lines);
+    for (const secret of [user.access_token, res.body.access_token as string, c.service.client_secret]) expect(all).not.toContain(secret);
   });
 });

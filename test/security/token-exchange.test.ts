@@ -6,9 +6,12 @@
  * A stolen token never becomes a wider one, `act` is never dropped or forged, and exchanged tokens
  * die with the user's grant.
  */
-import { generateKeyPair, SignJWT } from 'jose';
+import { randomUUID } from 'node:crypto';
 
-import { addClient, discover, loginAndRedeem } from '../helpers/flow.js';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import * as oidc from 'openid-client';
+
+import { addClient, authorize, discover, loginAndRedeem } from '../helpers/flow.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import {
   accessTokenType, addService, billingApi, exchange, introspect, ordersApi, post, reportsApi, setupCast, tokenExchangeGrant, type Cast, type TestClient,
@@ -194,5 +197,29 @@ describe('exchanged tokens die with the user\'s grant', () => {
     expect((await post(server, '/token/revocation', cast.service, { token: exchanged.body.access_token as string })).status).toBe(200);
     expect((await introspect(server, cast.billing, exchanged.body.access_token as string)).body.active).toBe(false);
     expect((await introspect(server, cast.service, tokens.access_token)).body.active).toBe(true);
+  });
+});
+
+describe('a DPoP-bound subject token', () => {
+  test('its own client must prove the key to exchange it; its API\'s backend, which verified the proof it came with, need not', async () => {
+    const app = await addClient(server.store, { grant_types: ['authorization_code', 'refresh_token', tokenExchangeGrant], api_scopes: ['orders:read'] });
+    const config = await discover(server.url, app.client_id, app.client_secret);
+    const keyPair = await oidc.randomDPoPKeyPair();
+    const { callback, verifier, state, nonce } = await authorize(config, server.url, { scope: 'openid orders:read', extra: { resource: ordersApi } });
+    const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce }, undefined, { DPoP: oidc.getDPoPHandle(config, keyPair) });
+    expect(tokens.token_type).toBe('dpop');
+
+    const proof = async (keys: Awaited<ReturnType<typeof oidc.randomDPoPKeyPair>>) =>
+      new SignJWT({ htm: 'POST', htu: `${server.url}/token`, jti: randomUUID() })
+        .setProtectedHeader({ typ: 'dpop+jwt', alg: 'ES256', jwk: await exportJWK(keys.publicKey) })
+        .setIssuedAt()
+        .sign(keys.privateKey);
+    expectRefused(await exchange(server, app, tokens.access_token, { resource: billingApi }), 'invalid_request', /DPoP-bound/);
+    expectRefused(await exchange(server, app, tokens.access_token, { resource: billingApi }, { dpop: await proof(await oidc.randomDPoPKeyPair()) }), 'invalid_request', /DPoP-bound/);
+    const own = await exchange(server, app, tokens.access_token, { resource: billingApi }, { dpop: await proof(keyPair) });
+    expect([own.status, own.body.token_type]).toEqual([200, 'DPoP']);
+
+    const byBackend = await exchange(server, cast.service, tokens.access_token, { resource: billingApi });
+    expect([byBackend.status, byBackend.body.token_type]).toEqual([200, 'Bearer']);
   });
 });
