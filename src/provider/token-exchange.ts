@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 
 import type { JWK } from 'jose';
-import Provider, { errors, type Configuration, type FindAccount, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { type Configuration, type FindAccount } from 'oidc-provider';
 import validateDpop, { checkDpopReplay } from 'oidc-provider/lib/helpers/validate_dpop.js';
 
 import { defaultAudience } from '../clients/client-access.js';
@@ -17,10 +17,10 @@ import {
   targetOf,
   type Actor,
   type ExchangingClient,
-  type Refusal,
   type SubjectToken,
 } from '../tokens/exchange-policy.js';
 import { clientValue } from './client-metadata.js';
+import { accept, refuseIf, unauthorizedClientForTokenExchange } from './exchange-errors.js';
 import { createSubjectTokenReader } from './subject-token.js';
 
 type ResourceIndicators = NonNullable<NonNullable<Configuration['features']>['resourceIndicators']>;
@@ -55,25 +55,6 @@ export const exchangeClaims = (token: object): { act: Actor } | undefined => {
   const act = actOf.get(token);
   return act ? { act } : undefined;
 };
-
-const errorFor = (refusal: Refusal): Error => {
-  switch (refusal.error) {
-    case 'invalid_target':
-      return new errors.InvalidTarget(refusal.description);
-    case 'invalid_scope':
-      return new errors.InvalidScope(refusal.description, '');
-    case 'unauthorized_client':
-      return new errors.UnauthorizedClient(refusal.description);
-    default:
-      return new errors.InvalidRequest(refusal.description);
-  }
-};
-
-/** The value, or throws the refusal as its OAuth error. */
-function accept<T>(result: T | Refusal): T {
-  if (typeof result === 'object' && result !== null && 'error' in result && 'description' in result) throw errorFor(result as Refusal);
-  return result as T;
-}
 
 const exchanging = (client: Client): ExchangingClient => {
   const serves = clientValue(client, 'introspect_for');
@@ -132,39 +113,48 @@ export function registerTokenExchange(provider: Provider, { getResourceServerInf
     return id;
   }
 
-  async function exchange(ctx: GrantContext): Promise<ExchangeEvent> {
+  /** What the rules allow: the subject token, the target API, the scopes and the actor (or a refusal, thrown). */
+  async function decide(ctx: GrantContext, me: ExchangingClient) {
     const { client, params } = ctx.oidc;
-    const me = exchanging(client);
-    if (me.isPublic) accept<never>({ error: 'unauthorized_client', description: 'a public client cannot exchange tokens' });
-    accept(checkExchangeParams(params) ?? null);
+    // before any token is looked at: a public client learns nothing about tokens here
+    if (me.isPublic) refuseIf({ error: 'unauthorized_client', description: 'a public client cannot exchange tokens' });
+    refuseIf(checkExchangeParams(params));
     const subject = accept(await readSubjectToken(ctx, params.subject_token as string));
-    accept(mayExchange(subject, me) ?? null);
+    refuseIf(mayExchange(subject, me));
     const audience = accept(targetOf(params, defaultAudience(client)));
     const info = await getResourceServerInfo(ctx, audience, client);
     const requested = typeof params.scope === 'string' && params.scope ? params.scope.split(' ') : undefined;
     const scopes = accept(narrowScopes(requested, subject.scopes, info.scope ? info.scope.split(' ') : []));
-    const act = accept(actorOf(subject, me));
+    return { subject, audience, info, scope: scopes.join(' '), act: accept(actorOf(subject, me)) };
+  }
 
+  /** The request's DPoP proof, if any, checked against what the client and the subject token demand. */
+  async function senderProof(ctx: GrantContext, subject: SubjectToken) {
+    const { client } = ctx.oidc;
     const dPoP = await validateDpop(provider, ctx);
     // A sender-constrained token stays so in its own client's hands: it must prove the key. (Its
     // resource server verified the proof it came with, and holds no key of the client's.)
-    if (subject.jkt && subject.clientId === me.clientId && dPoP?.thumbprint !== subject.jkt) {
-      accept<never>(badSubject('the subject token is DPoP-bound: send a DPoP proof of its key'));
+    if (subject.jkt && subject.clientId === client.clientId && dPoP?.thumbprint !== subject.jkt) {
+      refuseIf(badSubject('the subject token is DPoP-bound: send a DPoP proof of its key'));
     }
-    if (!dPoP && client.dpopBoundAccessTokens) accept<never>({ error: 'invalid_request', description: 'DPoP proof JWT not provided' });
+    if (!dPoP && client.dpopBoundAccessTokens) refuseIf({ error: 'invalid_request', description: 'DPoP proof JWT not provided' });
+    if (dPoP) await checkDpopReplay(provider, ctx, dPoP, client.clientId);
+    return dPoP;
+  }
 
-    const now = Math.floor(Date.now() / 1000);
-    const scope = scopes.join(' ');
+  async function exchange(ctx: GrantContext): Promise<ExchangeEvent> {
+    const { client } = ctx.oidc;
+    const me = exchanging(client);
+    const { subject, audience, info, scope, act } = await decide(ctx, me);
+    const dPoP = await senderProof(ctx, subject);
+
     // its grant is made once its lifetime is known, below
     const token = new provider.AccessToken({ accountId: subject.accountId, client, gty: 'token_exchange', scope } as ConstructorParameters<Provider['AccessToken']>[0]);
     token.resourceServer = new provider.ResourceServer(audience, info);
-    const ttl = lifetimeOf(token.expiration, subject.exp, now);
-    if (ttl < 1) accept<never>(badSubject('the subject token has expired'));
+    const ttl = lifetimeOf(token.expiration, subject.exp, Math.floor(Date.now() / 1000));
+    if (ttl < 1) refuseIf(badSubject('the subject token has expired'));
     (token as unknown as { expiresIn: number }).expiresIn = ttl;
-    if (dPoP) {
-      await checkDpopReplay(provider, ctx, dPoP, client.clientId);
-      token.setThumbprint('jkt', dPoP.thumbprint);
-    }
+    if (dPoP) token.setThumbprint('jkt', dPoP.thumbprint);
     const grantId = await deriveGrant(subject, client, audience, scope, ttl);
     token.grantId = grantId;
     if (act) actOf.set(token, act);
@@ -192,17 +182,3 @@ export function registerTokenExchange(provider: Provider, { getResourceServerInf
   );
   provider.use(unauthorizedClientForTokenExchange(provider));
 }
-
-/**
- * oidc-provider answers a client using a grant type it is not registered for with invalid_request;
- * RFC 6749 §5.2 (and RFC 8693's clients) expect unauthorized_client. Only token exchange's answer
- * is renamed, so the other grants keep theirs.
- */
-const unauthorizedClientForTokenExchange = (provider: Provider) => async (ctx: KoaContextWithOIDC, next: () => Promise<void>) => {
-  await next();
-  const body = ctx.body as { error?: string; error_description?: string } | undefined;
-  if (ctx.oidc?.route !== 'token' || ctx.oidc.params?.grant_type !== tokenExchangeGrant) return;
-  if (body?.error !== 'invalid_request' || body.error_description !== 'requested grant type is not allowed for this client') return;
-  ctx.body = { error: 'unauthorized_client', error_description: 'this client is not registered for token exchange' };
-  provider.emit('token_exchange.error', ctx, new errors.UnauthorizedClient('this client is not registered for token exchange'));
-};
