@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import * as oidc from 'openid-client';
 
+import { createSignIns } from '../../src/accounts/sign-ins.js';
 import { addClient, authorize, discover, loginAndRedeem } from '../helpers/flow.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import {
@@ -19,6 +20,7 @@ import {
 
 const hrApi = 'https://hr.example.com';
 const shortApi = 'https://short.example.com';
+const shortJwtApi = 'https://short-jwt.example.com';
 let server: TestServer;
 let cast: Cast;
 /** one sign-in's token for A, shared by tests that do not spend it */
@@ -29,6 +31,7 @@ beforeAll(async () => {
   cast = await setupCast(server);
   await server.store.apis.upsert({ audience: hrApi, name: null, scopes: ['hr:read'], tokenFormat: 'opaque', accessTokenTtl: null });
   await server.store.apis.upsert({ audience: shortApi, name: null, scopes: ['orders:read'], tokenFormat: 'opaque', accessTokenTtl: 1 });
+  await server.store.apis.upsert({ audience: shortJwtApi, name: null, scopes: ['orders:read'], tokenFormat: 'jwt', accessTokenTtl: 1 });
   userToken = (await cast.signIn()).access_token;
 });
 afterAll(() => server.stop());
@@ -89,12 +92,15 @@ describe('the request and its subject token', () => {
     expectRefused(await exchange(server, cast.service, cc.body.access_token as string, { resource: billingApi }), 'invalid_request', /not an active access token|not issued for a user/);
   });
 
-  test('an expired subject token → invalid_request', async () => {
-    const shortService = await addService(server, { introspect_for: [shortApi], api_scopes: ['orders:read'] });
-    const { tokens } = await loginAndRedeem(cast.appConfig, server.url, { scope: 'openid orders:read', extra: { resource: shortApi } });
-    expect(tokens.expires_in).toBe(1);
+  test('an expired subject token, opaque or JWT → invalid_request', async () => {
+    const shortService = await addService(server, { introspect_for: [shortApi, shortJwtApi], api_scopes: ['orders:read'] });
+    const opaque = (await loginAndRedeem(cast.appConfig, server.url, { scope: 'openid orders:read', extra: { resource: shortApi } })).tokens;
+    const jwt = (await loginAndRedeem(cast.appConfig, server.url, { scope: 'openid orders:read', extra: { resource: shortJwtApi } })).tokens;
+    expect([opaque.expires_in, jwt.expires_in]).toEqual([1, 1]);
+    expect(jwt.access_token.split('.')).toHaveLength(3);
     await new Promise((resolve) => setTimeout(resolve, 2100));
-    expectRefused(await exchange(server, shortService, tokens.access_token, { resource: billingApi }), 'invalid_request', /not an active access token/);
+    expectRefused(await exchange(server, shortService, opaque.access_token, { resource: billingApi }), 'invalid_request', /not an active access token/);
+    expectRefused(await exchange(server, shortService, jwt.access_token, { resource: billingApi }), 'invalid_request', /not a valid access token from this issuer/);
   });
 
   test('a revoked subject token → invalid_request', async () => {
@@ -189,6 +195,16 @@ describe('exchanged tokens die with the user\'s grant', () => {
     for (const t of [first, second]) expect((await introspect(server, cast.billing, t.body.access_token as string)).body).toEqual({ active: false });
     // … and they cannot be exchanged any more either
     expectRefused(await exchange(server, cast.service, first.body.access_token as string, { resource: billingApi }), 'invalid_request');
+  });
+
+  test('ending the user\'s sign-ins (password change, reset-mfa, account removal) revokes exchanged tokens too', async () => {
+    const tokens = await cast.signIn();
+    const first = await exchange(server, cast.service, tokens.access_token, { resource: billingApi });
+    const second = await exchange(server, cast.service, first.body.access_token as string, { resource: billingApi });
+    const ended = await createSignIns(server.store).endAll(cast.aliceId);
+    expect(ended.grants).toBeGreaterThan(0);
+    for (const t of [first, second]) expect((await introspect(server, cast.billing, t.body.access_token as string)).body).toEqual({ active: false });
+    userToken = (await cast.signIn()).access_token;
   });
 
   test('the service revoking its exchanged token leaves the user\'s sign-in alone', async () => {
