@@ -130,6 +130,9 @@ describe('the target API and scopes', () => {
     expectRefused(await exchange(server, cast.service, userToken, { resource: 'https://unknown.example.com' }), 'invalid_target');
     expectRefused(await exchange(server, cast.service, userToken), 'invalid_target');
     expectRefused(await exchange(server, cast.service, userToken, { resource: billingApi, audience: reportsApi }), 'invalid_target');
+    // idport's own admin API takes client_credentials tokens only, whatever scopes the client holds
+    const admin = await addService(server, { introspect_for: [ordersApi], api_scopes: ['orders:read', 'admin:users:read'] });
+    expectRefused(await exchange(server, admin, userToken, { resource: `${server.url}/admin` }), 'invalid_target', /client_credentials tokens only/);
   });
 
   test('scopes beyond the subject token\'s, or beyond what the client may have at the API → invalid_scope', async () => {
