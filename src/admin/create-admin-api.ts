@@ -17,8 +17,11 @@ import type { AdminRoute } from './routes.js';
 
 const loopback = new Set(['127.0.0.1', '::1', 'localhost']);
 
-/** On when configured so; unset, only for a server bound to a loopback address. */
-export const adminEnabled = (config: Readonly<Config>): boolean => config.admin.enabled ?? loopback.has(config.host);
+/**
+ * Served on the public port when configured so; unset, only for a server bound to a loopback
+ * address with no separate admin port.
+ */
+export const adminEnabled = (config: Readonly<Config>): boolean => config.admin.enabled ?? (config.admin.port === null && loopback.has(config.host));
 
 export interface AdminApiDeps {
   config: Readonly<Config>;

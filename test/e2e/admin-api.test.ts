@@ -363,6 +363,30 @@ describe('where the admin API is served', () => {
     expect(adminEnabled({ ...base, host: '127.0.0.1' })).toBe(true);
     expect(adminEnabled({ ...base, host: '::1' })).toBe(true);
     expect(adminEnabled({ ...base, host: '0.0.0.0', admin: { ...base.admin, enabled: true } })).toBe(true);
+    // with a separate admin port, the public port serves it only when told to
+    expect(adminEnabled({ ...base, host: '127.0.0.1', admin: { ...base.admin, port: 9400 } })).toBe(false);
+    expect(adminEnabled({ ...base, host: '127.0.0.1', admin: { ...base.admin, port: 9400, enabled: true } })).toBe(true);
+  });
+
+  test('admin.port: a separate listener serves the admin API and nothing else; the public port then does not serve it', async () => {
+    const split = await startTestServer({ admin: { port: 0 } });
+    try {
+      const adminUrl = `http://127.0.0.1:${split.adminAddress!.port}`;
+      expect((await fetch(`${split.url}/admin/v1/openapi.json`, { headers: { accept: 'application/json' } })).status).toBe(404);
+      expect((await fetch(`${adminUrl}/admin/v1/openapi.json`)).status).toBe(200);
+      const elsewhere = await fetch(`${adminUrl}/.well-known/openid-configuration`);
+      expect(elsewhere.status).toBe(404);
+      expect(await elsewhere.text()).not.toMatch(/issuer/);
+      // a token from the public port works at the admin port
+      const client = await addClient(split.store, { grant_types: ['client_credentials'], response_types: [], redirect_uris: [], post_logout_redirect_uris: [], api_scopes: ['admin:users:read'] });
+      const config = await discover(split.url, client.client_id, client.client_secret);
+      const { access_token } = await oidc.clientCredentialsGrant(config, { resource: `${split.url}/admin`, scope: 'admin:users:read' });
+      const users = await fetch(`${adminUrl}/admin/v1/users`, { headers: { authorization: `Bearer ${access_token}` } });
+      expect(users.status).toBe(200);
+      expect(((await users.json()) as { items: unknown[] }).items).toEqual([]);
+    } finally {
+      await split.stop();
+    }
   });
 
   test('rate-limited per address: past admin.requestsPerMinute, 429 with Retry-After', async () => {
