@@ -6,10 +6,12 @@ import type { AccountService } from '../accounts/account-service.js';
 import type { ApiRegistry } from '../apis/api-registry.js';
 import type { Audit } from '../audit.js';
 import type { Config } from '../config/schema.js';
+import { createClientService } from '../clients/client-service.js';
 import { createKeyService } from '../keys/key-service.js';
 import type { Store } from '../storage/types.js';
 import { createAdminTokens } from './access-token.js';
 import { apiRoutes } from './resources/apis.js';
+import { clientRoutes } from './resources/clients.js';
 import { keyRoutes } from './resources/keys.js';
 import { userRoutes } from './resources/users.js';
 import { adminPrefix, createAdminRouter } from './router.js';
@@ -39,6 +41,7 @@ export interface AdminApiDeps {
 export function adminRoutes({ config, store, accounts, apis, audit, kek, reloadKeys }: Omit<AdminApiDeps, 'logger' | 'jwks'>): AdminRoute[] {
   return [
     ...userRoutes({ accounts, audit }),
+    ...clientRoutes({ clients: createClientService({ clients: store.clients, apis, production: config.issuer.startsWith('https:') }), audit }),
     ...apiRoutes({ apis, audit, builtIn: apis.isBuiltIn }),
     ...keyRoutes({ keys: createKeyService({ store, config, kek }), audit, reloadKeys, refreshSeconds: config.keys.refreshSeconds }),
   ];
