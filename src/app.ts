@@ -20,6 +20,7 @@ import { createSignupService } from './accounts/signup-service.js';
 import { createApiRegistry } from './apis/api-registry.js';
 import { adminApi } from './admin/admin-api.js';
 import { createAdminApi, adminEnabled } from './admin/create-admin-api.js';
+import { viaAdminListener } from './admin/admin-listener.js';
 import type { Config } from './config/schema.js';
 import { assets } from './http/assets.js';
 import { allowRegisteredOrigins } from './http/cors.js';
@@ -114,7 +115,8 @@ export async function createApp({ config, store, logger, kek }: AppDeps): Promis
   const resetPassword = createResetPasswordRouter({ passwordReset, sendPage, csrf, i18n, policy: config.passwords });
 
   const sessionCookie = () => current.provider.cookieName('session');
-  const admin = adminEnabled(config)
+  const adminOnPublicPort = adminEnabled(config);
+  const admin = adminOnPublicPort || config.admin.port !== null
     ? createAdminApi({ config, store, accounts, apis, audit, logger, kek, jwks: () => keys.jwks, reloadKeys: () => idport.reloadKeys() })
     : undefined;
 
@@ -134,7 +136,7 @@ export async function createApp({ config, store, logger, kek }: AppDeps): Promis
     limitCodeEntries({ counters: store.counters, limits: config.deviceFlow, sessionCookie }),
     postToGet(['/auth', '/session/end']),
     notFound(pages.showErrorPage),
-    ...(admin ? [under(admin.prefix, admin.middleware)] : []),
+    ...(admin ? [under(admin.prefix, onlyWhere(adminOnPublicPort, admin.middleware))] : []),
     under('/account', selfService.routes() as Middleware),
     under(interactionPrefix, interactions.routes() as Middleware, interactions.allowedMethods() as Middleware),
     under(verifyEmailPath, verifyEmail.routes() as Middleware),
@@ -180,6 +182,12 @@ export async function createApp({ config, store, logger, kek }: AppDeps): Promis
   };
   return idport;
 }
+
+/** The admin API on the public port when it is served there; on the admin port always. */
+const onlyWhere = (onPublicPort: boolean, routes: Middleware): Middleware =>
+  function adminWhereServed(ctx, next) {
+    return onPublicPort || viaAdminListener(ctx.req) ? routes(ctx, next) : next();
+  };
 
 /**
  * Our routers, entered only for paths under their prefix: most requests are oidc-provider's and

@@ -6,10 +6,12 @@ import type { AccountService } from '../accounts/account-service.js';
 import type { ApiRegistry } from '../apis/api-registry.js';
 import type { Audit } from '../audit.js';
 import type { Config } from '../config/schema.js';
+import { createClientService } from '../clients/client-service.js';
 import { createKeyService } from '../keys/key-service.js';
 import type { Store } from '../storage/types.js';
 import { createAdminTokens } from './access-token.js';
 import { apiRoutes } from './resources/apis.js';
+import { clientRoutes } from './resources/clients.js';
 import { keyRoutes } from './resources/keys.js';
 import { userRoutes } from './resources/users.js';
 import { adminPrefix, createAdminRouter } from './router.js';
@@ -17,8 +19,11 @@ import type { AdminRoute } from './routes.js';
 
 const loopback = new Set(['127.0.0.1', '::1', 'localhost']);
 
-/** On when configured so; unset, only for a server bound to a loopback address. */
-export const adminEnabled = (config: Readonly<Config>): boolean => config.admin.enabled ?? loopback.has(config.host);
+/**
+ * Served on the public port when configured so; unset, only for a server bound to a loopback
+ * address with no separate admin port.
+ */
+export const adminEnabled = (config: Readonly<Config>): boolean => config.admin.enabled ?? (config.admin.port === null && loopback.has(config.host));
 
 export interface AdminApiDeps {
   config: Readonly<Config>;
@@ -36,6 +41,7 @@ export interface AdminApiDeps {
 export function adminRoutes({ config, store, accounts, apis, audit, kek, reloadKeys }: Omit<AdminApiDeps, 'logger' | 'jwks'>): AdminRoute[] {
   return [
     ...userRoutes({ accounts, audit }),
+    ...clientRoutes({ clients: createClientService({ clients: store.clients, apis, production: config.issuer.startsWith('https:') }), audit }),
     ...apiRoutes({ apis, audit, builtIn: apis.isBuiltIn }),
     ...keyRoutes({ keys: createKeyService({ store, config, kek }), audit, reloadKeys, refreshSeconds: config.keys.refreshSeconds }),
   ];

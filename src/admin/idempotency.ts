@@ -15,7 +15,7 @@ const keyPattern = /^[\x21-\x7E]{1,255}$/;
  * A request that fails keeps nothing: it may be retried with the same key.
  */
 export function createIdempotency({ counters, records }: { counters: CounterStore; records: OidcModelStore }) {
-  return async function once(clientId: string, key: string, request: unknown, run: () => Promise<RouteResult>): Promise<RouteResult> {
+  return async function once(clientId: string, key: string, request: unknown, run: () => Promise<RouteResult>, keep: (result: RouteResult) => RouteResult = (r) => r): Promise<RouteResult> {
     if (!keyPattern.test(key)) throw badRequest('Idempotency-Key must be 1-255 visible ASCII characters');
     const id = createHash('sha256').update(`${clientId}\0${key}`).digest('base64url');
     const fingerprint = createHash('sha256').update(JSON.stringify(request)).digest('base64url');
@@ -37,7 +37,7 @@ export function createIdempotency({ counters, records }: { counters: CounterStor
       await counters.delete(`idempotency:${id}`);
       throw err;
     }
-    await records.upsert(id, { fingerprint, result: result as unknown as Record<string, unknown> }, keepSeconds);
+    await records.upsert(id, { fingerprint, result: keep(result) as unknown as Record<string, unknown> }, keepSeconds);
     return result;
   };
 }

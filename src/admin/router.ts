@@ -87,7 +87,7 @@ export function createAdminRouter({ issuer, routes, tokens, counters, idempotenc
         const body = parse(r.body, rawBody, 'body');
         const input = { params, query, body, caller, ifMatch: ctx.get('if-match') || undefined } as never;
         const key = ctx.get('idempotency-key');
-        const result = r.idempotent && key ? await once(caller.clientId, key, { path: ctx.path, body: rawBody }, () => r.handle(input)) : await r.handle(input);
+        const result = r.idempotent && key ? await once(caller.clientId, key, { path: ctx.path, body: rawBody }, () => r.handle(input), r.keepForRepeats) : await r.handle(input);
         ctx.status = result.status;
         if (result.etag) ctx.set('ETag', result.etag);
         if (result.location) ctx.set('Location', `${adminPrefix}${result.location}`);

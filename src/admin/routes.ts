@@ -41,6 +41,8 @@ export interface AdminRoute {
   errors?: number[] | undefined;
   /** honours Idempotency-Key (creates) */
   idempotent?: boolean | undefined;
+  /** what of the answer is kept for Idempotency-Key repeats (e.g. not a secret shown once); default all */
+  keepForRepeats?: ((result: RouteResult) => RouteResult) | undefined;
   /** sends an ETag and honours If-Match */
   etag?: boolean | undefined;
   handle(input: RouteInput<never, never, never>): Promise<RouteResult>;

@@ -93,7 +93,16 @@ export const configSchema = z
         enabled: z
           .boolean()
           .optional()
-          .describe('serve the admin API at /admin/v1 (default: only when host is a loopback address)'),
+          .describe('serve the admin API at /admin/v1 on the public port (default: only when host is a loopback address and admin.port is not set)'),
+        port: z
+          .number()
+          .int()
+          .min(0)
+          .max(65535)
+          .nullable()
+          .default(null)
+          .describe('also serve the admin API (and nothing else) on this separate port (null = no separate listener)'),
+        host: z.string().min(1).default('127.0.0.1').describe('interface for the separate admin port'),
         requestsPerMinute: z.number().int().positive().default(600).describe('admin API requests from one address per minute'),
       })
       .strict()

@@ -259,6 +259,94 @@ describe('users', () => {
   });
 });
 
+describe('clients', () => {
+  const machine = { client_name: 'billing job', grant_types: ['client_credentials'], token_endpoint_auth_method: 'client_secret_basic' };
+
+  async function tokenFor(clientId: string, clientSecret: string, at = issuer) {
+    const res = await fetch(`${at}/token`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'grant_type=client_credentials',
+    });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  }
+
+  test('create (secret shown once), read and list without secrets, update with If-Match, rotate the secret, remove; each takes effect at once, on another node too', async () => {
+    const token = await adminToken(['admin:clients:read', 'admin:clients:write']);
+    const created = await call(token, 'POST', '/clients', machine);
+    expect(created.status).toBe(201);
+    const { client_id: id, client_secret: secret } = created.body as { client_id: string; client_secret: string };
+    expect(secret.length).toBeGreaterThanOrEqual(43);
+    expect((await tokenFor(id, secret)).status).toBe(200);
+
+    const read = await call(token, 'GET', `/clients/${id}`);
+    expect(read.body).toMatchObject({ client_id: id, client_name: 'billing job', has_secret: true, public: false });
+    expect(JSON.stringify(read.body)).not.toContain(secret);
+    expect(JSON.stringify((await call(token, 'GET', '/clients?limit=200')).body)).not.toContain(secret);
+
+    const changed = await call(token, 'PATCH', `/clients/${id}`, { client_name: 'billing job v2' }, { 'if-match': read.headers.get('etag')! });
+    expect(changed.status).toBe(200);
+    expect(changed.body.client_name).toBe('billing job v2');
+    expectProblem(await call(token, 'PATCH', `/clients/${id}`, { client_name: 'lost update' }, { 'if-match': read.headers.get('etag')! }), 412);
+
+    const rotated = await call(token, 'POST', `/clients/${id}/secret`);
+    expect(rotated.status).toBe(200);
+    expect(rotated.body.client_secret).not.toBe(secret);
+    expect((await tokenFor(id, secret)).status).toBe(401);
+    expect((await tokenFor(id, rotated.body.client_secret)).status).toBe(200);
+    const second = await startTestServer({}, server.dir);
+    try {
+      expect((await tokenFor(id, rotated.body.client_secret, second.url)).status).toBe(200);
+      expect((await tokenFor(id, secret, second.url)).status).toBe(401);
+    } finally {
+      await second.close();
+    }
+
+    expect((await call(token, 'DELETE', `/clients/${id}`)).status).toBe(204);
+    expect((await tokenFor(id, rotated.body.client_secret)).status).toBe(401);
+    expectProblem(await call(token, 'GET', `/clients/${id}`), 404);
+  });
+
+  test('the client policy applies: bad redirect URIs, grant mixes and unknown APIs are 400 problems, nothing stored', async () => {
+    const token = await adminToken(['admin:clients:read', 'admin:clients:write']);
+    const before = (await server.store.clients.list()).length;
+    expectProblem(await call(token, 'POST', '/clients', { client_name: 'web', redirect_uris: ['https://app.example.com/cb#frag'] }), 400);
+    expectProblem(await call(token, 'POST', '/clients', { client_name: 'web', grant_types: ['authorization_code'] }), 400);
+    expectProblem(await call(token, 'POST', '/clients', { ...machine, token_endpoint_auth_method: 'none' }), 400);
+    expectProblem(await call(token, 'POST', '/clients', { ...machine, default_audience: 'https://unknown.example.com' }), 400);
+    expectProblem(await call(token, 'POST', '/clients', { ...machine, client_secret: 'chosen-by-caller' }), 400);
+    expect((await server.store.clients.list()).length).toBe(before);
+  });
+
+  test('a caller can give a client only the admin scopes it holds itself (no escalation through clients:write)', async () => {
+    const writer = await adminToken(['admin:clients:write']);
+    const escalate = await call(writer, 'POST', '/clients', { ...machine, api_scopes: ['admin:users:write'] });
+    expectProblem(escalate, 403);
+    expect(escalate.body.detail).toMatch(/admin:users:write/);
+    const created = await call(writer, 'POST', '/clients', machine);
+    expectProblem(await call(writer, 'PATCH', `/clients/${created.body.client_id}`, { api_scopes: ['admin:keys:write'] }), 403);
+    const holder = await adminToken(['admin:clients:write', 'admin:users:read']);
+    const ok = await call(holder, 'POST', '/clients', { ...machine, api_scopes: ['admin:users:read'] });
+    expect(ok.status).toBe(201);
+    const { config } = { config: await discover(issuer, ok.body.client_id, ok.body.client_secret) };
+    const delegated = await oidc.clientCredentialsGrant(config, { resource: adminAudience, scope: 'admin:users:read' });
+    expect(decodeJwt(delegated.access_token).scope).toBe('admin:users:read');
+  });
+
+  test('an Idempotency-Key repeat of a create gets the client but never the secret again', async () => {
+    const token = await adminToken(['admin:clients:write']);
+    const first = await call(token, 'POST', '/clients', { ...machine, client_name: 'once' }, { 'idempotency-key': 'client-once' });
+    const again = await call(token, 'POST', '/clients', { ...machine, client_name: 'once' }, { 'idempotency-key': 'client-once' });
+    expect(first.status).toBe(201);
+    expect(again.status).toBe(201);
+    expect(again.body.client_id).toBe(first.body.client_id);
+    expect(first.body.client_secret).toEqual(expect.any(String));
+    expect(again.body).not.toHaveProperty('client_secret');
+    expect(again.body.client_secret_note).toMatch(/rotate/);
+    expect((await server.store.clients.list()).filter((c) => c.client_name === 'once')).toHaveLength(1);
+  });
+});
+
 describe('APIs and keys', () => {
   test('register, read, list and remove an API; the admin API itself cannot be registered or removed', async () => {
     const token = await adminToken(['admin:apis:read', 'admin:apis:write']);
@@ -363,6 +451,30 @@ describe('where the admin API is served', () => {
     expect(adminEnabled({ ...base, host: '127.0.0.1' })).toBe(true);
     expect(adminEnabled({ ...base, host: '::1' })).toBe(true);
     expect(adminEnabled({ ...base, host: '0.0.0.0', admin: { ...base.admin, enabled: true } })).toBe(true);
+    // with a separate admin port, the public port serves it only when told to
+    expect(adminEnabled({ ...base, host: '127.0.0.1', admin: { ...base.admin, port: 9400 } })).toBe(false);
+    expect(adminEnabled({ ...base, host: '127.0.0.1', admin: { ...base.admin, port: 9400, enabled: true } })).toBe(true);
+  });
+
+  test('admin.port: a separate listener serves the admin API and nothing else; the public port then does not serve it', async () => {
+    const split = await startTestServer({ admin: { port: 0 } });
+    try {
+      const adminUrl = `http://127.0.0.1:${split.adminAddress!.port}`;
+      expect((await fetch(`${split.url}/admin/v1/openapi.json`, { headers: { accept: 'application/json' } })).status).toBe(404);
+      expect((await fetch(`${adminUrl}/admin/v1/openapi.json`)).status).toBe(200);
+      const elsewhere = await fetch(`${adminUrl}/.well-known/openid-configuration`);
+      expect(elsewhere.status).toBe(404);
+      expect(await elsewhere.text()).not.toMatch(/issuer/);
+      // a token from the public port works at the admin port
+      const client = await addClient(split.store, { grant_types: ['client_credentials'], response_types: [], redirect_uris: [], post_logout_redirect_uris: [], api_scopes: ['admin:users:read'] });
+      const config = await discover(split.url, client.client_id, client.client_secret);
+      const { access_token } = await oidc.clientCredentialsGrant(config, { resource: `${split.url}/admin`, scope: 'admin:users:read' });
+      const users = await fetch(`${adminUrl}/admin/v1/users`, { headers: { authorization: `Bearer ${access_token}` } });
+      expect(users.status).toBe(200);
+      expect(((await users.json()) as { items: unknown[] }).items).toEqual([]);
+    } finally {
+      await split.stop();
+    }
   });
 
   test('rate-limited per address: past admin.requestsPerMinute, 429 with Retry-After', async () => {
