@@ -1,5 +1,6 @@
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 
+import { storeRegisteredClient } from '../clients/registered-clients.js';
 import type { Store } from '../storage/types.js';
 import { withSessionInfo } from './session-info.js';
 
@@ -54,7 +55,8 @@ const instrument = (model: string, adapter: Adapter, observe?: Observe): Adapter
 
 function clientAdapter(store: Store): Adapter {
   return {
-    upsert: async (_id, payload) => store.clients.upsert(payload as AdapterPayload & { client_id: string }),
+    // oidc-provider writes clients only for dynamic registration (RFC 7591/7592)
+    upsert: async (_id, payload) => storeRegisteredClient(store.clients, payload as AdapterPayload & { client_id: string }),
     find: (id) => store.clients.find(id) as Promise<AdapterPayload | undefined>,
     findByUid: async () => undefined,
     findByUserCode: async () => undefined,

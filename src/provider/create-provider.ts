@@ -18,6 +18,7 @@ import { createDeviceFlow } from './device-flow.js';
 import { createLogout } from './logout.js';
 import { uiLocalesOf } from './page-inputs.js';
 import { mfaInteractionPolicy } from './mfa-policy.js';
+import { registrationFeatures } from './registration.js';
 import { createResourceIndicators, refuseScopelessApiTokens } from './resources.js';
 import { createTtls } from './ttl.js';
 
@@ -129,6 +130,8 @@ export function createProvider({ config, store, accounts, consents, apis, keys, 
       // --require-dpop); DPoP nonces come from a secret every node derives alike from the store.
       pushedAuthorizationRequests: { enabled: true },
       dPoP: { enabled: true, nonceSecret: dpopNonceSecret(keys.cookieKeys) },
+      // RFC 7591/7592, when registration.mode is not off (see registration.ts)
+      ...registrationFeatures(config.registration.mode),
     },
     ttl: createTtls(config.ttl),
     rotateRefreshToken(ctx) {

@@ -1,0 +1,33 @@
+import { randomBytes } from 'node:crypto';
+import type { Configuration } from 'oidc-provider';
+
+import type { Config } from '../config/schema.js';
+
+/** A random client id that never starts with '-' (it must work as a command-line argument), as the CLI makes. */
+export const newClientId = (): string => {
+  const id = randomBytes(16).toString('base64url');
+  return id.startsWith('-') ? newClientId() : id;
+};
+
+type Features = NonNullable<Configuration['features']>;
+
+/**
+ * Dynamic client registration (RFC 7591) and its management with registration access tokens
+ * (RFC 7592), when `registration.mode` is not off. Initial access tokens are checked in front of
+ * oidc-provider (src/registration/registration-gate.ts), where each use is counted atomically in
+ * the store; the client policy applies through extraClientMetadata (client-metadata.ts). The
+ * registration access token is rotated on every update.
+ */
+export function registrationFeatures(mode: Config['registration']['mode']): Pick<Features, 'registration' | 'registrationManagement'> {
+  const enabled = mode !== 'off';
+  return {
+    registration: {
+      enabled,
+      initialAccessToken: false,
+      issueRegistrationAccessToken: true,
+      idFactory: newClientId,
+      secretFactory: async () => randomBytes(32).toString('base64url'),
+    },
+    registrationManagement: { enabled, rotateRegistrationAccessToken: true },
+  };
+}
