@@ -231,6 +231,10 @@ export const configSchema = z
           .positive()
           .default(20)
           .describe('requests to /reg (register, read, update, delete) from one address (IPv6: one /64) per minute'),
+        pkceOptional: z
+          .boolean()
+          .default(false)
+          .describe('confidential clients that register without require_pkce may skip PKCE, as the OpenID dynamic certification plan needs (public clients always use PKCE)'),
       })
       .strict()
       .prefault({}),

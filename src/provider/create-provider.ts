@@ -18,7 +18,7 @@ import { createDeviceFlow } from './device-flow.js';
 import { createLogout } from './logout.js';
 import { uiLocalesOf } from './page-inputs.js';
 import { mfaInteractionPolicy } from './mfa-policy.js';
-import { registrationFeatures } from './registration.js';
+import { clientFetch, registrationFeatures } from './registration.js';
 import { createResourceIndicators, refuseScopelessApiTokens } from './resources.js';
 import { createTtls } from './ttl.js';
 
@@ -69,7 +69,7 @@ export function createProvider({ config, store, accounts, consents, apis, keys, 
   const cookieOptions = { httpOnly: true, sameSite: 'lax', secure: secureCookies } as const;
 
   const configuration: Configuration = {
-    adapter: createAdapterFactory(store, onStoreOperation) as unknown as Configuration['adapter'],
+    adapter: createAdapterFactory(store, onStoreOperation, { pkceOptional: config.registration.pkceOptional }) as unknown as Configuration['adapter'],
     findAccount: accounts.findAccount,
     jwks: keys.jwks as Configuration['jwks'],
     cookies: {
@@ -100,6 +100,7 @@ export function createProvider({ config, store, accounts, consents, apis, keys, 
     // issued without one is refused (no downgrade).
     pkce: { required: (_ctx, client) => client.clientAuthMethod === 'none' || clientValue(client, 'require_pkce') !== false },
     extraClientMetadata: extraClientMetadata({ production: config.issuer.startsWith('https:') }),
+    fetch: clientFetch(config.issuer.startsWith('https:')),
     clientBasedCORS: cors,
     // One grant per sign-in (browser session and client): revoking one device's token, replaying a
     // code or reusing a refresh token there never touches another device's sign-in. What the user

@@ -31,3 +31,19 @@ export function registrationFeatures(mode: Config['registration']['mode']): Pick
     registrationManagement: { enabled, rotateRegistrationAccessToken: true },
   };
 }
+
+/**
+ * How oidc-provider fetches what clients name (jwks_uri; sector_identifier_uri is refused at
+ * registration): with an https issuer, through its own guard, which refuses special-use addresses
+ * (loopback, private, link-local) where the runtime lets it install one (Node 22 and later; it
+ * warns when it cannot). With a plain-http issuer (development) that guard is left out, so that an
+ * RP on this machine can serve its keys from 127.0.0.1.
+ */
+export function clientFetch(production: boolean): NonNullable<Configuration['fetch']> {
+  return (url, options) => {
+    if (production) return globalThis.fetch(url, options);
+    const unguarded: RequestInit & { dispatcher?: unknown } = { ...options };
+    delete unguarded.dispatcher;
+    return globalThis.fetch(url, unguarded);
+  };
+}

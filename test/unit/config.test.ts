@@ -264,7 +264,7 @@ describe('branding', () => {
   });
 
   test('registration.mode is off by default; a bad value names registration.mode (and REGISTRATION_MODE)', () => {
-    expect(loadConfig({}).registration).toEqual({ mode: 'off', requestsPerIpPerMinute: 20 });
+    expect(loadConfig({}).registration).toEqual({ mode: 'off', requestsPerIpPerMinute: 20, pkceOptional: false });
     expect(loadConfig({ REGISTRATION_MODE: 'open' }).registration.mode).toBe('open');
     expect(loadConfig({}, { registration: { mode: 'initial-access-token' } }).registration.mode).toBe('initial-access-token');
     expect(configError({}, { registration: { mode: 'anyone' } }).message).toMatch(/registration\.mode: .*"off"/);
