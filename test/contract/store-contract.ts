@@ -747,6 +747,8 @@ export function runStoreContract(adapterName: string, open: OpenStore) {
           ['upstreams.find', () => store.upstreams.find('u')],
           ['upstreamLinks.find', () => store.upstreamLinks.find('u', 's')],
           ['upstreamLinks.link', () => store.upstreamLinks.link('u', 's', 'a')],
+          ['registrationTokens.use', () => store.registrationTokens.use('h')],
+          ['registrationTokens.create', () => store.registrationTokens.create({ id: 'r', hash: 'h', maxUses: 1, expiresAt: clock.ms + 1000 })],
           ['sweep', () => store.sweep()],
           ['ping', () => store.ping()],
         ];
