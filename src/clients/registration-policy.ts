@@ -12,6 +12,9 @@ export const operatorOnlyProperties: readonly OwnProperty[] = ['first_party', 'a
 
 type Metadata = Record<string, unknown>;
 
+/** URIs the server itself sends requests to (keys it reads; logout tokens it posts, when back-channel logout is on). */
+const serverFetched = ['jwks_uri', 'backchannel_logout_uri'] as const;
+
 export interface RegistrationContext {
   /** the issuer is https: URIs the server fetches must be https too */
   production: boolean;
@@ -33,6 +36,9 @@ export function checkRegistration(metadata: Metadata, { production, current }: R
   // The server fetches these URIs itself: an open registration endpoint must not make it a proxy
   // into the network it runs in. Pairwise subjects are not offered, so no sector identifier.
   if (metadata.sector_identifier_uri !== undefined) return 'sector_identifier_uri is not supported (idport issues public subject identifiers only)';
-  if (production && typeof metadata.jwks_uri === 'string' && !/^https:/i.test(metadata.jwks_uri)) return 'jwks_uri must be an https URI';
+  if (production) {
+    const plain = serverFetched.find((key) => typeof metadata[key] === 'string' && !/^https:/i.test(metadata[key]));
+    if (plain) return `${plain} must be an https URI`;
+  }
   return checkClientMetadata(metadata, { production });
 }

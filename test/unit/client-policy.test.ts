@@ -108,6 +108,7 @@ describe('what a client registering itself may not do (registration-policy.ts)',
     const keyed = { ...web(), client_secret: undefined, token_endpoint_auth_method: 'private_key_jwt' };
     expect(checkRegistration({ ...keyed, jwks_uri: 'http://10.0.0.1/jwks' }, { production: true })).toMatch(/jwks_uri must be an https URI/);
     expect(checkRegistration({ ...keyed, jwks_uri: 'http://127.0.0.1:9000/jwks' }, { production: false })).toBeUndefined();
+    expect(checkRegistration({ ...web(), backchannel_logout_uri: 'http://10.0.0.1/logout' }, { production: true })).toMatch(/backchannel_logout_uri must be an https URI/);
     expect(checkRegistration({ ...web(), sector_identifier_uri: 'https://a.example/sector.json' }, { production: false })).toMatch(/sector_identifier_uri is not supported/);
   });
 
