@@ -27,7 +27,7 @@ interface Logged extends RunningServer {
 }
 
 /** A real server whose log lines are kept (the registration warning, audit events). */
-async function startLogged(overrides: Partial<ConfigInput>): Promise<Logged> {
+async function startLogged(overrides: Partial<ConfigInput>, databaseUrl = `sqlite:${join(tempDir(), 'idport.db')}`): Promise<Logged> {
   const lines: Record<string, unknown>[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
@@ -35,7 +35,6 @@ async function startLogged(overrides: Partial<ConfigInput>): Promise<Logged> {
       done();
     },
   });
-  const databaseUrl = `sqlite:${join(tempDir(), 'idport.db')}`;
   const config = loadConfig({}, { port: 0, host: '127.0.0.1', databaseUrl, bruteForce: { loginsPerIpPerMinute: 10_000 }, ...overrides });
   const store = await openStore(databaseUrl);
   const server = await startServer(config, { logger: pino({ level: 'info' }, sink), store });
@@ -171,6 +170,24 @@ describe('registration.mode initial-access-token', () => {
     expect(results.map((r) => r.status).sort()).toEqual([201, 401, 401, 401, 401, 401]);
     expect((await server.store.clients.list()).length).toBe(before + 1);
     expect((await server.store.registrationTokens.list()).find((t) => t.id === id)).toMatchObject({ maxUses: 1, used: 1 });
+  });
+
+  test('two nodes on one store: a 1-use token raced across both still registers exactly one client', async () => {
+    const other = await startLogged({ registration: { mode: 'initial-access-token', requestsPerIpPerMinute: 1000 } }, server.databaseUrl);
+    try {
+      const { token } = await mintToken(server, '--uses', '1');
+      const before = (await server.store.clients.list()).length;
+      const results = await Promise.all(Array.from({ length: 6 }, (_, i) => register(i % 2 ? other : server, { ...webApp, client_name: `Node racer ${i}` }, token)));
+      expect(results.map((r) => r.status).sort()).toEqual([201, 401, 401, 401, 401, 401]);
+      expect((await server.store.clients.list()).length).toBe(before + 1);
+      // a client registered at one node is managed at the other
+      const winner = results.find((r) => r.status === 201)!;
+      const path = new URL(winner.body.registration_client_uri as string).pathname;
+      const read = await manage(`${(winner.body.registration_client_uri as string).startsWith(other.url) ? server.url : other.url}${path}`, winner.body.registration_access_token as string, 'GET');
+      expect(read).toMatchObject({ status: 200, body: { client_id: winner.body.client_id } });
+    } finally {
+      await other.close();
+    }
   });
 
   test('a refused registration gives its use back; a revoked or expired token is refused', async () => {
