@@ -18,6 +18,9 @@ import { createPasswordReset } from './accounts/password-reset.js';
 import { createAccountSessions } from './accounts/account-sessions.js';
 import { createSignupService } from './accounts/signup-service.js';
 import { createApiRegistry } from './apis/api-registry.js';
+import { adminApi } from './admin/admin-api.js';
+import { createAdminApi, adminEnabled } from './admin/create-admin-api.js';
+import { viaAdminListener } from './admin/admin-listener.js';
 import type { Config } from './config/schema.js';
 import { assets } from './http/assets.js';
 import { allowRegisteredOrigins } from './http/cors.js';
@@ -73,7 +76,7 @@ export interface IdportApp {
 export async function createApp({ config, store, logger, kek }: AppDeps): Promise<IdportApp> {
   const accounts = createAccountService(store, config.passwords);
   const consents = createConsentService({ consents: store.consents, signIns: createSignIns(store) });
-  const apis = createApiRegistry(store.apis);
+  const apis = createApiRegistry(store.apis, { builtIn: [adminApi(config.issuer)] });
   const metrics = createMetrics();
   const logAudit = createAudit(logger);
   // Login and token counters follow the audit events, so the two never disagree.
@@ -115,6 +118,10 @@ export async function createApp({ config, store, logger, kek }: AppDeps): Promis
   const resetPassword = createResetPasswordRouter({ passwordReset, sendPage, csrf, i18n, policy: config.passwords });
 
   const sessionCookie = () => current.provider.cookieName('session');
+  const adminOnPublicPort = adminEnabled(config);
+  const admin = adminOnPublicPort || config.admin.port !== null
+    ? createAdminApi({ config, store, accounts, apis, audit, logger, kek, jwks: () => keys.jwks, reloadKeys: () => idport.reloadKeys() })
+    : undefined;
 
   // One Koa context per request: oidc-provider is itself a Koa app, and provider.use() puts our
   // middleware in front of its router (a second app calling provider.callback() cost a context,
@@ -135,6 +142,7 @@ export async function createApp({ config, store, logger, kek }: AppDeps): Promis
       : [guardRegistration({ mode: config.registration.mode, counters: store.counters, tokens: createInitialAccessTokens(store.registrationTokens), requestsPerIpPerMinute: config.registration.requestsPerIpPerMinute, audit })]),
     postToGet(['/auth', '/session/end']),
     notFound(pages.showErrorPage),
+    ...(admin ? [under(admin.prefix, onlyWhere(adminOnPublicPort, admin.middleware))] : []),
     under('/account', selfService.routes() as Middleware),
     under(interactionPrefix, interactions.routes() as Middleware, interactions.allowedMethods() as Middleware),
     under(verifyEmailPath, verifyEmail.routes() as Middleware),
@@ -164,7 +172,7 @@ export async function createApp({ config, store, logger, kek }: AppDeps): Promis
   }
   let current = build(keys);
 
-  return {
+  const idport: IdportApp = {
     handle(req, res) {
       pinRequestTarget(req);
       current.handle(req, res);
@@ -182,7 +190,14 @@ export async function createApp({ config, store, logger, kek }: AppDeps): Promis
       draining = true;
     },
   };
+  return idport;
 }
+
+/** The admin API on the public port when it is served there; on the admin port always. */
+const onlyWhere = (onPublicPort: boolean, routes: Middleware): Middleware =>
+  function adminWhereServed(ctx, next) {
+    return onPublicPort || viaAdminListener(ctx.req) ? routes(ctx, next) : next();
+  };
 
 /**
  * Our routers, entered only for paths under their prefix: most requests are oidc-provider's and

@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
 
+import { listenAdmin } from './admin/admin-listener.js';
 import { createApp, type IdportApp } from './app.js';
 import type { Config } from './config/schema.js';
 import { exposeToPrimary, listenMetrics, scrapeRegistry } from './http/metrics-server.js';
@@ -17,6 +18,8 @@ export interface RunningServer {
   idport: IdportApp;
   /** where the separate metrics listener is, when configured */
   metricsAddress?: AddressInfo | undefined;
+  /** where the separate admin listener is, when configured */
+  adminAddress?: AddressInfo | undefined;
   /** Stops accepting, waits for in-flight requests (up to the configured timeout), closes the store. */
   close(): Promise<void>;
 }
@@ -71,6 +74,8 @@ export async function startServer(baseConfig: Readonly<Config>, options: StartOp
         ? await listenMetrics(config.metrics.port, config.metrics.host, scrapeRegistry(idport.metrics.registry))
         : undefined;
 
+    const adminServer = config.admin.port !== null ? await listenAdmin(config.admin.port, config.admin.host, idport.handle) : undefined;
+
     timers = [
       setInterval(() => {
         store.sweep().then(
@@ -94,6 +99,8 @@ export async function startServer(baseConfig: Readonly<Config>, options: StartOp
         idport.startDraining();
         for (const t of timers) clearInterval(t);
         metricsServer?.close();
+        adminServer?.close();
+        adminServer?.closeIdleConnections();
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         const deadline = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutSeconds * 1000);
@@ -102,7 +109,15 @@ export async function startServer(baseConfig: Readonly<Config>, options: StartOp
         if (!options.store) await store.close();
       })());
 
-    return { url: config.issuer, server, store, idport, close, metricsAddress: metricsServer?.address() as AddressInfo | undefined };
+    return {
+      url: config.issuer,
+      server,
+      store,
+      idport,
+      close,
+      metricsAddress: metricsServer?.address() as AddressInfo | undefined,
+      adminAddress: adminServer?.address() as AddressInfo | undefined,
+    };
   } catch (err) {
     for (const t of timers) clearInterval(t);
     server.close();

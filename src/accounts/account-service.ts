@@ -24,6 +24,13 @@ export interface NewAccountInput {
   claims?: Record<string, unknown> | undefined;
 }
 
+export interface AccountChanges {
+  name?: string | null | undefined;
+  claims?: Record<string, unknown> | undefined;
+  email?: string | null | undefined;
+  emailVerified?: boolean | undefined;
+}
+
 export const usernamePattern = /^[\p{L}\p{N}._@+-]{1,64}$/u;
 export const emailPattern = /^[^\s@]{1,64}@[^\s@]{1,255}$/;
 
@@ -123,6 +130,28 @@ export function createAccountService(
     async changeEmail(id: string, email: string): Promise<AccountRecord | undefined> {
       if (!emailPattern.test(email)) throw new AccountInputError('email is not a valid address');
       return (await accounts.setEmail(id, email, false)) ? accounts.findById(id) : undefined;
+    },
+
+    /**
+     * An operator's change of the name, the further claims (replaced as a whole), or the email
+     * (`emailVerified` says whether it counts as verified, default not). DuplicateError('email')
+     * when the email is another account's login; undefined when there is no such account.
+     */
+    async update(id: string, changes: AccountChanges): Promise<AccountRecord | undefined> {
+      if (changes.email !== undefined && changes.email !== null && !emailPattern.test(changes.email)) throw new AccountInputError('email is not a valid address');
+      const claimsProblem = changes.claims ? checkExtraClaims(changes.claims) : undefined;
+      if (claimsProblem) throw new AccountInputError(claimsProblem);
+      if (changes.name !== undefined && changes.name !== null && (changes.name.length < 1 || changes.name.length > 256)) throw new AccountInputError('name must be 1-256 characters');
+      const account = await accounts.findById(id);
+      if (!account) return undefined;
+      if (changes.email !== undefined && !(await accounts.setEmail(id, changes.email, changes.email !== null && (changes.emailVerified ?? false)))) return undefined;
+      else if (changes.email === undefined && changes.emailVerified !== undefined && account.email !== null) {
+        await accounts.setEmail(id, account.email, changes.emailVerified);
+      }
+      if (changes.name !== undefined || changes.claims !== undefined) {
+        if (!(await accounts.setProfile(id, { ...(changes.name !== undefined ? { name: changes.name } : {}), ...(changes.claims ? { claims: changes.claims } : {}) }))) return undefined;
+      }
+      return accounts.findById(id);
     },
 
     find: (id: string) => accounts.findById(id),

@@ -29,19 +29,23 @@ export function checkApi(api: NewApi): string | undefined {
  * The APIs (resource servers) clients may get access tokens for: registered through here (CLI,
  * later the admin API), read by the provider (resources.ts) and the consent page.
  */
-export function createApiRegistry(apis: ApiStore) {
+export function createApiRegistry(apis: ApiStore, { builtIn = [] }: { builtIn?: readonly ApiRecord[] } = {}) {
+  const own = new Map(builtIn.map((api) => [api.audience, api]));
   return {
-    /** Registers a new API; refuses bad input and an audience already registered. */
+    /** Registers a new API; refuses bad input and an audience already registered (or built in). */
     async register(api: NewApi): Promise<ApiRecord> {
       const problem = checkApi(api);
       if (problem) throw new ApiInputError(problem);
-      if (await apis.find(api.audience)) throw new ApiInputError(`an API with audience ${api.audience} exists (remove it first)`);
+      if (own.has(api.audience) || (await apis.find(api.audience))) throw new ApiInputError(`an API with audience ${api.audience} exists (remove it first)`);
       await apis.upsert(api);
       return (await apis.find(api.audience))!;
     },
-    find: (audience: string) => apis.find(audience),
+    /** A registered API, or one of idport's own (the admin API). */
+    find: async (audience: string) => own.get(audience) ?? (await apis.find(audience)),
+    /** The registered APIs (idport's own are not listed: nothing about them can be changed). */
     list: () => apis.list(),
-    remove: (audience: string) => apis.remove(audience),
+    isBuiltIn: (audience: string) => own.has(audience),
+    remove: async (audience: string) => !own.has(audience) && (await apis.remove(audience)),
     /** What people call the API: its name, or its audience when it has none. */
     async nameOf(audience: string): Promise<string> {
       return (await apis.find(audience))?.name ?? audience;

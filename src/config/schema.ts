@@ -71,6 +71,12 @@ export const configSchema = z
       .default(false)
       .describe('trust X-Forwarded-* headers (only behind a TLS-terminating proxy)'),
     ttl: ttlSchema.prefault({}),
+    scopeClaimsInIdToken: z
+      .boolean()
+      .default(true)
+      .describe(
+        'ID tokens carry the claims of the scopes granted (name, email, …), where Auth.js and most relying parties read them; false = OpenID Connect Core §5.4 strictly: only userinfo has them whenever an access token is issued',
+      ),
     keys: z
       .object({
         refreshSeconds: z
@@ -79,6 +85,25 @@ export const configSchema = z
           .positive()
           .default(60)
           .describe('how often a running node re-reads keys from the store'),
+      })
+      .strict()
+      .prefault({}),
+    admin: z
+      .object({
+        enabled: z
+          .boolean()
+          .optional()
+          .describe('serve the admin API at /admin/v1 on the public port (default: only when host is a loopback address and admin.port is not set)'),
+        port: z
+          .number()
+          .int()
+          .min(0)
+          .max(65535)
+          .nullable()
+          .default(null)
+          .describe('also serve the admin API (and nothing else) on this separate port (null = no separate listener)'),
+        host: z.string().min(1).default('127.0.0.1').describe('interface for the separate admin port'),
+        requestsPerMinute: z.number().int().positive().default(600).describe('admin API requests from one address per minute'),
       })
       .strict()
       .prefault({}),

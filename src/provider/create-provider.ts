@@ -86,6 +86,10 @@ export function createProvider({ config, store, accounts, consents, apis, keys, 
     // acr and amr ride with `openid`: every ID token says how its sign-in was made, when it says.
     claims: { ...claimsByScope, openid: [...claimsByScope.openid, 'acr', 'amr'] } as unknown as Configuration['claims'],
     scopes: supportedScopes,
+    // oidc-provider's default (true) keeps scope claims out of the ID token whenever an access token
+    // is issued (OIDC Core §5.4 allows it); relying parties that read the profile from the ID token
+    // (Auth.js, express-openid-connect) then get an empty one. The granted scopes' claims go in.
+    conformIdTokenClaims: !config.scopeClaimsInIdToken,
     responseTypes: ['code'],
     clientDefaults: {
       grant_types: ['authorization_code', 'refresh_token'],

@@ -18,7 +18,7 @@ const scopelessClientCredentials = (ctx: KoaContextWithOIDC) =>
  * invalid_target), and only with those scopes. JWT-format APIs get RFC 9068 access tokens signed
  * ES256 (ID tokens stay RS256).
  */
-export function createResourceIndicators(apis: Pick<ApiRegistry, 'find'>): ResourceIndicators {
+export function createResourceIndicators(apis: Pick<ApiRegistry, 'find' | 'isBuiltIn'>): ResourceIndicators {
   /** The API scopes the client could be granted at `audience` (none for an API it may not use). */
   const grantableAt = async (audience: string, client: ResourceClient) => {
     const api = await apis.find(audience);
@@ -47,6 +47,11 @@ export function createResourceIndicators(apis: Pick<ApiRegistry, 'find'>): Resou
       if (!api) throw new errors.InvalidTarget(`unknown API ${resourceIndicator}`);
       const access = apiAccess(client, api);
       if (!access.allowed) throw new errors.InvalidTarget(`this client may not get tokens for ${resourceIndicator}`);
+      // idport's own admin API takes a client's own tokens only: a user signing in to a client that
+      // holds admin scopes must never carry the client's admin power in a token of their own.
+      if (apis.isBuiltIn(api.audience) && !(ctx.oidc.route === 'token' && ctx.oidc.params?.grant_type === 'client_credentials')) {
+        throw new errors.InvalidTarget(`${resourceIndicator} takes client_credentials tokens only`);
+      }
       // Client credentials naming no scope get every scope the client may have at this API.
       if (scopelessClientCredentials(ctx) && access.scopes.length) ctx.oidc.params!.scope = access.scopes.join(' ');
       return {

@@ -73,6 +73,8 @@ export interface AccountStore {
    * a link sent to an earlier address cannot verify a later one.
    */
   markEmailVerified(id: string, email: string): Promise<boolean>;
+  /** Replaces the display name and the further claims (each when given); false when there is no such account. */
+  setProfile(id: string, profile: { name?: string | null; claims?: Record<string, unknown> }): Promise<boolean>;
   remove(id: string): Promise<boolean>;
 }
 

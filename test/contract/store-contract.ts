@@ -243,6 +243,19 @@ export function runStoreContract(adapterName: string, open: OpenStore) {
         expect(await store.accounts.setEmail('nobody', 'x@example.com', false)).toBe(false);
       });
 
+      test('setProfile replaces the name and the further claims, each only when given', async () => {
+        await store.accounts.create({ ...account('alice'), name: 'Alice', claims: { given_name: 'Alice' } });
+        clock.advance(2);
+        expect(await store.accounts.setProfile('sub-alice', { name: 'Alice Liddell' })).toBe(true);
+        expect(await store.accounts.findById('sub-alice')).toMatchObject({ name: 'Alice Liddell', claims: { given_name: 'Alice' }, updatedAt: clock.ms });
+        expect(await store.accounts.setProfile('sub-alice', { claims: { family_name: 'Liddell' } })).toBe(true);
+        expect(await store.accounts.findById('sub-alice')).toMatchObject({ name: 'Alice Liddell', claims: { family_name: 'Liddell' } });
+        expect((await store.accounts.findById('sub-alice'))?.claims).not.toHaveProperty('given_name');
+        expect(await store.accounts.setProfile('sub-alice', { name: null })).toBe(true);
+        expect(await store.accounts.findByLogin('alice')).toMatchObject({ name: null, claims: { family_name: 'Liddell' } });
+        expect(await store.accounts.setProfile('nobody', { name: 'x' })).toBe(false);
+      });
+
       test('accounts without email are allowed, several of them', async () => {
         await store.accounts.create({ ...account('a'), email: null });
         await store.accounts.create({ ...account('b'), email: null });

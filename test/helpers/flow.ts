@@ -70,6 +70,15 @@ export async function authorize(config: oidc.Configuration, issuer: string, opti
     nonce,
     ...options.extra,
   });
+  const callback = await signInThroughPages(ua, url, issuer, options);
+  return { callback, verifier, state, nonce, ua };
+}
+
+/**
+ * From an authorization URL (any client's, e.g. one Auth.js made), through the real login and
+ * consent pages, to the redirect that leaves idport: returns that URL (the client's callback).
+ */
+export async function signInThroughPages(ua: UserAgent, url: URL, issuer: string, options: Pick<LoginOptions, 'user' | 'consent'> = {}): Promise<URL> {
   let step = await ua.follow(url, issuer);
   for (let pages = 0; !step.left && pages < 4; pages += 1) {
     const html = await step.page!.text();
@@ -88,7 +97,7 @@ export async function authorize(config: oidc.Configuration, issuer: string, opti
     step = await ua.follow(step.url, issuer, res);
   }
   if (!step.left) throw new Error('the flow did not return to the client');
-  return { callback: step.left, verifier, state, nonce, ua };
+  return step.left;
 }
 
 export async function loginAndRedeem(config: oidc.Configuration, issuer: string, options: LoginOptions = {}) {

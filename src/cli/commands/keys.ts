@@ -1,29 +1,25 @@
-import { ensureKeys, rotateKeys } from '../../keys/key-manager.js';
-import { cookieKeyRetention, signingKeyRetention } from '../../keys/retention.js';
+import { createKeyService } from '../../keys/key-service.js';
 import type { Args } from '../args.js';
 import { UsageError, type CliContext } from '../context.js';
 import { iso, print, table } from '../output.js';
 
 export async function keys(ctx: CliContext, verb: string | undefined, args: Args): Promise<void> {
   const json = args.flag('json');
+  const service = createKeyService(ctx);
   switch (verb) {
     case 'list': {
-      await ensureKeys(ctx.store, { kek: ctx.kek });
-      const all = (await ctx.store.keys.list('signing')).map((k) => ({
+      const all = (await service.list()).map((k) => ({
         kid: k.kid,
-        alg: k.material.alg,
-        status: k.retiredAt === null ? 'active' : 'retired',
+        alg: k.alg,
+        status: k.status,
         created_at: iso(k.createdAt),
         retired_at: iso(k.retiredAt),
-        published_until: k.retiredAt === null ? null : iso(k.expiresAt),
+        published_until: iso(k.publishedUntil),
       }));
       return print({ keys: all }, json, () => table(all, ['kid', 'alg', 'status', 'created_at', 'published_until']));
     }
     case 'rotate': {
-      await ensureKeys(ctx.store, { kek: ctx.kek });
-      const keepSeconds = signingKeyRetention(ctx.config, await ctx.apis.list());
-      const cookieKeepSeconds = args.flag('cookies') ? cookieKeyRetention(ctx.config) : undefined;
-      const fresh = await rotateKeys(ctx.store, keepSeconds, { cookieKeepSeconds, kek: ctx.kek });
+      const { fresh, keepSeconds, cookieKeepSeconds } = await service.rotate({ cookies: args.flag('cookies') });
       ctx.audit('keys.rotated', { outcome: 'success', kids: fresh.map((k) => k.kid), cookies: !!cookieKeepSeconds });
       const result = {
         rotated: fresh,

@@ -83,6 +83,11 @@ export function createMongoAccounts(db: Db, now: () => number): AccountStore {
         throw err;
       }
     },
+    async setProfile(id, { name, claims }) {
+      if (!isStoreKey(id)) return false;
+      const set = { ...(name !== undefined ? { name } : {}), ...(claims !== undefined ? { claims } : {}), updatedAt: new Date(now()) };
+      return (await accounts.updateOne({ _id: id }, { $set: set })).matchedCount === 1;
+    },
     async markEmailVerified(id, email) {
       if (!isStoreKey(id)) return false;
       const doc = await accounts.findOne({ _id: id }, { projection: { email: 1 } });

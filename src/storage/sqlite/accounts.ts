@@ -41,6 +41,9 @@ export function createSqliteAccounts(db: Database, now: () => number, read: Batc
     list: db.prepare('SELECT * FROM accounts ORDER BY username_norm'),
     setPassword: db.prepare('UPDATE accounts SET password_hash = ?, updated_at = ? WHERE id = ?'),
     remove: db.prepare('DELETE FROM accounts WHERE id = ?'),
+    setProfile: db.prepare(
+      'UPDATE accounts SET name = CASE WHEN @setName THEN @name ELSE name END, claims = COALESCE(@claims, claims), updated_at = @now WHERE id = @id',
+    ),
     emailTaken: db.prepare<[string, string, string], number>('SELECT 1 FROM accounts WHERE id != ? AND (username_norm = ? OR email_norm = ?) LIMIT 1').pluck(),
     setEmail: db.prepare('UPDATE accounts SET email = ?, email_norm = ?, email_verified = ?, updated_at = ? WHERE id = ?'),
     markVerified: db.prepare('UPDATE accounts SET email_verified = 1, updated_at = ? WHERE id = ? AND email_norm = ?'),
@@ -109,6 +112,12 @@ export function createSqliteAccounts(db: Database, now: () => number, read: Batc
     },
     async markEmailVerified(id, email) {
       const changed = stmts.markVerified.run(now(), id, normalizeLogin(email)).changes === 1;
+      cache.clear();
+      return changed;
+    },
+    async setProfile(id, { name, claims }) {
+      const changed =
+        stmts.setProfile.run({ id, setName: name === undefined ? 0 : 1, name: name ?? null, claims: claims === undefined ? null : JSON.stringify(claims), now: now() }).changes === 1;
       cache.clear();
       return changed;
     },

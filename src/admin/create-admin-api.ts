@@ -1,0 +1,64 @@
+import type { Middleware } from 'koa';
+import type { JWK } from 'jose';
+import type { Logger } from 'pino';
+
+import type { AccountService } from '../accounts/account-service.js';
+import type { ApiRegistry } from '../apis/api-registry.js';
+import type { Audit } from '../audit.js';
+import type { Config } from '../config/schema.js';
+import { createClientService } from '../clients/client-service.js';
+import { createKeyService } from '../keys/key-service.js';
+import type { Store } from '../storage/types.js';
+import { createAdminTokens } from './access-token.js';
+import { apiRoutes } from './resources/apis.js';
+import { clientRoutes } from './resources/clients.js';
+import { keyRoutes } from './resources/keys.js';
+import { userRoutes } from './resources/users.js';
+import { adminPrefix, createAdminRouter } from './router.js';
+import type { AdminRoute } from './routes.js';
+
+const loopback = new Set(['127.0.0.1', '::1', 'localhost']);
+
+/**
+ * Served on the public port when configured so; unset, only for a server bound to a loopback
+ * address with no separate admin port.
+ */
+export const adminEnabled = (config: Readonly<Config>): boolean => config.admin.enabled ?? (config.admin.port === null && loopback.has(config.host));
+
+export interface AdminApiDeps {
+  config: Readonly<Config>;
+  store: Store;
+  accounts: AccountService;
+  apis: ApiRegistry;
+  audit: Audit;
+  logger: Logger;
+  kek: Uint8Array | undefined;
+  jwks: () => { keys: JWK[] };
+  reloadKeys: () => Promise<unknown>;
+}
+
+/** Every admin route, from the services the CLI uses too. */
+export function adminRoutes({ config, store, accounts, apis, audit, kek, reloadKeys }: Omit<AdminApiDeps, 'logger' | 'jwks'>): AdminRoute[] {
+  return [
+    ...userRoutes({ accounts, audit }),
+    ...clientRoutes({ clients: createClientService({ clients: store.clients, apis, production: config.issuer.startsWith('https:') }), audit }),
+    ...apiRoutes({ apis, audit, builtIn: apis.isBuiltIn }),
+    ...keyRoutes({ keys: createKeyService({ store, config, kek }), audit, reloadKeys, refreshSeconds: config.keys.refreshSeconds }),
+  ];
+}
+
+/** The admin API under /admin/v1, as one middleware for the app. */
+export function createAdminApi(deps: AdminApiDeps): { prefix: string; middleware: Middleware } {
+  const { config, store, audit, logger, jwks } = deps;
+  const middleware = createAdminRouter({
+    issuer: config.issuer,
+    routes: adminRoutes(deps),
+    tokens: createAdminTokens({ issuer: config.issuer, jwks, counters: store.counters }),
+    counters: store.counters,
+    idempotencyRecords: store.model('AdminIdempotency'),
+    requestsPerMinute: config.admin.requestsPerMinute,
+    audit,
+    logger,
+  });
+  return { prefix: adminPrefix, middleware };
+}
