@@ -1,13 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import type { Configuration } from 'oidc-provider';
 
+import { newClientId, newClientSecret } from '../clients/client-service.js';
 import type { Config } from '../config/schema.js';
 
-/** A random client id that never starts with '-' (it must work as a command-line argument), as the CLI makes. */
-export const newClientId = (): string => {
-  const id = randomBytes(16).toString('base64url');
-  return id.startsWith('-') ? newClientId() : id;
-};
 
 type Features = NonNullable<Configuration['features']>;
 
@@ -26,7 +21,7 @@ export function registrationFeatures(mode: Config['registration']['mode']): Pick
       initialAccessToken: false,
       issueRegistrationAccessToken: true,
       idFactory: newClientId,
-      secretFactory: async () => randomBytes(32).toString('base64url'),
+      secretFactory: async () => newClientSecret(),
     },
     registrationManagement: { enabled, rotateRegistrationAccessToken: true },
   };

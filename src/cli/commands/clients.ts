@@ -5,7 +5,7 @@ import type { Args } from '../args.js';
 import { UsageError, type CliContext } from '../context.js';
 import { print, table } from '../output.js';
 import { isOrigin } from '../../clients/redirect-policy.js';
-import { clientOrigin, originKey } from '../../clients/registered-clients.js';
+import { clientSummary } from '../../clients/client-service.js';
 import { supportedScopes } from '../../provider/claims.js';
 
 const deviceCode = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -79,11 +79,7 @@ const toggles: [string, string, string, string][] = [
 ];
 
 /** What `list` and `show` print: never the secret. */
-const summary = (c: ClientMetadata) => {
-  const { client_secret: secret, ...rest } = c;
-  delete rest[originKey];
-  return { ...rest, public: c.token_endpoint_auth_method === 'none', has_secret: typeof secret === 'string', origin: clientOrigin(c) };
-};
+const summary = clientSummary;
 
 export async function clients(ctx: CliContext, verb: string | undefined, args: Args): Promise<void> {
   const json = args.flag('json');
