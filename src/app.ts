@@ -49,6 +49,9 @@ import { sealedInPlaceMessage } from './keys/sealed-store.js';
 import { createPages } from './pages/create-pages.js';
 import { createProvider } from './provider/create-provider.js';
 import { createSelfServiceRouter } from './self-service/router.js';
+import { auditRegistration } from './registration/audit-registration.js';
+import { createInitialAccessTokens } from './registration/initial-access-tokens.js';
+import { guardRegistration } from './registration/registration-gate.js';
 import type { Store } from './storage/types.js';
 
 export interface AppDeps {
@@ -134,6 +137,9 @@ export async function createApp({ config, store, logger, kek }: AppDeps): Promis
     limitDevicePages({ counters: store.counters, limits: config.deviceFlow }),
     requireDeviceSession({ findSession: (id) => store.model('Session').find(id), sessionCookie }),
     limitCodeEntries({ counters: store.counters, limits: config.deviceFlow, sessionCookie }),
+    ...(config.registration.mode === 'off'
+      ? []
+      : [guardRegistration({ mode: config.registration.mode, counters: store.counters, tokens: createInitialAccessTokens(store.registrationTokens), requestsPerIpPerMinute: config.registration.requestsPerIpPerMinute, audit })]),
     postToGet(['/auth', '/session/end']),
     notFound(pages.showErrorPage),
     ...(admin ? [under(admin.prefix, onlyWhere(adminOnPublicPort, admin.middleware))] : []),
@@ -158,8 +164,12 @@ export async function createApp({ config, store, logger, kek }: AppDeps): Promis
     for (const m of middleware) provider.use(m);
     provider.on('server_error', (_ctx, err) => logger.error({ err }, 'oidc-provider server_error'));
     auditProviderEvents(provider, audit);
+    auditRegistration(provider, audit);
     return { provider, handle: provider.callback() };
   };
+  if (config.registration.mode === 'open') {
+    logger.warn({ registration: 'open' }, 'WARNING: dynamic client registration is OPEN (registration.mode "open"): anyone who can reach /reg can register a client. Use "initial-access-token" unless that is what you want.');
+  }
   let current = build(keys);
 
   const idport: IdportApp = {

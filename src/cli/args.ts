@@ -23,6 +23,7 @@ const options = {
   audience: { type: 'string' },
   'token-format': { type: 'string' },
   ttl: { type: 'string' },
+  uses: { type: 'string' },
   'web-origin': { type: 'string', multiple: true },
   'first-party': { type: 'boolean' },
   'introspect-for': { type: 'string', multiple: true },

@@ -3,6 +3,7 @@ import { apis } from './commands/apis.js';
 import { clients } from './commands/clients.js';
 import { keys } from './commands/keys.js';
 import { migrate } from './commands/migrate.js';
+import { registration } from './commands/registration.js';
 import { upstreams } from './commands/upstreams.js';
 import { users } from './commands/users.js';
 import { openCliContext, UsageError } from './context.js';
@@ -24,7 +25,7 @@ export const usage = `usage: idport <command> [options]
               [--allow-impersonation]  (token exchanges without act, RFC 8693; needs token-exchange)
   clients update CLIENT_ID [--require-mfa | --no-require-mfa] [--require-par | --no-require-par]
                  [--require-dpop | --no-require-dpop] [--allow-impersonation | --no-allow-impersonation]
-  clients list | show CLIENT_ID | remove CLIENT_ID
+  clients list | show CLIENT_ID | remove CLIENT_ID   (list shows each client's origin: cli or registration)
   apis add --audience URI [--scope S …] [--name N] [--token-format jwt|opaque] [--ttl SECONDS]
   apis list | show AUDIENCE | remove AUDIENCE
   upstreams add --name N --client-id ID (--client-secret S | --client-secret-stdin)
@@ -38,12 +39,17 @@ export const usage = `usage: idport <command> [options]
   upstreams update ID [the options of add but --id and --preset]
   upstreams list | show ID | remove ID
   keys list | rotate [--cookies]
+  registration token create [--ttl DURATION] [--uses N]
+                                  an initial access token for dynamic client registration (RFC 7591),
+                                  printed once (--ttl: 3600, 90s, 30m, 12h, 7d; default 24h; --uses:
+                                  how many registrations it allows, default any number)
+  registration token list | revoke ID
   migrate                         apply SQLite migrations / create MongoDB indexes (start-up does it too)
 
 Every command takes --json (prints exactly one JSON object). The CLI uses the server's
 configuration (IDPORT_CONFIG, DATABASE_URL …) and works while it runs.`;
 
-const nouns = { users, clients, apis, upstreams, keys, migrate } as const;
+const nouns = { users, clients, apis, upstreams, keys, registration, migrate } as const;
 
 export async function runCli(argv: string[]): Promise<number> {
   const [noun, ...tail] = argv;

@@ -21,7 +21,7 @@ export const deviceCodeGrant = 'urn:ietf:params:oauth:grant-type:device_code';
 /** RFC 8693 token exchange (src/provider/token-exchange.ts) */
 export const tokenExchangeGrant = 'urn:ietf:params:oauth:grant-type:token-exchange';
 export const supportedGrantTypes: readonly string[] = ['authorization_code', 'refresh_token', 'client_credentials', deviceCodeGrant, tokenExchangeGrant];
-const authMethods = new Set(['client_secret_basic', 'client_secret_post', 'none']);
+const authMethods = new Set(['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none']);
 const scopeToken = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 
 type Metadata = Record<string, unknown>;
@@ -83,6 +83,8 @@ function checkGrants(metadata: Metadata): string | undefined {
   const method = metadata.token_endpoint_auth_method ?? 'client_secret_basic';
   if (!authMethods.has(String(method))) return `token_endpoint_auth_method ${String(method)} is not supported`;
   if (method === 'none' && metadata.client_secret !== undefined) return 'a public client (token_endpoint_auth_method none) has no client_secret';
+  // private_key_jwt (RFC 7523): the client proves itself with a key of its registered JWKS
+  if (method === 'private_key_jwt') return metadata.jwks !== undefined || metadata.jwks_uri !== undefined ? undefined : 'private_key_jwt needs jwks or jwks_uri';
   if (method !== 'none' && (typeof metadata.client_secret !== 'string' || metadata.client_secret.length < 32)) {
     return 'a confidential client needs a client_secret of at least 32 characters';
   }

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { ApiRegistry } from '../apis/api-registry.js';
 import type { ClientMetadata, ClientStore } from '../storage/types.js';
 import { checkClientMetadata } from './client-policy.js';
+import { clientOrigin, originKey } from './registered-clients.js';
 
 /** A registration the client policy (or the API registry) refuses; the message says why, for people. */
 export class ClientInputError extends Error {
@@ -17,10 +18,11 @@ export const newClientId = (): string => {
 
 export const newClientSecret = (): string => randomBytes(32).toString('base64url');
 
-/** What lists and reads show: never the secret. */
+/** What lists and reads show: never the secret; how the client came (`origin`: cli, or registration by itself). */
 export const clientSummary = (c: ClientMetadata) => {
   const { client_secret: secret, ...rest } = c;
-  return { ...rest, public: c.token_endpoint_auth_method === 'none', has_secret: typeof secret === 'string' };
+  delete rest[originKey];
+  return { ...rest, public: c.token_endpoint_auth_method === 'none', has_secret: typeof secret === 'string', origin: clientOrigin(c) };
 };
 
 /**

@@ -28,6 +28,7 @@ export const envKeys: Record<string, { key: string; type: 'string' | 'int' | 'bo
   WORKERS: { key: 'workers', type: 'intOrAuto' },
   METRICS_PORT: { key: 'metrics.port', type: 'int' },
   SMTP_URL: { key: 'email.smtpUrl', type: 'string' },
+  REGISTRATION_MODE: { key: 'registration.mode', type: 'string' },
 };
 
 function readJson(path: string): Raw {

@@ -244,6 +244,25 @@ export const configSchema = z
       .strict()
       .prefault({}),
     branding: brandingSchema.prefault({}),
+    registration: z
+      .object({
+        mode: z
+          .enum(['off', 'initial-access-token', 'open'])
+          .default('off')
+          .describe('dynamic client registration (RFC 7591/7592 at /reg): off, initial-access-token (a token from `idport registration token create`), or open (anyone may register; warned about at start)'),
+        requestsPerIpPerMinute: z
+          .number()
+          .int()
+          .positive()
+          .default(20)
+          .describe('requests to /reg (register, read, update, delete) from one address (IPv6: one /64) per minute'),
+        pkceOptional: z
+          .boolean()
+          .default(false)
+          .describe('confidential clients that register without require_pkce may skip PKCE, as the OpenID dynamic certification plan needs (public clients always use PKCE)'),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict();
 

@@ -1,5 +1,6 @@
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 
+import { storeRegisteredClient } from '../clients/registered-clients.js';
 import type { Store } from '../storage/types.js';
 import { withSessionInfo } from './session-info.js';
 
@@ -19,6 +20,11 @@ function rethrowOutage(err: unknown): never {
 type AdapterMethod = (...args: unknown[]) => Promise<unknown>;
 
 type Observe = (model: string, op: string, seconds: number) => void;
+
+/** How dynamically registered clients are stored (see storeRegisteredClient). */
+interface RegistrationOptions {
+  pkceOptional?: boolean;
+}
 
 /**
  * Times every adapter call and turns store outages into 503s. One `.then` rather than an async
@@ -52,9 +58,10 @@ const instrument = (model: string, adapter: Adapter, observe?: Observe): Adapter
     ]),
   ) as unknown as Adapter;
 
-function clientAdapter(store: Store): Adapter {
+function clientAdapter(store: Store, registration: RegistrationOptions): Adapter {
   return {
-    upsert: async (_id, payload) => store.clients.upsert(payload as AdapterPayload & { client_id: string }),
+    // oidc-provider writes clients only for dynamic registration (RFC 7591/7592)
+    upsert: async (_id, payload) => storeRegisteredClient(store.clients, payload as AdapterPayload & { client_id: string }, registration),
     find: (id) => store.clients.find(id) as Promise<AdapterPayload | undefined>,
     findByUid: async () => undefined,
     findByUserCode: async () => undefined,
@@ -89,6 +96,6 @@ function modelAdapter(store: Store, name: string): Adapter {
  * gets invalid_grant and the grant is revoked, as for any reuse. Store outages become 503s, and
  * every call is timed for the store-latency metric.
  */
-export function createAdapterFactory(store: Store, observe?: Observe) {
-  return (name: string): Adapter => instrument(name, name === 'Client' ? clientAdapter(store) : modelAdapter(store, name), observe);
+export function createAdapterFactory(store: Store, observe?: Observe, registration: RegistrationOptions = {}) {
+  return (name: string): Adapter => instrument(name, name === 'Client' ? clientAdapter(store, registration) : modelAdapter(store, name), observe);
 }

@@ -18,6 +18,7 @@ import { createDeviceFlow } from './device-flow.js';
 import { createLogout } from './logout.js';
 import { uiLocalesOf } from './page-inputs.js';
 import { mfaInteractionPolicy } from './mfa-policy.js';
+import { clientFetch, registrationFeatures } from './registration.js';
 import { createResourceIndicators, refuseScopelessApiTokens } from './resources.js';
 import { createTtls } from './ttl.js';
 import { exchangeClaims, registerTokenExchange } from './token-exchange.js';
@@ -70,7 +71,7 @@ export function createProvider({ config, store, accounts, consents, apis, keys, 
   const resourceIndicators = createResourceIndicators(apis);
 
   const configuration: Configuration = {
-    adapter: createAdapterFactory(store, onStoreOperation) as unknown as Configuration['adapter'],
+    adapter: createAdapterFactory(store, onStoreOperation, { pkceOptional: config.registration.pkceOptional }) as unknown as Configuration['adapter'],
     findAccount: accounts.findAccount,
     jwks: keys.jwks as Configuration['jwks'],
     cookies: {
@@ -105,6 +106,7 @@ export function createProvider({ config, store, accounts, consents, apis, keys, 
     // issued without one is refused (no downgrade).
     pkce: { required: (_ctx, client) => client.clientAuthMethod === 'none' || clientValue(client, 'require_pkce') !== false },
     extraClientMetadata: extraClientMetadata({ production: config.issuer.startsWith('https:') }),
+    fetch: clientFetch(config.issuer.startsWith('https:')),
     clientBasedCORS: cors,
     // One grant per sign-in (browser session and client): revoking one device's token, replaying a
     // code or reusing a refresh token there never touches another device's sign-in. What the user
@@ -139,6 +141,8 @@ export function createProvider({ config, store, accounts, consents, apis, keys, 
       // --require-dpop); DPoP nonces come from a secret every node derives alike from the store.
       pushedAuthorizationRequests: { enabled: true },
       dPoP: { enabled: true, nonceSecret: dpopNonceSecret(keys.cookieKeys) },
+      // RFC 7591/7592, when registration.mode is not off (see registration.ts)
+      ...registrationFeatures(config.registration.mode),
     },
     ttl: createTtls(config.ttl),
     rotateRefreshToken(ctx) {

@@ -92,6 +92,39 @@ export interface ClientStore {
   remove(clientId: string): Promise<boolean>;
 }
 
+/**
+ * An initial access token for dynamic client registration (RFC 7591 §3): `idport registration
+ * token create` mints one and prints it once; the store keeps only its hash.
+ */
+export interface RegistrationTokenRecord {
+  /** public handle, for `registration token list` and `revoke` (never the token) */
+  id: string;
+  /** SHA-256 of the token, base64url */
+  hash: string;
+  /** registrations it allows; null = any number until it expires */
+  maxUses: number | null;
+  /** registrations made with it so far */
+  used: number;
+  createdAt: number;
+  expiresAt: number;
+}
+
+export interface RegistrationTokenStore {
+  /** DuplicateError('id') or DuplicateError('hash') when either is stored already. */
+  create(token: Omit<RegistrationTokenRecord, 'used' | 'createdAt'>): Promise<void>;
+  /** Live (unexpired) tokens, oldest first; used-up ones too, until they expire. */
+  list(): Promise<RegistrationTokenRecord[]>;
+  revoke(id: string): Promise<boolean>;
+  /**
+   * Takes one use of the live token with this hash, atomically across processes and nodes: of
+   * parallel callers on a token with n uses left, exactly n win. Resolves the record as it is
+   * after the use, or undefined (unknown, expired, revoked or used up).
+   */
+  use(hash: string): Promise<RegistrationTokenRecord | undefined>;
+  /** Gives one use back (the registration it was taken for failed). Nothing when the token is gone or unused. */
+  giveBack(id: string): Promise<void>;
+}
+
 /** An API (resource server) clients may ask access tokens for, by its audience (RFC 8707). */
 export interface ApiRecord {
   audience: string;
@@ -321,6 +354,7 @@ export interface Store {
   readonly factors: FactorStore;
   readonly upstreams: UpstreamStore;
   readonly upstreamLinks: UpstreamLinkStore;
+  readonly registrationTokens: RegistrationTokenStore;
   /** Deletes expired rows; returns how many. */
   sweep(): Promise<number>;
   /** Cheap liveness check of the backing database. */

@@ -50,6 +50,19 @@ describe('sqlite across processes (what several nodes on one file do)', () => {
     expect(wins).toEqual(Array.from({ length: 20 }, (_, i) => i));
   });
 
+  test('processes registering with one initial access token at once take exactly its uses', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const db = join(dir, 'idport.db');
+    const store = openSqliteStore({ path: db });
+    await store.registrationTokens.create({ id: 'iat', hash: 'hash-iat', maxUses: 5, expiresAt: Date.now() + 60_000 });
+    await store.close();
+
+    const race = `let wins = 0; for (let i = 0; i < 5; i++) if (await store.registrationTokens.use('hash-iat')) wins++; console.log(wins);`;
+    const results = await Promise.all([inProcess(db, race), inProcess(db, race), inProcess(db, race)]);
+    expect(results.map(Number).reduce((a, b) => a + b, 0)).toBe(5);
+  });
+
   test('processes bootstrapping keys at once end with one key set', async () => {
     const dir = tempDir();
     dirs.push(dir);

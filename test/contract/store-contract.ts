@@ -415,6 +415,69 @@ export function runStoreContract(adapterName: string, open: OpenStore) {
       });
     });
 
+    describe('registration tokens', () => {
+      const mint = (id: string, maxUses: number | null, ttlSeconds = 60) =>
+        store.registrationTokens.create({ id, hash: `hash-${id}`, maxUses, expiresAt: clock.ms + ttlSeconds * 1000 });
+
+      test('create, list (oldest first), use counts, revoke', async () => {
+        await mint('t1', 2);
+        clock.advance(1);
+        await mint('t2', null);
+        expect(await store.registrationTokens.list()).toEqual([
+          { id: 't1', hash: 'hash-t1', maxUses: 2, used: 0, createdAt: clock.ms - 1000, expiresAt: clock.ms + 59_000 },
+          { id: 't2', hash: 'hash-t2', maxUses: null, used: 0, createdAt: clock.ms, expiresAt: clock.ms + 60_000 },
+        ]);
+        expect(await store.registrationTokens.use('hash-t1')).toMatchObject({ id: 't1', used: 1 });
+        expect(await store.registrationTokens.use('hash-t1')).toMatchObject({ id: 't1', used: 2 });
+        expect(await store.registrationTokens.use('hash-t1')).toBeUndefined();
+        // unlimited: any number of uses until it expires
+        for (let i = 1; i <= 5; i += 1) expect(await store.registrationTokens.use('hash-t2')).toMatchObject({ used: i });
+        expect(await store.registrationTokens.use('hash-unknown')).toBeUndefined();
+        expect(await store.registrationTokens.revoke('t2')).toBe(true);
+        expect(await store.registrationTokens.revoke('t2')).toBe(false);
+        expect(await store.registrationTokens.use('hash-t2')).toBeUndefined();
+        expect((await store.registrationTokens.list()).map((t) => t.id)).toEqual(['t1']);
+      });
+
+      test('an id or a hash is stored once', async () => {
+        await mint('t1', 1);
+        await expect(store.registrationTokens.create({ id: 't1', hash: 'other', maxUses: 1, expiresAt: clock.ms + 1000 })).rejects.toMatchObject({ code: 'ERR_DUPLICATE', field: 'id' });
+        await expect(store.registrationTokens.create({ id: 't9', hash: 'hash-t1', maxUses: 1, expiresAt: clock.ms + 1000 })).rejects.toMatchObject({ code: 'ERR_DUPLICATE', field: 'hash' });
+      });
+
+      test('an expired token is neither listed nor usable, and sweep removes it', async () => {
+        await mint('old', null, 10);
+        clock.advance(9);
+        expect(await store.registrationTokens.use('hash-old')).toMatchObject({ used: 1 });
+        clock.advance(1);
+        expect(await store.registrationTokens.use('hash-old')).toBeUndefined();
+        expect(await store.registrationTokens.list()).toEqual([]);
+        await store.sweep();
+        expect(await store.registrationTokens.revoke('old')).toBe(false);
+      });
+
+      test('use is atomic: of parallel uses of a 3-use token exactly 3 win; a use given back can be taken again', async () => {
+        await mint('hot', 3);
+        const results = await Promise.all(Array.from({ length: 20 }, () => store.registrationTokens.use('hash-hot')));
+        expect(results.filter(Boolean)).toHaveLength(3);
+        expect(results.filter(Boolean).map((r) => r!.used).sort()).toEqual([1, 2, 3]);
+        await store.registrationTokens.giveBack('hot');
+        expect(await store.registrationTokens.use('hash-hot')).toMatchObject({ used: 3 });
+        expect(await store.registrationTokens.use('hash-hot')).toBeUndefined();
+        // giving back never goes below zero, and a token that is gone is no error
+        await mint('fresh', 1);
+        await store.registrationTokens.giveBack('fresh');
+        expect(await store.registrationTokens.list()).toEqual(expect.arrayContaining([expect.objectContaining({ id: 'fresh', used: 0 })]));
+        await store.registrationTokens.giveBack('never-there');
+      });
+
+      test('lookups by values no store holds find nothing', async () => {
+        expect(await store.registrationTokens.use('h'.repeat(1025))).toBeUndefined();
+        expect(await store.registrationTokens.revoke('i'.repeat(1025))).toBe(false);
+        await expect(store.registrationTokens.giveBack('i'.repeat(1025))).resolves.toBeUndefined();
+      });
+    });
+
     describe('factors', () => {
       const passkey = (id: string, accountId: string) => ({
         id,
@@ -702,6 +765,8 @@ export function runStoreContract(adapterName: string, open: OpenStore) {
           ['upstreams.find', () => store.upstreams.find('u')],
           ['upstreamLinks.find', () => store.upstreamLinks.find('u', 's')],
           ['upstreamLinks.link', () => store.upstreamLinks.link('u', 's', 'a')],
+          ['registrationTokens.use', () => store.registrationTokens.use('h')],
+          ['registrationTokens.create', () => store.registrationTokens.create({ id: 'r', hash: 'h', maxUses: 1, expiresAt: clock.ms + 1000 })],
           ['sweep', () => store.sweep()],
           ['ping', () => store.ping()],
         ];

@@ -6,6 +6,7 @@
 import { parseCliArgs } from '../../src/cli/args.js';
 import { clientFromArgs } from '../../src/cli/commands/clients.js';
 import { checkClientMetadata } from '../../src/clients/client-policy.js';
+import { checkRegistration, operatorOnlyProperties } from '../../src/clients/registration-policy.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 let server: TestServer;
@@ -79,5 +80,56 @@ describe('what the policy refuses, the provider refuses too', () => {
     expect(fromCli('--name', 'S', '--grant-type', 'urn:ietf:params:oauth:grant-type:token-exchange', '--allow-impersonation').allow_impersonation).toBe(true);
     expect(() => fromCli('--name', 'S', '--grant-type', 'token-exchange', '--public')).toThrow(/cannot use token exchange/);
     expect(() => fromCli('--name', 'S', '--redirect-uri', 'http://127.0.0.1:8080/cb', '--allow-impersonation')).toThrow(/--allow-impersonation needs --grant-type token-exchange/);
+  });
+});
+
+describe('private_key_jwt (RFC 7523): the client proves itself with a key of its registered JWKS', () => {
+  const jwks = { keys: [{ kty: 'EC', crv: 'P-256', x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU', y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0', use: 'sig', kid: 'k1' }] };
+  const keyClient = () => {
+    const metadata: Record<string, unknown> = { ...fromCli('--name', 'A', '--redirect-uri', 'http://127.0.0.1:8080/cb'), token_endpoint_auth_method: 'private_key_jwt' };
+    delete metadata.client_secret;
+    return metadata as ReturnType<typeof fromCli>;
+  };
+
+  test('with jwks (or jwks_uri) and no secret: the policy and the provider accept it', async () => {
+    const metadata = { ...keyClient(), jwks };
+    expect(checkClientMetadata(metadata, { production: false })).toBeUndefined();
+    expect(await providerAccepts(metadata)).toBe(true);
+    expect(checkClientMetadata({ ...keyClient(), jwks_uri: 'https://a.example/jwks.json' }, { production: true })).toBeUndefined();
+  });
+
+  test('without keys: refused by both', async () => {
+    expect(checkClientMetadata(keyClient(), { production: false })).toMatch(/private_key_jwt needs jwks or jwks_uri/);
+    expect(await providerAccepts(keyClient())).not.toBe(true);
+  });
+});
+
+describe('what a client registering itself may not do (registration-policy.ts)', () => {
+  const web = () => ({ ...fromCli('--name', 'A', '--redirect-uri', 'https://a.example/cb') });
+
+  test.each(operatorOnlyProperties.map((key) => [key]))('%s: operator only', (key) => {
+    const value = { first_party: true, require_mfa: true, api_scopes: ['read'], introspect_for: ['https://api'], default_audience: 'https://api', web_origins: ['https://a.example'] }[key as string];
+    const metadata = { ...web(), [key]: value };
+    // the CLI (the operator) may set it; the client itself may not, but may repeat what the operator set
+    expect(checkClientMetadata(metadata, { production: true })).toBeUndefined();
+    expect(checkRegistration(metadata, { production: true })).toMatch(new RegExp(`^${key} is granted by the operator only`));
+    expect(checkRegistration(metadata, { production: true, current: { [key]: value } })).toBeUndefined();
+  });
+
+  test('require_pkce stays the client\'s own choice (confidential clients only)', () => {
+    expect(checkRegistration({ ...web(), require_pkce: false }, { production: true })).toBeUndefined();
+  });
+
+  test('URIs the server fetches: jwks_uri https in production, no sector_identifier_uri', () => {
+    const keyed = { ...web(), client_secret: undefined, token_endpoint_auth_method: 'private_key_jwt' };
+    expect(checkRegistration({ ...keyed, jwks_uri: 'http://10.0.0.1/jwks' }, { production: true })).toMatch(/jwks_uri must be an https URI/);
+    expect(checkRegistration({ ...keyed, jwks_uri: 'http://127.0.0.1:9000/jwks' }, { production: false })).toBeUndefined();
+    expect(checkRegistration({ ...web(), backchannel_logout_uri: 'http://10.0.0.1/logout' }, { production: true })).toMatch(/backchannel_logout_uri must be an https URI/);
+    expect(checkRegistration({ ...web(), sector_identifier_uri: 'https://a.example/sector.json' }, { production: false })).toMatch(/sector_identifier_uri is not supported/);
+  });
+
+  test('and everything the client policy refuses', () => {
+    expect(checkRegistration({ ...web(), scope: 'openid read:things' }, { production: true })).toMatch(/scope may only hold OpenID scopes/);
+    expect(checkRegistration({ ...web(), redirect_uris: ['http://a.example/cb'] }, { production: true })).toMatch(/must use https/);
   });
 });

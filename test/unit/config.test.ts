@@ -263,6 +263,15 @@ describe('branding', () => {
     }
   });
 
+  test('registration.mode is off by default; a bad value names registration.mode (and REGISTRATION_MODE)', () => {
+    expect(loadConfig({}).registration).toEqual({ mode: 'off', requestsPerIpPerMinute: 20, pkceOptional: false });
+    expect(loadConfig({ REGISTRATION_MODE: 'open' }).registration.mode).toBe('open');
+    expect(loadConfig({}, { registration: { mode: 'initial-access-token' } }).registration.mode).toBe('initial-access-token');
+    expect(configError({}, { registration: { mode: 'anyone' } }).message).toMatch(/registration\.mode: .*"off"/);
+    expect(configError({ REGISTRATION_MODE: 'on' }).message).toMatch(/registration\.mode \(env REGISTRATION_MODE\)/);
+    expect(configError({}, { registration: { requestsPerIpPerMinute: 0 } }).message).toMatch(/registration\.requestsPerIpPerMinute/);
+  });
+
   test('productName moved under branding: the old top-level key is refused by name', () => {
     expect(configError({}, { productName: 'Acme ID' }).message).toMatch(/\bproductName: unknown key/);
   });

@@ -46,6 +46,7 @@ export const Client = z
     client_name: z.string().optional(),
     public: z.boolean(),
     has_secret: z.boolean(),
+    origin: z.enum(['cli', 'registration']).describe('made by an operator (CLI or this API), or registered by the client itself (RFC 7591)'),
     grant_types: z.array(z.string()).optional(),
     redirect_uris: z.array(z.string()).optional(),
   })

@@ -5,6 +5,7 @@ import type { Args } from '../args.js';
 import { UsageError, type CliContext } from '../context.js';
 import { print, table } from '../output.js';
 import { isOrigin } from '../../clients/redirect-policy.js';
+import { clientSummary } from '../../clients/client-service.js';
 import { supportedScopes } from '../../provider/claims.js';
 
 const deviceCode = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -85,10 +86,7 @@ const toggles: [string, string, string, string][] = [
 ];
 
 /** What `list` and `show` print: never the secret. */
-const summary = (c: ClientMetadata) => {
-  const { client_secret: secret, ...rest } = c;
-  return { ...rest, public: c.token_endpoint_auth_method === 'none', has_secret: typeof secret === 'string' };
-};
+const summary = clientSummary;
 
 export async function clients(ctx: CliContext, verb: string | undefined, args: Args): Promise<void> {
   const json = args.flag('json');
@@ -145,7 +143,7 @@ export async function clients(ctx: CliContext, verb: string | undefined, args: A
     case 'list': {
       const all = (await ctx.store.clients.list()).map(summary);
       const rows = all.map((c) => ({ ...c, grant_types: ((c as ClientMetadata).grant_types as string[]).join(',') }));
-      return print({ clients: all }, json, () => table(rows, ['client_id', 'client_name', 'grant_types', 'public']));
+      return print({ clients: all }, json, () => table(rows, ['client_id', 'client_name', 'grant_types', 'public', 'origin']));
     }
     case 'show': {
       const id = args.positional[0];

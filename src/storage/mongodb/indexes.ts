@@ -51,6 +51,8 @@ export function indexDefs(): IndexDef[] {
     { collection: 'recovery_codes', key: { accountId: 1, hash: 1 }, options: { name: 'accountHash', unique: true } },
     { collection: 'upstream_links', key: { accountId: 1, createdAt: 1 }, options: { name: 'accountCreated' } },
     { collection: 'upstream_links', key: { '_id.upstreamId': 1 }, options: { name: 'upstream' } },
+    { collection: 'registration_tokens', key: { hash: 1 }, options: { name: 'hash', unique: true } },
+    { collection: 'registration_tokens', key: { expiresAt: 1 }, options: { name: 'ttl', expireAfterSeconds: 0 } },
   );
   return defs;
 }

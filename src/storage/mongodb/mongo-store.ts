@@ -13,6 +13,7 @@ import { createMongoFactors } from './factors.js';
 import { backfillAccountIds, ensureIndexes } from './indexes.js';
 import { createMongoKeys } from './keys.js';
 import { createMongoOidcRecords } from './oidc-records.js';
+import { createMongoRegistrationTokens } from './registration-tokens.js';
 import { createMongoUpstreamLinks, createMongoUpstreams } from './upstreams.js';
 
 export interface MongoOptions extends MongoSettings {
@@ -64,6 +65,7 @@ export async function openMongoStore({ url, now = Date.now, ...settings }: Mongo
     factors: mapOutages(createMongoFactors(db, now)),
     upstreams: mapOutages(createMongoUpstreams(db, now)),
     upstreamLinks: mapOutages(createMongoUpstreamLinks(db, now)),
+    registrationTokens: mapOutages(createMongoRegistrationTokens(db, now)),
     // The TTL monitor deletes expired documents; nothing to sweep by hand.
     async sweep() {
       return 0;

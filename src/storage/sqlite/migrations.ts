@@ -191,6 +191,18 @@ const migrations: string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX upstream_links_account ON upstream_links (account_id, created_at);
   `,
+  // Initial access tokens for dynamic client registration (only their hashes).
+  `
+  CREATE TABLE registration_tokens (
+    id         TEXT PRIMARY KEY,
+    hash       TEXT NOT NULL UNIQUE,
+    max_uses   INTEGER,
+    used       INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX registration_tokens_expiry ON registration_tokens (expires_at);
+  `,
 ];
 
 /** Applies the migrations not applied yet, up to `target` (all by default; tests stop earlier). */

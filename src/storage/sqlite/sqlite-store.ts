@@ -13,6 +13,7 @@ import { createSqliteKeys } from './keys.js';
 import { migrate } from './migrations.js';
 import { mapOutages } from './outage.js';
 import { createOidcRecords } from './oidc-records.js';
+import { createSqliteRegistrationTokens } from './registration-tokens.js';
 import { createTurnBatch } from './turn-batch.js';
 import { createSqliteUpstreamLinks, createSqliteUpstreams } from './upstreams.js';
 
@@ -41,6 +42,7 @@ export function openSqliteStore({ path, now = Date.now }: SqliteOptions): Store 
   const records = createOidcRecords(db, now, read);
   const ping = db.prepare('SELECT 1');
   const sweepCounters = db.prepare('DELETE FROM counters WHERE expires_at <= ?');
+  const sweepRegistrationTokens = db.prepare('DELETE FROM registration_tokens WHERE expires_at <= ?');
 
   // Outages surface as StoreUnavailableError: lookups through the turn batches map their own.
   return mapOutages({
@@ -55,8 +57,9 @@ export function openSqliteStore({ path, now = Date.now }: SqliteOptions): Store 
     factors: mapOutages(createSqliteFactors(db, now)),
     upstreams: mapOutages(createSqliteUpstreams(db, now)),
     upstreamLinks: mapOutages(createSqliteUpstreamLinks(db, now)),
+    registrationTokens: mapOutages(createSqliteRegistrationTokens(db, now)),
     async sweep() {
-      return records.sweep() + sweepCounters.run(now()).changes;
+      return records.sweep() + sweepCounters.run(now()).changes + sweepRegistrationTokens.run(now()).changes;
     },
     async ping() {
       ping.get();
