@@ -105,15 +105,24 @@ describe('private_key_jwt (RFC 7523): the client proves itself with a key of its
 });
 
 describe('what a client registering itself may not do (registration-policy.ts)', () => {
+  test('the token-exchange grant: operator only, though an update may keep what the operator gave', () => {
+    const exchange = { ...fromCli('--name', 'S', '--grant-type', 'token-exchange') };
+    expect(checkClientMetadata(exchange, { production: true })).toBeUndefined();
+    expect(checkRegistration(exchange, { production: true })).toMatch(/token-exchange grant is granted by the operator only/);
+    expect(checkRegistration(exchange, { production: true, current: { grant_types: exchange.grant_types } })).toBeUndefined();
+  });
+
   const web = () => ({ ...fromCli('--name', 'A', '--redirect-uri', 'https://a.example/cb') });
 
   test.each(operatorOnlyProperties.map((key) => [key]))('%s: operator only', (key) => {
-    const value = { first_party: true, require_mfa: true, api_scopes: ['read'], introspect_for: ['https://api'], default_audience: 'https://api', web_origins: ['https://a.example'] }[key as string];
-    const metadata = { ...web(), [key]: value };
+    const value = { first_party: true, require_mfa: true, api_scopes: ['read'], introspect_for: ['https://api'], default_audience: 'https://api', web_origins: ['https://a.example'], allow_impersonation: true }[key as string];
+    // allow_impersonation goes with the token-exchange grant, which the operator grants too
+    const grants = key === 'allow_impersonation' ? { grant_types: ['authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:token-exchange'] } : {};
+    const metadata = { ...web(), ...grants, [key]: value };
     // the CLI (the operator) may set it; the client itself may not, but may repeat what the operator set
     expect(checkClientMetadata(metadata, { production: true })).toBeUndefined();
     expect(checkRegistration(metadata, { production: true })).toMatch(new RegExp(`^${key} is granted by the operator only`));
-    expect(checkRegistration(metadata, { production: true, current: { [key]: value } })).toBeUndefined();
+    expect(checkRegistration(metadata, { production: true, current: { ...grants, [key]: value } })).toBeUndefined();
   });
 
   test('require_pkce stays the client\'s own choice (confidential clients only)', () => {
