@@ -46,6 +46,12 @@ export function createMetrics() {
       labelNames: ['kind'],
       registers: [registry],
     }),
+    backchannelLogouts: new Counter({
+      name: 'idport_backchannel_logout_deliveries_total',
+      help: 'back-channel logout tokens by final outcome: delivered (2xx), failed (refused: another 3xx/4xx, or the client lost its URI), gave_up (no 2xx within backchannelLogout.retryForSeconds, queue full, or shutdown)',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
     store: new Histogram({ name: 'idport_store_operation_duration_seconds', help: 'store operation latency', labelNames: ['model', 'op'], buckets, registers: [registry] }),
   };
 }
