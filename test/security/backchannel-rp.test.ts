@@ -4,7 +4,7 @@
  * exactly what idport sends this app — other key, other audience, a nonce, no event, replayed,
  * expired, unsigned, no subject — gets 400 with an OAuth error body, and no session ends.
  */
-import { generateKeyPair, importJWK, SignJWT, type JWK, type JWTPayload } from 'jose';
+import { generateKeyPair, importJWK, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
 
 import { start as startApp, type AppSession, type RunningApp } from '../../examples/rp-web/server.mjs';
 import { loadKeySet } from '../../src/keys/key-manager.js';
