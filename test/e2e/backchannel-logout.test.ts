@@ -12,12 +12,15 @@ import type { ConfigInput } from '../../src/config/schema.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { addClient, addUser, alice, discover, loginAndRedeem } from '../helpers/flow.js';
 import { startLogoutReceiver, type LogoutDelivery, type LogoutReceiver, type ReceiverBehaviour } from '../helpers/logout-receiver.js';
-import { firefoxOnWindows, NamedBrowser, signInToAccount } from '../helpers/self-service.js';
+import { resetLink, startMailbox, type Mailbox } from '../helpers/mailbox.js';
+import { firefoxOnWindows, NamedBrowser, openForgot, requestReset, signInToAccount, useResetLink } from '../helpers/self-service.js';
 import { tempDir } from '../helpers/server.js';
 import { UserAgent } from '../helpers/user-agent.js';
 
 const event = 'http://schemas.openid.net/event/backchannel-logout';
 const bob = { username: 'bob', password: 'a long passphrase for bob', email: 'bob@example.com', name: 'Bob' };
+const carol = { username: 'carol', password: 'a long passphrase for carol', email: 'carol@example.com', name: 'Carol' };
+const dave = { username: 'dave', password: 'a long passphrase for dave', email: 'dave@example.com', name: 'Dave' };
 /** short so the retry tests are quick: 0.5 s per attempt, retries 50 ms, 100 ms, 200 ms … for 2 s */
 const timing = { attemptTimeoutMs: 500, firstRetryMs: 50, retryForSeconds: 2 };
 
@@ -54,6 +57,7 @@ async function startIdport(overrides: Partial<ConfigInput> = {}): Promise<Starte
 
 let idp: Started;
 let url: string;
+let mailbox: Mailbox;
 const receivers: LogoutReceiver[] = [];
 let aliceId: string;
 let bobId: string;
@@ -138,7 +142,8 @@ const finalOutcome = (clientId: string) => () => idp.audits('backchannel_logout'
 const quietFor = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 beforeAll(async () => {
-  idp = await startIdport();
+  mailbox = await startMailbox();
+  idp = await startIdport({ email: { smtpUrl: mailbox.url } });
   url = idp.server.url;
   aliceId = (await addUser(idp.server.store)).id;
   bobId = (await addUser(idp.server.store, bob)).id;
@@ -146,6 +151,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await idp.server.close();
+  await mailbox.close();
   for (const r of receivers) await r.close();
 });
 
@@ -248,6 +254,28 @@ test('a password change on /account sends logout tokens to every client of every
   await quietFor(200);
   expect([rA.deliveries.length, rB.deliveries.length]).toEqual([1, 2]);
   await eventually(() => idp.audits('backchannel_logout').filter((e) => e.reason === 'credential_change' && e.actor === bobId).length === 3);
+});
+
+test('a new password set through a reset link, and deleting the account, tell the apps of the account\'s sessions', async () => {
+  const r = await receiver();
+  const a = await client('A4', r);
+  const carolId = (await addUser(idp.server.store, carol)).id;
+  const daveId = (await addUser(idp.server.store, dave)).id;
+  const carolIn = await signIn(a, new UserAgent(), carol);
+  const forgot = await openForgot(url);
+  expect((await requestReset(forgot, carol.email)).status).toBe(200);
+  expect((await useResetLink(resetLink(await mailbox.next(carol.email)), 'a brand new passphrase for carol')).status).toBe(200);
+  const [toCarol] = await r.waitFor(1);
+  expect(await logoutToken(toCarol!, a.id)).toMatchObject({ sub: carolId, sid: carolIn.claims.sid });
+
+  const daveUa = new UserAgent();
+  const daveIn = await signIn(a, daveUa, dave);
+  const { csrf } = await signInToAccount(url, dave, daveUa);
+  expect((await daveUa.postForm(`${url}/account/delete`, { csrf, current_password: dave.password })).status).toBe(200);
+  const [, toDave] = await r.waitFor(2);
+  expect(await logoutToken(toDave!, a.id)).toMatchObject({ sub: daveId, sid: daveIn.claims.sid });
+  await quietFor(200);
+  expect(r.deliveries).toHaveLength(2);
 });
 
 test('a client whose endpoint never answers does not hold up the sign-out page; it is retried, then given up and counted', async () => {
