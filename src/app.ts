@@ -47,6 +47,7 @@ import { createUpstreamSignIn } from './upstreams/upstream-sign-in.js';
 import { loadKeySet, type KeySet } from './keys/key-manager.js';
 import { sealedInPlaceMessage } from './keys/sealed-store.js';
 import { createBackchannelLogout, type BackchannelLogout } from './logout/backchannel-logout.js';
+import { providerTargets } from './logout/logout-targets.js';
 import { createPages } from './pages/create-pages.js';
 import { createProvider } from './provider/create-provider.js';
 import { createSelfServiceRouter } from './self-service/router.js';
@@ -87,7 +88,7 @@ export async function createApp({ config, store, logger, kek }: AppDeps): Promis
   // Logout tokens to the clients of every session that ends (src/logout/): end_session through the
   // provider, and sessions our own code ends (credential changes, /account's session list).
   const backchannel = createBackchannelLogout({
-    provider: () => current.provider,
+    target: providerTargets(() => current.provider),
     timing: config.backchannelLogout,
     audit,
     logger,

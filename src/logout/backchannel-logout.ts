@@ -1,10 +1,10 @@
-import type Provider from 'oidc-provider';
 import type { Logger } from 'pino';
 
 import type { Audit } from '../audit.js';
 import type { Config } from '../config/schema.js';
 import { createDeliveryQueue, type AttemptResult, type Outcome } from './delivery-queue.js';
-import { signLogoutToken, type LogoutSubject } from './logout-token.js';
+import type { LogoutSubject } from './logout-token.js';
+import type { FindTarget } from './logout-targets.js';
 import { clientsOfSession, type EndedSession } from './session-clients.js';
 
 /** Why a session ended, as the audit events say it. */
@@ -16,8 +16,8 @@ export interface LogoutJob extends LogoutSubject {
 }
 
 export interface BackchannelLogoutDeps {
-  /** the current provider (rebuilt when keys change): it signs each token with its keys */
-  provider: () => Provider;
+  /** each client's URI and signer, looked up again for every attempt (logout-targets.ts) */
+  target: FindTarget;
   timing: Config['backchannelLogout'];
   audit: Audit;
   logger: Logger;
@@ -39,13 +39,20 @@ const retryAfterMs = (value: string | null) => (value && /^\d{1,6}$/.test(value)
  * timeouts and connection errors are retried; any other answer (400: the client refused the token)
  * fails at once. Each final outcome is audited (client id, subject, attempts; never the token).
  */
-export function createBackchannelLogout({ provider, timing, audit, logger, onOutcome }: BackchannelLogoutDeps) {
+export function createBackchannelLogout({ target, timing, audit, logger, onOutcome }: BackchannelLogoutDeps) {
+  const counts: Record<Outcome, number> = { delivered: 0, failed: 0, gave_up: 0 };
+  const lookups = new Set<Promise<void>>();
+
   async function attempt(job: LogoutJob, signal: AbortSignal): Promise<AttemptResult> {
-    const current = provider();
-    const client = await current.Client.find(job.clientId);
-    if (!client?.backchannelLogoutUri) return { kind: 'refused', detail: 'client removed or has no backchannel_logout_uri' };
-    const token = await signLogoutToken(current, client, job);
-    const res = await fetch(client.backchannelLogoutUri, {
+    const found = await target(job.clientId);
+    if (!found) return { kind: 'refused', detail: 'client removed or has no backchannel_logout_uri' };
+    let token: string;
+    try {
+      token = await found.sign(job);
+    } catch (err) {
+      return { kind: 'refused', detail: `cannot sign: ${(err as Error).message}` };
+    }
+    const res = await fetch(found.uri, {
       method: 'POST',
       redirect: 'manual',
       headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', 'user-agent': 'idport back-channel logout' },
@@ -62,6 +69,7 @@ export function createBackchannelLogout({ provider, timing, audit, logger, onOut
     timing,
     attempt,
     onOutcome(job, outcome, { attempts, detail }) {
+      counts[outcome] += 1;
       onOutcome?.(outcome);
       audit('backchannel_logout', {
         outcome: outcome === 'delivered' ? 'success' : 'failure',
@@ -78,8 +86,7 @@ export function createBackchannelLogout({ provider, timing, audit, logger, onOut
   /** Queues a logout token for each client of the ended sessions that has a backchannel_logout_uri. */
   async function queueForSessions(accountId: string, sessions: EndedSession[], reason: LogoutReason) {
     for (const { clientId, sid } of sessions.flatMap(clientsOfSession)) {
-      const client = await provider().Client.find(clientId);
-      if (client?.backchannelLogoutUri) queue.add({ clientId, sub: accountId, sid, reason });
+      if (await target(clientId)) queue.add({ clientId, sub: accountId, sid, reason });
     }
   }
 
@@ -92,14 +99,34 @@ export function createBackchannelLogout({ provider, timing, audit, logger, onOut
      * clients and the deliveries run in the background.
      */
     sessionsEnded(accountId: string, sessions: EndedSession[], reason: LogoutReason): void {
-      queueForSessions(accountId, sessions, reason).catch((err: unknown) => logger.error({ err }, 'back-channel logout: could not queue logout tokens'));
+      const lookup = queueForSessions(accountId, sessions, reason)
+        .catch((err: unknown) => logger.error({ err }, 'back-channel logout: could not queue logout tokens'))
+        .finally(() => lookups.delete(lookup));
+      lookups.add(lookup);
     },
 
     get pending() {
       return queue.size;
     },
 
-    close: () => queue.close(),
+    /** Final outcomes so far, by outcome. */
+    outcomes: (): Readonly<Record<Outcome, number>> => ({ ...counts }),
+
+    /**
+     * For a short-lived process (the CLI): waits until every token is delivered or done with, at
+     * most `ms`, then closes (what still waits is given up); the outcomes so far.
+     */
+    async finish(ms: number): Promise<Record<Outcome, number>> {
+      await Promise.all([...lookups]);
+      await queue.idle(ms);
+      await queue.close();
+      return { ...counts };
+    },
+
+    close: async () => {
+      await Promise.all([...lookups]);
+      await queue.close();
+    },
   };
 }
 

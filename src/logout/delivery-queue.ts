@@ -50,11 +50,13 @@ interface Entry<J> {
 export function createDeliveryQueue<J>({ timing, attempt, onOutcome }: DeliveryQueueDeps<J>) {
   const pending = new Set<Entry<J>>();
   const inFlight = new Set<Promise<void>>();
+  const idleWaiters = new Set<() => void>();
   let closed = false;
 
   const finish = (entry: Entry<J>, outcome: Outcome, detail: string) => {
     pending.delete(entry);
     onOutcome(entry.job, outcome, { attempts: entry.attempts, detail });
+    if (!pending.size) for (const wake of idleWaiters) wake();
   };
 
   const later = (entry: Entry<J>, ms: number) => {
@@ -102,6 +104,20 @@ export function createDeliveryQueue<J>({ timing, attempt, onOutcome }: DeliveryQ
     /** Jobs not finished yet (waiting or in flight). */
     get size() {
       return pending.size;
+    },
+
+    /** Resolves when no job is left, or after `ms`. */
+    idle(ms: number): Promise<void> {
+      if (!pending.size) return Promise.resolve();
+      return new Promise((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          idleWaiters.delete(done);
+          resolve();
+        };
+        const timer = setTimeout(done, ms);
+        idleWaiters.add(done);
+      });
     },
 
     /** Stops: jobs waiting (for a first attempt or a retry) are given up; attempts in flight finish or time out. */

@@ -10,6 +10,7 @@ import pino from 'pino';
 import { loadConfig } from '../../src/config/load.js';
 import type { ConfigInput } from '../../src/config/schema.js';
 import { startServer, type RunningServer } from '../../src/server.js';
+import { cli, killChildren } from '../helpers/cli.js';
 import { addClient, addUser, alice, discover, loginAndRedeem } from '../helpers/flow.js';
 import { startLogoutReceiver, type LogoutDelivery, type LogoutReceiver, type ReceiverBehaviour } from '../helpers/logout-receiver.js';
 import { resetLink, startMailbox, type Mailbox } from '../helpers/mailbox.js';
@@ -26,6 +27,7 @@ const timing = { attemptTimeoutMs: 500, firstRetryMs: 50, retryForSeconds: 2 };
 
 interface Started {
   server: RunningServer;
+  databaseUrl: string;
   audits: (event: string) => Record<string, unknown>[];
   lines: Record<string, unknown>[];
 }
@@ -39,12 +41,13 @@ async function startIdport(overrides: Partial<ConfigInput> = {}): Promise<Starte
       done();
     },
   });
+  const databaseUrl = `sqlite:${tempDir()}/idport.db`;
   const config = loadConfig(
     {},
     {
       port: 0,
       host: '127.0.0.1',
-      databaseUrl: `sqlite:${tempDir()}/idport.db`,
+      databaseUrl,
       metrics: { onPublicPort: true },
       bruteForce: { loginsPerIpPerMinute: 10_000 },
       backchannelLogout: timing,
@@ -52,7 +55,7 @@ async function startIdport(overrides: Partial<ConfigInput> = {}): Promise<Starte
     },
   );
   const server = await startServer(config, { logger: pino({ level: 'info' }, sink) });
-  return { server, lines, audits: (name) => lines.filter((l) => l.kind === 'audit' && l.audit === name) };
+  return { server, databaseUrl, lines, audits: (name) => lines.filter((l) => l.kind === 'audit' && l.audit === name) };
 }
 
 let idp: Started;
@@ -150,6 +153,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  killChildren();
   await idp.server.close();
   await mailbox.close();
   for (const r of receivers) await r.close();
@@ -276,6 +280,31 @@ test('a new password set through a reset link, and deleting the account, tell th
   expect(await logoutToken(toDave!, a.id)).toMatchObject({ sub: daveId, sid: daveIn.claims.sid });
   await quietFor(200);
   expect(r.deliveries).toHaveLength(2);
+});
+
+test('the CLI (users set-password, users remove) sends the logout tokens itself, signed with the store\'s key, and says how they went', async () => {
+  const [ok, refusing] = [await receiver(), await receiver(() => 400)];
+  const [a, b] = [await client('A5', ok), await client('B5', refusing)];
+  const erin = { username: 'erin', password: 'a long passphrase for erin', email: 'erin@example.com', name: 'Erin' };
+  const erinId = (await addUser(idp.server.store, erin)).id;
+  const inA = await signIn(a, new UserAgent(), erin);
+  // The CLI reads the server's configuration: the same store and ISSUER.
+  const env = { ISSUER: url };
+  const set = await cli(idp.databaseUrl, ['users', 'set-password', 'erin', '--password-stdin', '--json'], 'another passphrase for erin', 20_000, { ...env, LOG_LEVEL: 'info' });
+  expect(set.code).toBe(0);
+  expect(JSON.parse(set.stdout)).toMatchObject({ updated: true, sessions_ended: 1, logout_tokens: { delivered: 1, failed: 0, gave_up: 0 } });
+  const [toA] = ok.deliveries;
+  expect(await logoutToken(toA!, a.id)).toMatchObject({ sub: erinId, sid: inA.claims.sid });
+  expect(set.stderr).toMatch(/"audit":"backchannel_logout".*"delivery":"delivered"/);
+  expect(set.stderr).not.toContain(toA!.token!.split('.')[2]);
+
+  await signIn(b, new UserAgent(), { ...erin, password: 'another passphrase for erin' });
+  const removed = await cli(idp.databaseUrl, ['users', 'remove', 'erin'], undefined, 20_000, env);
+  expect(removed.code).toBe(0);
+  expect(removed.stdout).toMatch(/logout tokens to apps: 0 delivered, 1 not delivered/);
+  expect(refusing.deliveries).toHaveLength(1);
+  await logoutToken(refusing.deliveries[0]!, b.id);
+  expect(ok.deliveries).toHaveLength(1);
 });
 
 test('a client whose endpoint never answers does not hold up the sign-out page; it is retried, then given up and counted', async () => {
