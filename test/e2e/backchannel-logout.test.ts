@@ -159,10 +159,13 @@ afterAll(async () => {
   for (const r of receivers) await r.close();
 });
 
-test('discovery says back-channel logout is supported, with sid', async () => {
+test('discovery says back-channel logout is supported, with sid; /metrics counts deliveries', async () => {
   const meta = (await (await fetch(`${url}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
   expect(meta.backchannel_logout_supported).toBe(true);
   expect(meta.backchannel_logout_session_supported).toBe(true);
+  // and /metrics has every outcome's series from the start
+  const text = await (await fetch(`${url}/metrics`)).text();
+  for (const outcome of ['delivered', 'failed', 'gave_up']) expect(text).toContain(`idport_backchannel_logout_deliveries_total{outcome="${outcome}"} 0\n`);
 });
 
 test("RP-initiated logout: a logout token to each client of the session with that client's own sid, none to others, and the page never waits", async () => {
