@@ -5,6 +5,7 @@
  */
 import { Writable } from 'node:stream';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
+import * as oidc from 'openid-client';
 import pino from 'pino';
 
 import { loadConfig } from '../../src/config/load.js';
@@ -308,6 +309,25 @@ test('the CLI (users set-password, users remove) sends the logout tokens itself,
   expect(refusing.deliveries).toHaveLength(1);
   await logoutToken(refusing.deliveries[0]!, b.id);
   expect(ok.deliveries).toHaveLength(1);
+});
+
+test('the admin API setting a password tells the apps of the user\'s sessions', async () => {
+  const r = await receiver();
+  const a = await client('A6', r);
+  const frank = { username: 'frank', password: 'a long passphrase for frank', email: 'frank@example.com', name: 'Frank' };
+  const frankId = (await addUser(idp.server.store, frank)).id;
+  const inA = await signIn(a, new UserAgent(), frank);
+  const secret = 'a-very-long-client-secret-for-admin-tests-0123456789';
+  const admin = await addClient(idp.server.store, { client_secret: secret, grant_types: ['client_credentials'], response_types: [], redirect_uris: [], post_logout_redirect_uris: [], api_scopes: ['admin:users:write'] });
+  const { access_token: token } = await oidc.clientCredentialsGrant(await discover(url, admin.client_id, secret), { resource: `${url}/admin`, scope: 'admin:users:write' });
+  const res = await fetch(`${url}/admin/v1/users/${frankId}/password`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ password: 'a brand new passphrase for frank' }),
+  });
+  expect(res.status).toBe(200);
+  const [toA] = await r.waitFor(1);
+  expect(await logoutToken(toA!, a.id)).toMatchObject({ sub: frankId, sid: inA.claims.sid });
 });
 
 test('a client whose endpoint never answers does not hold up the sign-out page; it is retried, then given up and counted', async () => {
