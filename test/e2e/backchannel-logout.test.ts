@@ -100,7 +100,7 @@ async function signOut(ua: UserAgent, idToken: string) {
   const ms = performance.now() - began;
   expect(res.status).toBe(303);
   expect(res.headers.get('location')).toBe('http://127.0.0.1:8080/logged-out');
-  return ms;
+  return { ms, at: Date.now() };
 }
 
 const jwks = () => createRemoteJWKSet(new URL(`${url}/jwks`));
@@ -185,7 +185,7 @@ test("RP-initiated logout: a logout token to each client of the session with tha
   expect(inA.claims.sid).not.toBe(inB.claims.sid);
   expect(other.claims.sid).not.toBe(inB.claims.sid);
 
-  expect(await signOut(ua, inA.idToken)).toBeLessThan(1000);
+  expect((await signOut(ua, inA.idToken)).ms).toBeLessThan(2000);
   const [toA] = await rA.waitFor(1);
   const [toB] = await rB.waitFor(1);
   await quietFor(300);
@@ -336,11 +336,11 @@ test('a client whose endpoint never answers does not hold up the sign-out page; 
   const before = await deliveries();
   const ua = new UserAgent();
   const { idToken } = await signIn(c, ua);
-  const ms = await signOut(ua, idToken);
-  // The page is back while the client still holds the request.
-  await hang.waitFor(1);
-  expect(ms).toBeLessThan(400);
-  expect(hang.open()).toBeGreaterThanOrEqual(1);
+  const page = await signOut(ua, idToken);
+  // The page was back before the first attempt could end (it ends only at its timeout), however
+  // slow this machine is: nothing waited for the client.
+  const [first] = await hang.waitFor(1);
+  expect(page.at).toBeLessThan(first!.at + timing.attemptTimeoutMs);
 
   const gaveUp = await eventually(finalOutcome(c.id));
   expect(gaveUp).toMatchObject({ outcome: 'failure', delivery: 'gave_up', client_id: c.id, actor: aliceId });
