@@ -347,8 +347,8 @@ test('a client whose endpoint never answers does not hold up the sign-out page; 
   expect(gaveUp.attempts as number).toBeGreaterThanOrEqual(3);
   expect(hang.deliveries.length).toBe(gaveUp.attempts);
   expect(String(gaveUp.detail)).toMatch(/no answer within 500 ms/);
-  // no retry starts later than retryForSeconds after the sign-out
-  expect(hang.deliveries.at(-1)!.at - hang.deliveries[0]!.at).toBeLessThanOrEqual(timing.retryForSeconds * 1000);
+  // no retry starts later than retryForSeconds after the sign-out (+ what a busy machine adds to timers)
+  expect(hang.deliveries.at(-1)!.at - hang.deliveries[0]!.at).toBeLessThanOrEqual(timing.retryForSeconds * 1000 + 300);
   const after = await deliveries();
   expect(after.gave_up - before.gave_up).toBe(1);
   expect(after.delivered - before.delivered).toBe(0);
@@ -404,7 +404,8 @@ test('shutting down gives up what waits for a retry and waits for an attempt in 
     await hang.waitFor(1);
     const began = performance.now();
     await other.server.close();
-    expect(performance.now() - began).toBeLessThan(1500);
+    // bounded by the attempt's timeout (1 s), not by retryForSeconds (10 minutes)
+    expect(performance.now() - began).toBeLessThan(3000);
     expect(finalOutcome(c.id)()).toMatchObject({ delivery: 'gave_up', detail: expect.stringMatching(/shutting down/) });
   } finally {
     idp = saved.idp;
