@@ -46,6 +46,8 @@ import { createUpstreamRegistry } from './upstreams/upstream-registry.js';
 import { createUpstreamSignIn } from './upstreams/upstream-sign-in.js';
 import { loadKeySet, type KeySet } from './keys/key-manager.js';
 import { sealedInPlaceMessage } from './keys/sealed-store.js';
+import { createBackchannelLogout, type BackchannelLogout } from './logout/backchannel-logout.js';
+import { providerTargets } from './logout/logout-targets.js';
 import { createPages } from './pages/create-pages.js';
 import { createProvider } from './provider/create-provider.js';
 import { createSelfServiceRouter } from './self-service/router.js';
@@ -70,13 +72,14 @@ export interface IdportApp {
   reloadKeys(): Promise<boolean>;
   /** Makes /readyz answer 503 so load balancers move traffic away. */
   startDraining(): void;
+  /** back-channel logout deliveries of this process */
+  backchannelLogout: BackchannelLogout;
+  /** After the HTTP server closed: gives up logout tokens waiting for a retry, waits for those in flight (bounded by their timeout). */
+  close(): Promise<void>;
 }
 
 /** Composes our middleware, our routes and oidc-provider into one Koa app. */
 export async function createApp({ config, store, logger, kek }: AppDeps): Promise<IdportApp> {
-  const accounts = createAccountService(store, config.passwords);
-  const consents = createConsentService({ consents: store.consents, signIns: createSignIns(store) });
-  const apis = createApiRegistry(store.apis, { builtIn: [adminApi(config.issuer)] });
   const metrics = createMetrics();
   const logAudit = createAudit(logger);
   // Login and token counters follow the audit events, so the two never disagree.
@@ -85,6 +88,20 @@ export async function createApp({ config, store, logger, kek }: AppDeps): Promis
     if (event === 'login') metrics.logins.inc({ outcome: fields.outcome });
     if (event === 'token.issued' && fields.outcome === 'success') metrics.tokens.inc({ grant_type: String(fields.grant_type) });
   };
+  // Logout tokens to the clients of every session that ends (src/logout/): end_session through the
+  // provider, and sessions our own code ends (credential changes, /account's session list).
+  const backchannel = createBackchannelLogout({
+    target: providerTargets(() => current.provider),
+    timing: config.backchannelLogout,
+    audit,
+    logger,
+    onOutcome: (outcome) => metrics.backchannelLogouts.inc({ outcome }),
+  });
+  const accounts = createAccountService(store, config.passwords, undefined, {
+    onSessionsEnded: (accountId, ended) => backchannel.sessionsEnded(accountId, ended, 'credential_change'),
+  });
+  const consents = createConsentService({ consents: store.consents, signIns: createSignIns(store) });
+  const apis = createApiRegistry(store.apis, { builtIn: [adminApi(config.issuer)] });
   const i18n = createI18n(localesDir);
   const pages = createPages({ branding: config.branding, i18n });
   const onSealed = (kids: string[]) => logger.warn({ kids }, sealedInPlaceMessage);
@@ -113,7 +130,7 @@ export async function createApp({ config, store, logger, kek }: AppDeps): Promis
   const { productName } = config.branding;
   const interactions = createInteractionRouter({ provider, accounts, sendPage, i18n, productName, csrf, signIn, guard, factors, mfa: config.mfa, email, links, selfService: config, signup, verification, passwordReset, upstreams, federated, audit, consents, apis });
   const verifyEmail = createVerifyEmailRouter({ verification, sendPage, i18n, audit });
-  const selfService = createSelfServiceRouter({ provider, issuer: config.issuer, accounts, consents, factors, mfa: config.mfa, email, links, verification, guard, sessions: createAccountSessions(store), passwords: config.passwords, i18n, sendPage, csrf, audit, federated, upstreams });
+  const selfService = createSelfServiceRouter({ provider, issuer: config.issuer, accounts, consents, factors, mfa: config.mfa, email, links, verification, guard, sessions: createAccountSessions(store, (accountId, ended) => backchannel.sessionsEnded(accountId, ended, 'session_ended')), passwords: config.passwords, i18n, sendPage, csrf, audit, federated, upstreams });
   const upstreamCallback = createUpstreamCallbackRouter();
   const resetPassword = createResetPasswordRouter({ passwordReset, sendPage, csrf, i18n, policy: config.passwords });
 
@@ -160,6 +177,7 @@ export async function createApp({ config, store, logger, kek }: AppDeps): Promis
       pages: pages.provider,
       cors: allowRegisteredOrigins,
       onStoreOperation: (model, op, seconds) => metrics.store.observe({ model, op }, seconds),
+      backchannelLogout: backchannel.notify,
     });
     for (const m of middleware) provider.use(m);
     provider.on('server_error', (_ctx, err) => logger.error({ err }, 'oidc-provider server_error'));
@@ -189,6 +207,8 @@ export async function createApp({ config, store, logger, kek }: AppDeps): Promis
     startDraining() {
       draining = true;
     },
+    backchannelLogout: backchannel,
+    close: () => backchannel.close(),
   };
   return idport;
 }

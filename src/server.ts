@@ -106,6 +106,7 @@ export async function startServer(baseConfig: Readonly<Config>, options: StartOp
         const deadline = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutSeconds * 1000);
         await closed;
         clearTimeout(deadline);
+        await idport.close();
         if (!options.store) await store.close();
       })());
 

@@ -6,6 +6,10 @@ export interface RunningApp {
   url: string;
   redirectUri: string;
   postLogoutRedirectUri: string;
+  /** where idport POSTs logout tokens (register it with --backchannel-logout-uri) */
+  backchannelLogoutUri: string;
+  /** the logout tokens the app accepted, oldest first, and how many of its sessions each ended */
+  backchannelLogouts: { sid?: string; sub?: string; jti: string; sessionsEnded: number }[];
   server: Server;
   close(): Promise<void>;
 }

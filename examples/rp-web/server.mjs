@@ -17,6 +17,8 @@ import Router from '@koa/router';
 import Koa from 'koa';
 import * as oidc from 'openid-client';
 
+import { createLogoutTokenValidator, LogoutTokenError } from './logout-token.mjs';
+
 // ---------------------------------------------------------------------------------------------
 // HTML: every value is escaped unless it is itself the output of html`…`.
 
@@ -102,7 +104,7 @@ function describeError(err) {
  * @param {string} [options.scope]         default "openid profile email read:things"
  * @param {Map<string, object>} [options.sessions]  where sessions live (default: a new in-memory Map)
  * @param {string} [options.appName]
- * @returns {Promise<{ url: string, redirectUri: string, postLogoutRedirectUri: string, server: import("node:http").Server, close: () => Promise<void> }>}
+ * @returns {Promise<{ url: string, redirectUri: string, postLogoutRedirectUri: string, backchannelLogoutUri: string, backchannelLogouts: object[], server: import("node:http").Server, close: () => Promise<void> }>}
  */
 export async function start({
   issuer = 'http://localhost:3000',
@@ -142,6 +144,10 @@ export async function start({
   const base = (publicUrl ?? (port === 0 ? `http://${host}:${server.address().port}` : `http://localhost:${server.address().port}`)).replace(/\/$/, '');
   const redirectUri = `${base}/callback`;
   const postLogoutRedirectUri = `${base}/logged-out`;
+  const backchannelLogoutUri = `${base}/backchannel-logout`;
+  /** the logout tokens this app accepted (their sid, sub and jti) and how many sessions each ended */
+  const backchannelLogouts = [];
+  const logoutTokens = createLogoutTokenValidator({ issuer: config.serverMetadata().issuer, clientId, jwksUri: config.serverMetadata().jwks_uri });
   const secureCookies = base.startsWith('https:');
   app.proxy = secureCookies; // https here means a TLS-terminating proxy in front
   const cookieName = 'idport_example_session';
@@ -411,6 +417,33 @@ ${user.userinfo ? html`<pre id="userinfo">${json(user.userinfo)}</pre>` : html`<
 <p class="notice" role="status" id="notice">${expected ? 'You are logged out of this app and of idport.' : 'You are logged out.'}</p>${loginForm}`);
   });
 
+  // Back-Channel Logout 1.0: idport POSTs a signed logout token here (server to server, no cookie)
+  // when a session the user signed in to this app with ends there. A valid token ends this app's
+  // sessions of that sign-in: those whose ID token had its sid, or, for a token with only a sub,
+  // every session of that user. 200 when done (also when no session matched); 400 with an OAuth
+  // error body for a token that does not validate, and then nothing ends.
+  router.post('/backchannel-logout', bodyParser({ enableTypes: ['form'], formLimit: '16kb' }), async (ctx) => {
+    let claims;
+    try {
+      claims = await logoutTokens.validate(ctx.request.body?.logout_token);
+    } catch (err) {
+      if (!(err instanceof LogoutTokenError)) throw err;
+      ctx.status = 400;
+      ctx.body = { error: 'invalid_request', error_description: err.message };
+      return;
+    }
+    const ended = [];
+    for (const [id, s] of sessions) {
+      const c = s.user?.claims;
+      if (!c || (claims.sub && c.sub !== claims.sub)) continue;
+      if (claims.sid ? c.sid === claims.sid : c.sub === claims.sub) ended.push(id);
+    }
+    for (const id of ended) sessions.delete(id);
+    backchannelLogouts.push({ sid: claims.sid, sub: claims.sub, jti: claims.jti, sessionsEnded: ended.length });
+    ctx.status = 200;
+    ctx.body = '';
+  });
+
   app.use(router.routes()).use(router.allowedMethods());
   server.on('request', app.callback());
 
@@ -418,6 +451,8 @@ ${user.userinfo ? html`<pre id="userinfo">${json(user.userinfo)}</pre>` : html`<
     url: base,
     redirectUri,
     postLogoutRedirectUri,
+    backchannelLogoutUri,
+    backchannelLogouts,
     server,
     close: () =>
       new Promise((resolve) => {

@@ -6,7 +6,7 @@ import type { AccountRecord, Store } from '../storage/types.js';
 import { accountClaims, checkExtraClaims } from './account-claims.js';
 import { createPasswords, noPassword, type Passwords } from './password.js';
 import { checkNewPassword } from './password-policy.js';
-import { createSignIns, type EndedSignIns } from './sign-ins.js';
+import { createSignIns, type EndedSignIns, type SessionsEnded } from './sign-ins.js';
 import { createSignupHolds } from './signup-holds.js';
 
 export { accountClaims } from './account-claims.js';
@@ -62,9 +62,10 @@ export function createAccountService(
   store: Store,
   policy: Pick<Config['passwords'], 'minLength' | 'maxLength'> & Partial<Config['passwords']> = defaultPasswordPolicy,
   passwords: Passwords = createPasswords({ maxQueued: policy.maxWaitingHashes ?? defaultPasswordPolicy.maxWaitingHashes }),
+  { onSessionsEnded }: { onSessionsEnded?: SessionsEnded | undefined } = {},
 ) {
   const { accounts } = store;
-  const signIns = createSignIns(store);
+  const signIns = createSignIns(store, onSessionsEnded);
   return {
     passwords,
 

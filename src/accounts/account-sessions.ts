@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 
 import { sessionInfoOf, type SessionInfo } from '../provider/session-info.js';
 import type { Store } from '../storage/types.js';
+import type { SessionsEnded } from './sign-ins.js';
 
 /** One browser session of an account, as /account lists it. */
 export interface AccountSession {
@@ -28,9 +29,10 @@ const grantsOf = (payload: { authorizations?: unknown } | Record<string, unknown
  * An account's browser sessions: listing them (where, what browser, when), and ending one or all
  * but the current one. Ending a session destroys it and revokes its grants (with their codes,
  * refresh tokens and opaque access tokens); "everywhere else" also revokes grants no session holds
- * any more (refresh tokens that outlived their browser session).
+ * any more (refresh tokens that outlived their browser session). `onSessionsEnded` hears of every
+ * session ended here (back-channel logout).
  */
-export function createAccountSessions(store: Store) {
+export function createAccountSessions(store: Store, onSessionsEnded?: SessionsEnded) {
   const sessions = store.model('Session');
   const grants = store.model('Grant');
 
@@ -65,6 +67,7 @@ export function createAccountSessions(store: Store) {
       const found = (await sessions.findByAccount(accountId)).find(({ id }) => id !== currentId && handleOf(id) === handle);
       if (!found) return undefined;
       await sessions.destroy(found.id);
+      onSessionsEnded?.(accountId, [found]);
       return { grants: await revoke(grantsOf(found.payload)) };
     },
 
@@ -76,6 +79,7 @@ export function createAccountSessions(store: Store) {
       const keep = new Set(grantsOf(current));
       const others = (await sessions.findByAccount(accountId)).filter(({ id }) => id !== current.id);
       for (const { id } of others) await sessions.destroy(id);
+      if (others.length) onSessionsEnded?.(accountId, others);
       const grantIds = (await grants.findByAccount(accountId)).map(({ id }) => id).filter((id) => !keep.has(id));
       return { sessions: others.length, grants: await revoke(grantIds) };
     },

@@ -1,4 +1,10 @@
-import type { Store } from '../storage/types.js';
+import type { OidcPayload, Store } from '../storage/types.js';
+
+/**
+ * Told of the browser sessions our own code ended (as they were stored), after they are gone:
+ * the app sends their clients back-channel logout tokens. Returns at once.
+ */
+export type SessionsEnded = (accountId: string, sessions: { id: string; payload: OidcPayload }[]) => void;
 
 export interface EndedSignIns {
   sessions: number;
@@ -10,7 +16,7 @@ export interface EndedSignIns {
  * and client) with the codes and tokens issued under them. JWT access tokens, which APIs verify
  * on their own, run until they expire.
  */
-export function createSignIns(store: Store) {
+export function createSignIns(store: Store, onSessionsEnded?: SessionsEnded) {
   const grantsOf = async (accountId: string, clientId?: string) =>
     (await store.model('Grant').findByAccount(accountId)).filter(({ payload }) => clientId === undefined || payload.clientId === clientId);
 
@@ -27,6 +33,7 @@ export function createSignIns(store: Store) {
     async endAll(accountId: string): Promise<EndedSignIns> {
       const sessions = await store.model('Session').findByAccount(accountId);
       for (const { id } of sessions) await store.model('Session').destroy(id);
+      if (sessions.length) onSessionsEnded?.(accountId, sessions);
       const grants = await revoke(await grantsOf(accountId));
       return { sessions: sessions.length, grants: grants.length };
     },

@@ -9,6 +9,10 @@ import { checkClientMetadata } from '../clients/client-policy.js';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { readKek } from '../config/secrets.js';
+import { loadKeySet, type KeySet } from '../keys/key-manager.js';
+import { createBackchannelLogout } from '../logout/backchannel-logout.js';
+import type { Outcome } from '../logout/delivery-queue.js';
+import { storeTargets } from '../logout/logout-targets.js';
 import { openStore } from '../storage/open-store.js';
 import type { Store } from '../storage/types.js';
 
@@ -38,7 +42,16 @@ export interface CliContext {
   factors: FactorService;
   /** The client policy every registration goes through (src/clients/client-policy.ts). */
   validateClient(metadata: Record<string, unknown>): void;
+  /**
+   * Back-channel logout tokens for the sessions a command ended (a credential change, a removed
+   * user), sent from this process: waits for them (retries for at most cliLogoutSeconds), and
+   * says how they ended.
+   */
+  sendLogoutTokens(): Promise<Record<Outcome, number>>;
 }
+
+/** The CLI retries logout tokens for at most this long (the server: backchannelLogout.retryForSeconds). */
+export const cliLogoutSeconds = 10;
 
 export async function openCliContext(): Promise<CliContext> {
   const config = loadConfig();
@@ -46,7 +59,18 @@ export async function openCliContext(): Promise<CliContext> {
   const log = pino({ level: config.logLevel }, pino.destination(2));
   const audit = createAudit(log);
   const store = await openStore(config.databaseUrl, {}, config.mongo);
-  const accounts = createAccountService(store, config.passwords);
+  const cliAudit: Audit = (event, fields) => audit(event, { actor: `cli:${osUser()}`, ...fields });
+  let keys: Promise<KeySet> | undefined;
+  const timing = { ...config.backchannelLogout, retryForSeconds: Math.min(config.backchannelLogout.retryForSeconds, cliLogoutSeconds) };
+  const logoutTokens = createBackchannelLogout({
+    target: storeTargets(store, config.issuer, () => (keys ??= loadKeySet(store, { kek }))),
+    timing,
+    audit: cliAudit,
+    logger: log,
+  });
+  const accounts = createAccountService(store, config.passwords, undefined, {
+    onSessionsEnded: (accountId, ended) => logoutTokens.sessionsEnded(accountId, ended, 'credential_change'),
+  });
   return {
     config,
     store,
@@ -54,10 +78,11 @@ export async function openCliContext(): Promise<CliContext> {
     accounts,
     apis: createApiRegistry(store.apis),
     factors: createFactorService({ factors: store.factors, counters: store.counters, kek, issuerName: config.branding.productName }),
-    audit: (event, fields) => audit(event, { actor: `cli:${osUser()}`, ...fields }),
+    audit: cliAudit,
     validateClient(metadata) {
       const problem = checkClientMetadata(metadata, { production: config.issuer.startsWith('https:') });
       if (problem) throw new UsageError(problem);
     },
+    sendLogoutTokens: () => logoutTokens.finish((cliLogoutSeconds + 1) * 1000 + timing.attemptTimeoutMs),
   };
 }

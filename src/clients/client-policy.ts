@@ -1,4 +1,5 @@
 import { supportedScopes } from '../provider/claims.js';
+import { checkBackchannelLogout } from './backchannel-policy.js';
 import { checkRedirectUri, isOrigin } from './redirect-policy.js';
 
 /**
@@ -53,7 +54,10 @@ export function checkOwnProperty(key: OwnProperty, value: unknown, metadata: Met
   }
 }
 
-/** Redirect URIs a web client may register: our rules (redirect-policy.ts), and http(s) only. */
+/**
+ * Redirect URIs a web client may register: our rules (redirect-policy.ts), and http(s) only; and
+ * its back-channel logout URI (backchannel-policy.ts).
+ */
 export function checkClientUris(metadata: Metadata, production: boolean): string | undefined {
   for (const field of ['redirect_uris', 'post_logout_redirect_uris']) {
     const uris = metadata[field];
@@ -65,7 +69,7 @@ export function checkClientUris(metadata: Metadata, production: boolean): string
       if (!/^https?:/i.test(uri)) return `${field}: ${uri} must be an http(s) URI (web clients)`;
     }
   }
-  return undefined;
+  return checkBackchannelLogout(metadata, production);
 }
 
 /** Grant types, response types and client authentication fit together. */

@@ -243,6 +243,39 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    backchannelLogout: z
+      .object({
+        attemptTimeoutMs: z
+          .number()
+          .int()
+          .min(100)
+          .max(60000)
+          .default(5000)
+          .describe('how long one logout-token POST to a client may take before it counts as failed and is retried'),
+        firstRetryMs: z
+          .number()
+          .int()
+          .min(10)
+          .max(60000)
+          .default(1000)
+          .describe('wait before the first retry of a logout token; doubles with each further retry (at most 30 s)'),
+        retryForSeconds: z
+          .number()
+          .int()
+          .min(1)
+          .max(3600)
+          .default(90)
+          .describe('how long a logout token is retried (timeouts, 408, 429, 5xx, no connection) before idport gives up on it'),
+        maxPending: z
+          .number()
+          .int()
+          .min(1)
+          .max(1000000)
+          .default(10000)
+          .describe('logout tokens waiting for delivery (per process); beyond it new ones are given up at once'),
+      })
+      .strict()
+      .prefault({}),
     branding: brandingSchema.prefault({}),
     registration: z
       .object({

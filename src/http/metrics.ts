@@ -33,6 +33,14 @@ export function routeLabels({ interactionPrefix }: { interactionPrefix: string }
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'idport_' });
+  const backchannelLogouts = new Counter({
+    name: 'idport_backchannel_logout_deliveries_total',
+    help: 'back-channel logout tokens by final outcome: delivered (2xx), failed (refused: another 3xx/4xx, or the client lost its URI), gave_up (no 2xx within backchannelLogout.retryForSeconds, queue full, or shutdown)',
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
+  // Every outcome is a series from the start (0), so a rate over it is never "no data".
+  for (const outcome of ['delivered', 'failed', 'gave_up']) backchannelLogouts.inc({ outcome }, 0);
   const buckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
   return {
     registry,
@@ -46,6 +54,7 @@ export function createMetrics() {
       labelNames: ['kind'],
       registers: [registry],
     }),
+    backchannelLogouts,
     store: new Histogram({ name: 'idport_store_operation_duration_seconds', help: 'store operation latency', labelNames: ['model', 'op'], buckets, registers: [registry] }),
   };
 }

@@ -7,11 +7,13 @@ import type { Config } from '../config/schema.js';
 import { acrValues } from '../factors/assurance.js';
 import { interactionUrl } from '../interactions/paths.js';
 import type { KeySet } from '../keys/key-manager.js';
+import type { LogoutJob } from '../logout/backchannel-logout.js';
 import { atomicReplayDetection, dpopNonceSecret } from './replay-detection.js';
 import type { ProviderPages } from '../pages/provider-pages.js';
 import { accountClient } from '../self-service/account-client.js';
 import type { Store } from '../storage/types.js';
 import { createAdapterFactory } from './adapter.js';
+import { deliverLogoutTokensThrough } from './backchannel-hooks.js';
 import { claimsByScope, supportedScopes } from './claims.js';
 import { clientValue, extraClientMetadata } from './client-metadata.js';
 import { createDeviceFlow } from './device-flow.js';
@@ -38,6 +40,8 @@ export interface ProviderDeps {
   cors: NonNullable<Configuration['clientBasedCORS']>;
   /** called with each store operation's duration, for metrics */
   onStoreOperation?: (model: string, op: string, seconds: number) => void;
+  /** queues a back-channel logout token (end_session names the client, subject and sid) */
+  backchannelLogout: (job: LogoutJob) => void;
 }
 
 interface PolicyClient {
@@ -65,7 +69,7 @@ const introspectionPolicy = async (ctx: KoaContextWithOIDC, client: PolicyClient
 };
 
 /** Builds the oidc-provider instance from our configuration and hooks. */
-export function createProvider({ config, store, accounts, consents, apis, keys, pages, cors, onStoreOperation }: ProviderDeps): Provider {
+export function createProvider({ config, store, accounts, consents, apis, keys, pages, cors, onStoreOperation, backchannelLogout }: ProviderDeps): Provider {
   const secureCookies = config.issuer.startsWith('https:');
   const cookieOptions = { httpOnly: true, sameSite: 'lax', secure: secureCookies } as const;
   const resourceIndicators = createResourceIndicators(apis);
@@ -137,6 +141,8 @@ export function createProvider({ config, store, accounts, consents, apis, keys, 
       // Signed userinfo (application/jwt) for clients registered with userinfo_signed_response_alg.
       jwtUserinfo: { enabled: true },
       rpInitiatedLogout: createLogout(pages),
+      // Back-Channel Logout 1.0, delivered through our queue (backchannel-hooks.ts, src/logout/).
+      backchannelLogout: { enabled: true },
       // RFC 9126 and RFC 9449, on deliberately: clients may be made to use them (--require-par,
       // --require-dpop); DPoP nonces come from a secret every node derives alike from the store.
       pushedAuthorizationRequests: { enabled: true },
@@ -170,5 +176,6 @@ export function createProvider({ config, store, accounts, consents, apis, keys, 
   atomicReplayDetection(provider, store.counters);
   // RFC 8693, for clients registered with the token-exchange grant
   registerTokenExchange(provider, { getResourceServerInfo: resourceIndicators.getResourceServerInfo!, jwks: keys.jwks, findAccount: accounts.findAccount });
+  deliverLogoutTokensThrough(provider, backchannelLogout);
   return provider;
 }

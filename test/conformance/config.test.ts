@@ -48,6 +48,8 @@ const knownMetadata = new Set([
   // RP-Initiated Logout 1.0, RFC 9207, RFC 9126 (PAR), RFC 9449 (DPoP), RFC 9101 (JAR)
   'end_session_endpoint', 'authorization_response_iss_parameter_supported', 'pushed_authorization_request_endpoint',
   'require_pushed_authorization_requests', 'dpop_signing_alg_values_supported', 'require_signed_request_object',
+  // Back-Channel Logout 1.0 §2.1 (registered in the OAuth Authorization Server Metadata registry)
+  'backchannel_logout_supported', 'backchannel_logout_session_supported',
 ]);
 
 const privateMembers = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];

@@ -32,6 +32,7 @@ describe('what the CLI builds and the policy accepts, the provider accepts', () 
     ['a resource server', ['--name', 'A', '--grant-type', 'client_credentials', '--introspect-for', 'https://api.example']],
     ['a token exchange service', ['--name', 'A', '--grant-type', 'token-exchange', '--introspect-for', 'https://api.example', '--scope', 'read:things']],
     ['an impersonating token exchange service', ['--name', 'A', '--grant-type', 'token-exchange', '--grant-type', 'client_credentials', '--allow-impersonation']],
+    ['a web app with back-channel logout', ['--name', 'A', '--redirect-uri', 'https://a.example/cb', '--backchannel-logout-uri', 'https://a.example/backchannel-logout?tenant=1', '--backchannel-logout-session-required']],
   ])('%s', async (_name, argv) => {
     const metadata = fromCli(...argv);
     expect(checkClientMetadata(metadata, { production: false })).toBeUndefined();
@@ -50,6 +51,12 @@ describe('what the policy refuses, the provider refuses too', () => {
     ['a public client without PKCE', { token_endpoint_auth_method: 'none', client_secret: undefined, require_pkce: false }, /must use PKCE/],
     ['allow_impersonation without the token exchange grant', { allow_impersonation: true }, /needs the token-exchange grant/],
     ['allow_impersonation that is not a boolean', { allow_impersonation: 'yes' }, /allow_impersonation must be a boolean/],
+    ['a fragment in the back-channel logout URI', { backchannel_logout_uri: 'https://a.example/logout#x' }, /backchannel_logout_uri: .* must not have a fragment/],
+    ['a relative back-channel logout URI', { backchannel_logout_uri: '/logout' }, /backchannel_logout_uri: .* not an absolute URI/],
+    ['a back-channel logout URI that is not http(s)', { backchannel_logout_uri: 'ftp://a.example/logout' }, /backchannel_logout_uri: .* must be an http\(s\) URI/],
+    ['credentials in the back-channel logout URI', { backchannel_logout_uri: 'https://u:p@a.example/logout' }, /backchannel_logout_uri: .* credentials/],
+    ['backchannel_logout_session_required without a URI', { backchannel_logout_session_required: true }, /needs a backchannel_logout_uri/],
+    ['backchannel_logout_session_required not a boolean', { backchannel_logout_uri: 'https://a.example/logout', backchannel_logout_session_required: 'yes' }, /must be a boolean/],
   ])('%s', async (_name, change, message) => {
     const metadata = { ...web(), ...change };
     expect(checkClientMetadata(metadata, { production: false })).toMatch(message);
@@ -60,6 +67,22 @@ describe('what the policy refuses, the provider refuses too', () => {
     const metadata = { ...web(), redirect_uris: ['http://app.example.com/cb'] };
     expect(checkClientMetadata(metadata, { production: true })).toMatch(/must use https/);
     expect(checkClientMetadata({ ...metadata, redirect_uris: ['http://127.0.0.1:9000/cb'] }, { production: true })).toBeUndefined();
+  });
+
+  test('with an https issuer, the back-channel logout URI must be https, loopback too (idport itself calls it)', async () => {
+    const base = { ...web(), redirect_uris: ['https://a.example/cb'] };
+    for (const uri of ['http://a.example/logout', 'http://127.0.0.1:9000/logout', 'http://localhost/logout']) {
+      expect(checkClientMetadata({ ...base, backchannel_logout_uri: uri }, { production: true })).toMatch(/backchannel_logout_uri: .* must use https/);
+      expect(checkClientMetadata({ ...base, backchannel_logout_uri: uri }, { production: false })).toBeUndefined();
+    }
+    expect(checkClientMetadata({ ...base, backchannel_logout_uri: 'https://a.example/logout' }, { production: true })).toBeUndefined();
+  });
+
+  test('a back-channel logout URI is for a client that signs users in', async () => {
+    const machine = fromCli('--name', 'A', '--grant-type', 'client_credentials');
+    const metadata = { ...machine, backchannel_logout_uri: 'http://127.0.0.1:9000/logout' };
+    expect(checkClientMetadata(metadata, { production: false })).toMatch(/needs the authorization_code grant/);
+    expect(await providerAccepts(metadata)).not.toBe(true);
   });
 
   test('registrations the CLI cannot express are refused by the policy too (dynamic registration will send them)', () => {

@@ -277,6 +277,20 @@ describe('branding', () => {
   });
 });
 
+describe('backchannelLogout', () => {
+  test('defaults: 5 s per attempt, first retry after 1 s, retried for 90 s, 10000 waiting', () => {
+    expect(loadConfig({}).backchannelLogout).toEqual({ attemptTimeoutMs: 5000, firstRetryMs: 1000, retryForSeconds: 90, maxPending: 10000 });
+  });
+
+  test('bounded values, each refused by its dotted path', () => {
+    expect(loadConfig({}, { backchannelLogout: { retryForSeconds: 600, firstRetryMs: 50 } }).backchannelLogout).toMatchObject({ retryForSeconds: 600, firstRetryMs: 50, attemptTimeoutMs: 5000 });
+    for (const [key, bad] of [['retryForSeconds', 0], ['retryForSeconds', 3601], ['retryForSeconds', 1.5], ['attemptTimeoutMs', 50], ['attemptTimeoutMs', 60001], ['firstRetryMs', 0], ['maxPending', 0]] as const) {
+      expect(configError({}, { backchannelLogout: { [key]: bad } }).message).toMatch(new RegExp(`backchannelLogout\\.${key}: `));
+    }
+    expect(configError({}, { backchannelLogout: { retries: 3 } }).message).toMatch(/backchannelLogout\.retries: unknown key/);
+  });
+});
+
 describe('the result', () => {
   test('is deeply frozen', () => {
     const config = loadConfig({});

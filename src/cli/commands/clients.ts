@@ -74,8 +74,15 @@ export function clientFromArgs(args: Args): ClientMetadata {
     ...(webOrigins.length ? { web_origins: [...new Set(webOrigins)] } : {}),
     ...(audience ? { default_audience: audience } : {}),
     ...(args.list('introspect-for').length ? { introspect_for: [...new Set(args.list('introspect-for'))] } : {}),
+    ...backchannelFromArgs(args),
   };
 }
+
+/** Back-Channel Logout 1.0: where idport POSTs logout tokens, and whether they must carry sid (client-policy.ts checks both). */
+const backchannelFromArgs = (args: Args): Record<string, unknown> => ({
+  ...(args.string('backchannel-logout-uri') ? { backchannel_logout_uri: args.string('backchannel-logout-uri') } : {}),
+  ...(args.flag('backchannel-logout-session-required') ? { backchannel_logout_session_required: true } : {}),
+});
 
 /** `clients update` switches: option, client metadata, and what each way means. */
 const toggles: [string, string, string, string][] = [
@@ -83,7 +90,21 @@ const toggles: [string, string, string, string][] = [
   ['require-par', 'require_pushed_authorization_requests', 'authorization requests only through PAR (/request)', 'plain authorization requests accepted too'],
   ['require-dpop', 'dpop_bound_access_tokens', 'access tokens only DPoP-bound', 'bearer access tokens allowed'],
   ['allow-impersonation', 'allow_impersonation', 'token exchanges impersonate the user (no act claim)', 'token exchanges name it as the actor (act)'],
+  ['backchannel-logout-session-required', 'backchannel_logout_session_required', 'logout tokens must carry sid', 'logout tokens need not carry sid'],
 ];
+
+/** `clients update --backchannel-logout-uri URL | --no-backchannel-logout-uri`: what it changed, said. */
+function updateBackchannelUri(args: Args, updated: ClientMetadata): string[] {
+  const uri = args.string('backchannel-logout-uri');
+  const none = args.flag('no-backchannel-logout-uri');
+  if (uri && none) throw new UsageError('--backchannel-logout-uri and --no-backchannel-logout-uri contradict each other');
+  if (uri) updated.backchannel_logout_uri = uri;
+  if (none) {
+    delete updated.backchannel_logout_uri;
+    delete updated.backchannel_logout_session_required;
+  }
+  return uri ? [`logout tokens go to ${uri}`] : none ? ['no back-channel logout'] : [];
+}
 
 /** What `list` and `show` print: never the secret. */
 const summary = clientSummary;
@@ -130,13 +151,17 @@ export async function clients(ctx: CliContext, verb: string | undefined, args: A
         else delete updated[property];
         said.push(yes ? on : off);
       }
-      if (!said.length) throw new UsageError('say what to change: --require-mfa, --require-par, --require-dpop, --allow-impersonation (or their --no- forms)');
+      said.push(...updateBackchannelUri(args, updated));
+      if (!said.length) {
+        throw new UsageError('say what to change: --require-mfa, --require-par, --require-dpop, --allow-impersonation, --backchannel-logout-session-required (or their --no- forms), --backchannel-logout-uri URL | --no-backchannel-logout-uri');
+      }
       ctx.validateClient(updated);
       await ctx.store.clients.upsert(updated);
       ctx.audit('client.updated', {
         outcome: 'success', client_id: id, require_mfa: updated.require_mfa === true,
         require_par: updated.require_pushed_authorization_requests === true, require_dpop: updated.dpop_bound_access_tokens === true,
         allow_impersonation: updated.allow_impersonation === true,
+        backchannel_logout_uri: updated.backchannel_logout_uri, backchannel_logout_session_required: updated.backchannel_logout_session_required === true,
       });
       return print(summary(updated), json, () => `updated client ${id}: ${said.join('; ')}`);
     }

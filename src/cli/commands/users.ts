@@ -59,6 +59,14 @@ const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? '' : 's'}`;
 const endedText = (ended: EndedSignIns) =>
   `ended ${plural(ended.sessions, 'session')} and revoked ${plural(ended.grants, 'app sign-in')} (their refresh and opaque access tokens; JWT access tokens run until they expire)`;
 
+/** The back-channel logout tokens sent to the apps of the ended sessions: the `logout_tokens` field, and a sentence when there were any. */
+async function logoutTokens(ctx: CliContext) {
+  const sent = await ctx.sendLogoutTokens();
+  const total = sent.delivered + sent.failed + sent.gave_up;
+  const text = total ? `; logout tokens to apps: ${sent.delivered} delivered, ${sent.failed + sent.gave_up} not delivered` : '';
+  return { fields: { logout_tokens: sent }, text };
+}
+
 export async function users(ctx: CliContext, verb: string | undefined, args: Args): Promise<void> {
   const json = args.flag('json');
   switch (verb) {
@@ -89,24 +97,27 @@ export async function users(ctx: CliContext, verb: string | undefined, args: Arg
       const account = await findUser(ctx, args.positional[0]);
       const ended = (await ctx.accounts.resetFactors(account.id)) ?? { sessions: 0, grants: 0 };
       ctx.audit('user.mfa_reset', { outcome: 'success', sub: account.id, username: account.username, ...endedFields(ended) });
-      return print({ reset: true, sub: account.id, username: account.username, ...endedFields(ended) }, json, () =>
-        `removed every passkey, authenticator app and recovery code of ${account.username}; ${endedText(ended)}`,
+      const tokens = await logoutTokens(ctx);
+      return print({ reset: true, sub: account.id, username: account.username, ...endedFields(ended), ...tokens.fields }, json, () =>
+        `removed every passkey, authenticator app and recovery code of ${account.username}; ${endedText(ended)}${tokens.text}`,
       );
     }
     case 'remove': {
       const account = await findUser(ctx, args.positional[0]);
       const ended = (await ctx.accounts.remove(account.id)) ?? { sessions: 0, grants: 0 };
       ctx.audit('user.removed', { outcome: 'success', sub: account.id, username: account.username, ...endedFields(ended) });
-      return print({ removed: true, sub: account.id, username: account.username, ...endedFields(ended) }, json, () =>
-        `removed user ${account.username}; ${endedText(ended)}`,
+      const tokens = await logoutTokens(ctx);
+      return print({ removed: true, sub: account.id, username: account.username, ...endedFields(ended), ...tokens.fields }, json, () =>
+        `removed user ${account.username}; ${endedText(ended)}${tokens.text}`,
       );
     }
     case 'set-password': {
       const account = await findUser(ctx, args.positional[0]);
       const ended = (await ctx.accounts.setPassword(account.id, passwordFrom(args))) ?? { sessions: 0, grants: 0 };
       ctx.audit('user.password_set', { outcome: 'success', sub: account.id, username: account.username, ...endedFields(ended) });
-      return print({ updated: true, sub: account.id, username: account.username, ...endedFields(ended) }, json, () =>
-        `password changed for ${account.username}; ${endedText(ended)}`,
+      const tokens = await logoutTokens(ctx);
+      return print({ updated: true, sub: account.id, username: account.username, ...endedFields(ended), ...tokens.fields }, json, () =>
+        `password changed for ${account.username}; ${endedText(ended)}${tokens.text}`,
       );
     }
     default:
