@@ -29,6 +29,9 @@ const metadataFields = {
   require_pkce: z.boolean().optional(),
   require_pushed_authorization_requests: z.boolean().optional(),
   dpop_bound_access_tokens: z.boolean().optional(),
+  backchannel_logout_uri: z.string().min(1).max(2048).optional().describe('where logout tokens are posted (OpenID Back-Channel Logout)'),
+  backchannel_logout_session_required: z.boolean().optional(),
+  allow_impersonation: z.boolean().optional().describe('token exchanges (RFC 8693) give tokens with no act claim'),
 };
 
 const NewClient = z
