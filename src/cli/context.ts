@@ -45,7 +45,7 @@ export async function openCliContext(): Promise<CliContext> {
   const kek = readKek();
   const log = pino({ level: config.logLevel }, pino.destination(2));
   const audit = createAudit(log);
-  const store = await openStore(config.databaseUrl, {}, config.mongo);
+  const store = await openStore(config.databaseUrl, {}, config.mongo, config.postgres);
   const accounts = createAccountService(store, config.passwords);
   return {
     config,

@@ -1,0 +1,217 @@
+/**
+ * A throwaway PostgreSQL server for tests. `startPostgres()` returns one of:
+ * - the server named by POSTGRES_TEST_URL (postgres://user:pass@host:port/db, a user that may
+ *   create databases), when set;
+ * - else a cluster of its own: `initdb` into a temp folder and `pg_ctl start` on a free port, the
+ *   socket in that folder too (as the `postgres` user when we are root: the server refuses root),
+ *   from the binaries in POSTGRES_BIN or /usr/lib/postgresql/15/bin; stopped and removed by
+ *   `stop()`, and also when the process exits;
+ * - undefined when neither exists: the caller prints a SKIPPED line and skips.
+ * Each test file calls it once; `database()` makes a fresh database, `schema()` a fresh schema in
+ * one database (cheap: one per test), each as a URL.
+ */
+import { execFile, execFileSync } from 'node:child_process';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+import pg from 'pg';
+
+const run = promisify(execFile);
+
+export const postgresBin = process.env.POSTGRES_BIN ?? '/usr/lib/postgresql/15/bin';
+
+export interface TestPostgres {
+  /** where it came from, for messages */
+  readonly origin: string;
+  /** a URL of a new, empty database */
+  database(): Promise<string>;
+  /** a URL of a new, empty schema (search_path set through the URL's `options`) in this file's database */
+  schema(): Promise<string>;
+  /** drops what it made (external server) or stops and removes the cluster */
+  stop(): Promise<void>;
+}
+
+let counter = 0;
+const uniqueName = (prefix: string) => `${prefix}_${process.pid}_${Date.now().toString(36)}_${(counter += 1)}`;
+
+const withDatabase = (url: string, name: string) => {
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  return u.toString();
+};
+
+const withSearchPath = (url: string, schema: string) => {
+  const u = new URL(url);
+  u.searchParams.set('options', `-c search_path=${schema}`);
+  return u.toString();
+};
+
+async function admin<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** A harness over one server: databases made and dropped through `adminUrl`. */
+function harness(adminUrl: string, origin: string, shutdown: () => Promise<void>): TestPostgres {
+  const made: string[] = [];
+  let fileDb: string | undefined;
+  const database = async () => {
+    const name = uniqueName('idport_test');
+    await admin(adminUrl, (c) => c.query(`CREATE DATABASE ${name}`));
+    made.push(name);
+    return withDatabase(adminUrl, name);
+  };
+  return {
+    origin,
+    database,
+    async schema() {
+      fileDb ??= await database();
+      const name = uniqueName('t');
+      await admin(fileDb, (c) => c.query(`CREATE SCHEMA ${name}`));
+      return withSearchPath(fileDb, name);
+    },
+    async stop() {
+      await admin(adminUrl, async (c) => {
+        for (const name of made) await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      }).catch(() => undefined);
+      await shutdown();
+    },
+  };
+}
+
+const isRoot = () => process.getuid?.() === 0;
+
+/** Runs a PostgreSQL binary, as the postgres user when we are root. */
+function pgCommand(bin: string, args: string[]): [string, string[]] {
+  const path = join(postgresBin, bin);
+  return isRoot() ? ['runuser', ['-u', 'postgres', '--', path, ...args]] : [path, args];
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const pidAlive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/** Stops a cluster synchronously and removes its folder (on exit, and for clusters of dead test runs). */
+function destroySync(dir: string) {
+  const data = join(dir, 'data');
+  if (existsSync(join(data, 'postmaster.pid'))) {
+    const [cmd, args] = pgCommand('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
+    try {
+      execFileSync(cmd, args, { cwd: dir, stdio: 'ignore', timeout: 20_000 });
+    } catch {
+      // already stopped
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** Clusters left by test processes that died without cleaning up (SIGKILL): nobody else removes them. */
+function reapOrphans(base: string) {
+  for (const entry of readdirSync(base)) {
+    if (!entry.startsWith('idport-pg-')) continue;
+    const dir = join(base, entry);
+    try {
+      const owner = Number(readFileSync(join(dir, 'owner.pid'), 'utf8'));
+      if (owner && !pidAlive(owner)) destroySync(dir);
+    } catch {
+      // not ours, or being made right now
+    }
+  }
+}
+
+async function startCluster(): Promise<TestPostgres> {
+  const base = tmpdir();
+  reapOrphans(base);
+  const dir = mkdtempSync(join(base, 'idport-pg-'));
+  writeFileSync(join(dir, 'owner.pid'), String(process.pid));
+  const data = join(dir, 'data');
+  const socketDir = join(dir, 'sock');
+  mkdirSync(socketDir);
+  if (isRoot()) {
+    const { uid, gid } = userIds('postgres');
+    for (const path of [dir, socketDir]) chownSync(path, uid, gid);
+  }
+  const onExit = () => destroySync(dir);
+  process.once('exit', onExit);
+  const exec = (bin: string, args: string[]) => {
+    const [cmd, argv] = pgCommand(bin, args);
+    return run(cmd, argv, { cwd: dir, timeout: 60_000 });
+  };
+  try {
+    await exec('initdb', ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync']);
+    // Two test runs side by side (CI) may pick the same free port: try another.
+    for (let attempt = 1; ; attempt += 1) {
+      const port = await freePort();
+      const settings = [
+        `-p ${port}`, `-k ${socketDir}`, "-c listen_addresses='127.0.0.1'",
+        '-c fsync=off', '-c synchronous_commit=off', '-c full_page_writes=off',
+        '-c shared_buffers=16MB', '-c max_connections=60',
+      ].join(' ');
+      try {
+        await exec('pg_ctl', ['-D', data, '-l', join(dir, 'server.log'), '-w', '-t', '30', '-o', settings, 'start']);
+      } catch (err) {
+        if (attempt < 4) continue;
+        const log = existsSync(join(dir, 'server.log')) ? readFileSync(join(dir, 'server.log'), 'utf8') : '';
+        throw new Error(`pg_ctl start failed: ${(err as Error).message}\n${log}`);
+      }
+      return harness(`postgres://postgres@127.0.0.1:${port}/postgres`, `throwaway cluster (port ${port}, ${dir})`, async () => {
+        process.off('exit', onExit);
+        await exec('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']).catch(() => undefined);
+        rmSync(dir, { recursive: true, force: true });
+      });
+    }
+  } catch (err) {
+    process.off('exit', onExit);
+    destroySync(dir);
+    throw err;
+  }
+}
+
+function userIds(name: string): { uid: number; gid: number } {
+  const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith(`${name}:`));
+  if (!line) throw new Error(`no user ${name} to run PostgreSQL as`);
+  const [, , uid, gid] = line.split(':');
+  return { uid: Number(uid), gid: Number(gid) };
+}
+
+/** Why there is no PostgreSQL to test against, or undefined when there is one. */
+export function postgresMissing(): string | undefined {
+  if (process.env.POSTGRES_TEST_URL) return undefined;
+  if (!existsSync(join(postgresBin, 'initdb')) || !existsSync(join(postgresBin, 'pg_ctl'))) {
+    return `no PostgreSQL server binaries in ${postgresBin} (install postgresql-15, set POSTGRES_BIN, or set POSTGRES_TEST_URL=postgres://user:pass@host:5432/postgres)`;
+  }
+  return undefined;
+}
+
+export async function startPostgres(): Promise<TestPostgres | undefined> {
+  if (process.env.POSTGRES_TEST_URL) {
+    const url = process.env.POSTGRES_TEST_URL;
+    return harness(url, `POSTGRES_TEST_URL (${new URL(url).host})`, async () => undefined);
+  }
+  if (postgresMissing()) return undefined;
+  return startCluster();
+}
