@@ -1,8 +1,40 @@
+import { execFile } from 'node:child_process';
+import { createServer, type Socket } from 'node:net';
+import { promisify } from 'node:util';
+
+import pg from 'pg';
+
+import { openStore } from '../../src/storage/open-store.js';
+import { migrate, migrations } from '../../src/storage/postgres/migrations.js';
 import { openPostgresStore } from '../../src/storage/postgres/pg-store.js';
+import { sweepBatch } from '../../src/storage/postgres/oidc-records.js';
+import { cli, killChildren } from '../helpers/cli.js';
 import { postgresMissing, startPostgres, type TestPostgres } from '../helpers/postgres.js';
-import { runStoreContract } from './store-contract.js';
+import { runStoreContract, TestClock } from './store-contract.js';
 
 const missing = postgresMissing();
+const run = promisify(execFile);
+
+/** Runs a snippet in its own Node process against the compiled store (npm test builds dist/ first). */
+async function inProcess(url: string, body: string): Promise<string> {
+  const script = `
+    const { openPostgresStore } = await import(${JSON.stringify(new URL('../../dist/storage/postgres/pg-store.js', import.meta.url).href)});
+    const store = await openPostgresStore({ url: ${JSON.stringify(url)} });
+    ${body}
+    await store.close();`;
+  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { timeout: 30_000 });
+  return stdout.trim();
+}
+
+async function sql<R extends pg.QueryResultRow>(url: string, text: string, values: unknown[] = []): Promise<R[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<R>(text, values)).rows;
+  } finally {
+    await client.end();
+  }
+}
 
 if (missing) {
   process.stderr.write(`SKIPPED: PostgreSQL storage contract suite: ${missing}\n`);
@@ -12,8 +44,220 @@ if (missing) {
   beforeAll(async () => {
     server = (await startPostgres())!;
   }, 60_000);
-  afterAll(() => server?.stop(), 30_000);
+  afterAll(async () => {
+    await killChildren();
+    await server?.stop();
+  }, 30_000);
 
   // Each test gets a schema of its own (migrated by opening the store) in this file's database.
   runStoreContract('postgres', async (clock) => openPostgresStore({ url: await server.schema(), now: clock.now }));
+
+  describe('postgres migrations', () => {
+    const versions = async (url: string) => (await sql<{ version: number }>(url, 'SELECT version FROM schema_migrations ORDER BY version')).map((r) => r.version);
+    const all = migrations.map((_, i) => i + 1);
+
+    test('opening the store twice migrates once; a later start finds nothing to do', async () => {
+      const url = await server.schema();
+      await (await openPostgresStore({ url })).close();
+      await (await openPostgresStore({ url })).close();
+      expect(await versions(url)).toEqual(all);
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        expect(await migrate(client)).toBe(0);
+      } finally {
+        await client.end();
+      }
+    });
+
+    test('several pools starting at once on a new database: one migrates, the others wait for it (advisory lock)', async () => {
+      const url = await server.database();
+      const stores = await Promise.all(Array.from({ length: 5 }, () => openPostgresStore({ url })));
+      await Promise.all(stores.map((s) => s.close()));
+      expect(await versions(url)).toEqual(all);
+    });
+
+    test('several processes starting at once on a new database all come up on one schema', async () => {
+      const url = await server.database();
+      const body = `await store.ping(); console.log('up');`;
+      expect(await Promise.all([inProcess(url, body), inProcess(url, body), inProcess(url, body)])).toEqual(['up', 'up', 'up']);
+      expect(await versions(url)).toEqual(all);
+    });
+
+    test('idport migrate against PostgreSQL: applies the schema, says so, and is safe to repeat', async () => {
+      const url = await server.database();
+      const first = await cli(url, ['migrate']);
+      expect({ code: first.code, stdout: first.stdout, stderr: first.stderr }).toEqual({ code: 0, stdout: 'PostgreSQL schema is up to date\n', stderr: '' });
+      expect(await versions(url)).toEqual(all);
+      const again = await cli(url, ['migrate', '--json']);
+      expect(again.code).toBe(0);
+      expect(JSON.parse(again.stdout)).toEqual({ migrated: true, store: 'postgres' });
+      // and the CLI works on that store
+      expect((await cli(url, ['users', 'add', '--username', 'alice', '--password', 'correct horse battery staple', '--email', 'alice@example.com'])).code).toBe(0);
+      const listed = await cli(url, ['users', 'list', '--json']);
+      expect(listed.code).toBe(0);
+      expect(listed.stdout).toContain('alice@example.com');
+    });
+  });
+
+  describe('postgres across processes (what several nodes on one database do)', () => {
+    test('three processes redeeming the same codes: each code is won exactly once', async () => {
+      const url = await server.database();
+      const store = await openPostgresStore({ url });
+      for (let i = 0; i < 20; i += 1) await store.model('AuthorizationCode').upsert(`code-${i}`, { jti: `code-${i}` }, 600);
+      await store.close();
+      const race = `const wins = await Promise.all(Array.from({ length: 20 }, (_, i) => store.model('AuthorizationCode').consume('code-' + i)));
+        console.log(JSON.stringify(wins.flatMap((won, i) => (won ? [i] : []))));`;
+      const results = await Promise.all([inProcess(url, race), inProcess(url, race), inProcess(url, race)]);
+      const wins = results.flatMap((r) => JSON.parse(r) as number[]).sort((a, b) => a - b);
+      expect(wins).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    });
+
+    test('processes bootstrapping keys at once end with one key set', async () => {
+      const url = await server.database();
+      const boot = `
+        const { ensureKeys } = await import(${JSON.stringify(new URL('../../dist/keys/key-manager.js', import.meta.url).href)});
+        await ensureKeys(store);
+        console.log(JSON.stringify((await store.keys.list('signing')).map((k) => k.kid).sort()));`;
+      const results = await Promise.all([inProcess(url, boot), inProcess(url, boot), inProcess(url, boot)]);
+      expect(new Set(results).size).toBe(1);
+      expect(JSON.parse(results[0]!)).toHaveLength(2);
+    });
+
+    test('parallel counter increments from three processes all count', async () => {
+      const url = await server.database();
+      const body = `await Promise.all(Array.from({ length: 30 }, () => store.counters.update('hot', (c, now) => ({ state: { n: (c?.state.n ?? 0) + 1 }, expiresAt: now + 60000 }))));`;
+      await Promise.all([inProcess(url, body), inProcess(url, body), inProcess(url, body)]);
+      const store = await openPostgresStore({ url });
+      expect((await store.counters.get('hot'))?.state).toEqual({ n: 90 });
+      await store.close();
+    });
+  });
+
+  describe('postgres specifics', () => {
+    test(`sweep deletes in batches of ${sweepBatch}, and skips rows another transaction holds instead of waiting`, async () => {
+      const url = await server.schema();
+      const clock = new TestClock();
+      const store = await openPostgresStore({ url, now: clock.now });
+      await sql(url, `INSERT INTO oidc_records (model, id, payload, expires_at) SELECT 'AccessToken', 'old-' || i, '{}', $1 FROM generate_series(1, ${sweepBatch * 2 + 7}) i`, [clock.ms + 1000]);
+      await store.model('AccessToken').upsert('live', { jti: 'live' }, 3600);
+      clock.advance(2);
+      const holder = new pg.Client({ connectionString: url });
+      await holder.connect();
+      try {
+        await holder.query('BEGIN');
+        await holder.query("SELECT 1 FROM oidc_records WHERE id = 'old-1' FOR UPDATE");
+        const started = Date.now();
+        expect(await store.sweep()).toBe(sweepBatch * 2 + 6);
+        expect(Date.now() - started).toBeLessThan(5000);
+        await holder.query('ROLLBACK');
+      } finally {
+        await holder.end();
+      }
+      expect(await store.sweep()).toBe(1);
+      expect(await store.model('AccessToken').find('live')).toMatchObject({ jti: 'live' });
+      await store.close();
+    });
+
+    test('a statement past statementTimeoutMs (a row locked too long) fails with StoreUnavailableError; the store works on', async () => {
+      const url = await server.schema();
+      const store = await openPostgresStore({ url, statementTimeoutMs: 300 });
+      await store.model('AuthorizationCode').upsert('c1', { jti: 'c1' }, 60);
+      const holder = new pg.Client({ connectionString: url });
+      await holder.connect();
+      try {
+        await holder.query('BEGIN');
+        await holder.query("SELECT 1 FROM oidc_records WHERE id = 'c1' FOR UPDATE");
+        await expect(store.model('AuthorizationCode').consume('c1')).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
+        await holder.query('ROLLBACK');
+      } finally {
+        await holder.end();
+      }
+      expect(await store.model('AuthorizationCode').consume('c1')).toBe(true);
+      await store.close();
+    });
+
+    test('values holding NUL (TEXT cannot) are simply not found; counter keys holding NUL still count, one key each', async () => {
+      const store = await openPostgresStore({ url: await server.schema() });
+      expect(await store.model('Session').find('a\0b')).toBeUndefined();
+      expect(await store.model('Session').findByUid('a\0b')).toBeUndefined();
+      expect(await store.accounts.findByLogin('alice\0')).toBeUndefined();
+      expect(await store.clients.find('c\0')).toBeUndefined();
+      const bump = (key: string) => store.counters.update(key, (c, now) => ({ state: { n: (c?.state.n ?? 0) + 1 }, expiresAt: now + 60_000 }));
+      await bump('login:a\0b');
+      await bump('login:a\0b');
+      await bump('login:a\\0b');
+      expect((await store.counters.get('login:a\0b'))?.state).toEqual({ n: 2 });
+      expect((await store.counters.get('login:a\\0b'))?.state).toEqual({ n: 1 });
+      // payloads may hold NUL ("\u0000" in JSON): the json type keeps them
+      await store.model('Interaction').upsert('i1', { jti: 'i1', params: { login_hint: 'x\0y' } }, 60);
+      expect(await store.model('Interaction').find('i1')).toEqual({ jti: 'i1', params: { login_hint: 'x\0y' } });
+      await store.close();
+    });
+
+    test('every hot-path lookup has an index (no sequential scan even with scans discouraged)', async () => {
+      const url = await server.schema();
+      await (await openPostgresStore({ url })).close();
+      const queries = [
+        "SELECT payload FROM oidc_records WHERE model = 'Session' AND id = 'x' AND (expires_at IS NULL OR expires_at > 1)",
+        "SELECT payload FROM oidc_records WHERE model = 'Session' AND uid = 'x' AND (expires_at IS NULL OR expires_at > 1)",
+        "SELECT payload FROM oidc_records WHERE model = 'DeviceCode' AND user_code = 'x' AND (expires_at IS NULL OR expires_at > 1)",
+        "SELECT id FROM oidc_records WHERE model = 'Grant' AND account_id = 'x'",
+        "DELETE FROM oidc_records WHERE grant_id = 'g' OR (model = 'Grant' AND id = 'g')",
+        'SELECT model, id FROM oidc_records WHERE expires_at <= 5 LIMIT 500',
+        "SELECT 1 FROM account_logins l JOIN accounts a ON a.id = l.account_id WHERE l.login = 'x'",
+        "SELECT * FROM counters WHERE key = 'k'",
+        'SELECT key FROM counters WHERE expires_at <= 5 LIMIT 500',
+        "SELECT * FROM keys WHERE kind = 'signing' ORDER BY created_at DESC",
+        "SELECT * FROM passkeys WHERE account_id = 'a' ORDER BY created_at",
+        "SELECT * FROM upstream_links WHERE account_id = 'a'",
+      ];
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        await client.query('SET enable_seqscan = off');
+        for (const query of queries) {
+          const plan = (await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${query}`)).rows.map((r) => r['QUERY PLAN']).join('\n');
+          expect({ query, plan }).toEqual({ query, plan: expect.not.stringMatching(/Seq Scan/) });
+        }
+      } finally {
+        await client.end();
+      }
+    });
+  });
+
+  describe('postgres that cannot be used at start-up', () => {
+    test('refused: ERR_STORE_CONNECT naming the host, never the password', async () => {
+      await import('../../src/storage/postgres/pg-store.js');
+      const err = (await openStore('postgres://admin:hunter2@127.0.0.1:1/idport').catch((e: unknown) => e)) as Error & { code?: string };
+      expect(err).toMatchObject({ code: 'ERR_STORE_CONNECT', message: expect.stringMatching(/^cannot use PostgreSQL at 127\.0\.0\.1:1: /) });
+      expect(err.message).not.toContain('hunter2');
+      expect(err.message.split('\n')).toHaveLength(1);
+    });
+
+    test('a server that never answers: start-up gives up after connectTimeoutMs', async () => {
+      const sockets = new Set<Socket>();
+      const silent = createServer((socket) => sockets.add(socket));
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+      const { port } = silent.address() as { port: number };
+      try {
+        await import('../../src/storage/postgres/pg-store.js');
+        const started = performance.now();
+        await expect(openStore(`postgresql://admin:hunter2@127.0.0.1:${port}/idport`, {}, {}, { connectTimeoutMs: 1000 })).rejects.toMatchObject({
+          code: 'ERR_STORE_CONNECT',
+          message: expect.stringMatching(new RegExp(`^cannot use PostgreSQL at 127\\.0\\.0\\.1:${port}: `)),
+        });
+        const seconds = (performance.now() - started) / 1000;
+        expect(seconds).toBeGreaterThanOrEqual(0.9);
+        expect(seconds).toBeLessThan(5);
+        // connect_timeout (libpq's, seconds) written in the URL wins over the setting
+        const fromUrl = performance.now();
+        await expect(openStore(`postgres://127.0.0.1:${port}/idport?connect_timeout=2`, {}, {}, { connectTimeoutMs: 60_000 })).rejects.toMatchObject({ code: 'ERR_STORE_CONNECT' });
+        expect((performance.now() - fromUrl) / 1000).toBeLessThan(6);
+      } finally {
+        for (const socket of sockets) socket.destroy();
+        await new Promise((resolve) => silent.close(resolve));
+      }
+    }, 20_000);
+  });
 }
