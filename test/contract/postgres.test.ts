@@ -6,9 +6,13 @@ import pg from 'pg';
 
 import { openStore } from '../../src/storage/open-store.js';
 import { migrate, migrations } from '../../src/storage/postgres/migrations.js';
-import { openPostgresStore } from '../../src/storage/postgres/pg-store.js';
+import { connectPostgres, openPostgresStore } from '../../src/storage/postgres/pg-store.js';
 import { sweepBatch } from '../../src/storage/postgres/oidc-records.js';
+import * as oidc from 'openid-client';
+
 import { cli, killChildren } from '../helpers/cli.js';
+import { addClient, addUser, discover, loginAndRedeem } from '../helpers/flow.js';
+import { startTestServer } from '../helpers/server.js';
 import { postgresMissing, startPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { runStoreContract, TestClock } from './store-contract.js';
 
@@ -44,6 +48,7 @@ if (missing) {
   beforeAll(async () => {
     server = (await startPostgres())!;
   }, 60_000);
+  const server_ = { database: () => server.database() };
   afterAll(async () => {
     await killChildren();
     await server?.stop();
@@ -223,6 +228,61 @@ if (missing) {
       } finally {
         await client.end();
       }
+    });
+  });
+
+  describe('a real server on PostgreSQL', () => {
+    test('sign-in through the pages, code redeemed, userinfo, refresh; a replayed code is refused', async () => {
+      const server = await startTestServer({ databaseUrl: await server_.database() });
+      try {
+        await addUser(server.store);
+        const client = await addClient(server.store);
+        const config = await discover(server.url, client.client_id, client.client_secret);
+        const { tokens, callback, verifier } = await loginAndRedeem(config, server.url, { scope: 'openid profile email offline_access', extra: { prompt: 'consent' } });
+        expect(tokens.claims()?.sub).toBeDefined();
+        const info = await oidc.fetchUserInfo(config, tokens.access_token, tokens.claims()!.sub);
+        expect(info.email).toBe('Alice@Example.com');
+        const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token!);
+        expect(refreshed.access_token).not.toBe(tokens.access_token);
+        const replay = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: callback.searchParams.get('state')! }).catch((e: unknown) => e);
+        expect(replay).toMatchObject({ error: 'invalid_grant' });
+      } finally {
+        await server.stop();
+      }
+    });
+  });
+
+  describe('postgres over TLS, when the URL asks (sslmode)', () => {
+    const tlsOf = async (url: string) => {
+      const pool = await connectPostgres(url, {});
+      try {
+        return (await pool.query<{ ssl: boolean; version: string | null }>('SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()')).rows[0];
+      } finally {
+        await pool.end();
+      }
+    };
+    const withParams = (url: string, params: Record<string, string>) => {
+      const u = new URL(url);
+      for (const [name, value] of Object.entries(params)) u.searchParams.set(name, value);
+      return u.toString();
+    };
+
+    test('no sslmode: plain; verify-full with the server\'s CA: TLS, certificate checked; verify-full without it: refused at start-up', async () => {
+      if (!server.tlsCert) {
+        process.stderr.write(`SKIPPED: PostgreSQL TLS test: ${server.origin} offers no certificate of ours (needs openssl)\n`);
+        return;
+      }
+      const url = await server.database();
+      expect(await tlsOf(url)).toMatchObject({ ssl: false });
+      expect(await tlsOf(withParams(url, { sslmode: 'verify-full', sslrootcert: server.tlsCert }))).toMatchObject({ ssl: true, version: expect.stringMatching(/^TLSv1\.[23]$/) });
+      expect(await tlsOf(withParams(url, { sslmode: 'no-verify' }))).toMatchObject({ ssl: true });
+      const untrusted = await openStore(withParams(url, { sslmode: 'verify-full' })).catch((e: unknown) => e);
+      expect(untrusted).toMatchObject({ code: 'ERR_STORE_CONNECT', message: expect.stringMatching(/^cannot use PostgreSQL at 127\.0\.0\.1:\d+: .*self[- ]signed/) });
+      // and the whole store works over TLS
+      const store = await openPostgresStore({ url: withParams(url, { sslmode: 'verify-full', sslrootcert: server.tlsCert }) });
+      await store.model('Session').upsert('s1', { jti: 's1' }, 60);
+      expect(await store.model('Session').find('s1')).toEqual({ jti: 's1' });
+      await store.close();
     });
   });
 

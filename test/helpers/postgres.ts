@@ -11,7 +11,7 @@
  * one database (cheap: one per test), each as a URL.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +26,11 @@ export const postgresBin = process.env.POSTGRES_BIN ?? '/usr/lib/postgresql/15/b
 export interface TestPostgres {
   /** where it came from, for messages */
   readonly origin: string;
+  /**
+   * The server's self-signed certificate (CN and SAN localhost, 127.0.0.1) when it accepts TLS
+   * (our own cluster, when openssl is there): connections choose TLS or not, as `sslmode` says.
+   */
+  readonly tlsCert: string | undefined;
   /** a URL of a new, empty database */
   database(): Promise<string>;
   /** a URL of a new, empty schema (search_path set through the URL's `options`) in this file's database */
@@ -60,7 +65,7 @@ async function admin<T>(url: string, work: (client: pg.Client) => Promise<T>): P
 }
 
 /** A harness over one server: databases made and dropped through `adminUrl`. */
-function harness(adminUrl: string, origin: string, shutdown: () => Promise<void>): TestPostgres {
+function harness(adminUrl: string, origin: string, shutdown: () => Promise<void>, tlsCert?: string): TestPostgres {
   const made: string[] = [];
   let fileDb: string | undefined;
   const database = async () => {
@@ -71,6 +76,7 @@ function harness(adminUrl: string, origin: string, shutdown: () => Promise<void>
   };
   return {
     origin,
+    tlsCert,
     database,
     async schema() {
       fileDb ??= await database();
@@ -163,6 +169,7 @@ async function startCluster(): Promise<TestPostgres> {
   };
   try {
     await exec('initdb', ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C', '--no-sync']);
+    const tls = await makeCertificate(dir);
     // Two test runs side by side (CI) may pick the same free port: try another.
     for (let attempt = 1; ; attempt += 1) {
       const port = await freePort();
@@ -170,6 +177,7 @@ async function startCluster(): Promise<TestPostgres> {
         `-p ${port}`, `-k ${socketDir}`, "-c listen_addresses='127.0.0.1'",
         '-c fsync=off', '-c synchronous_commit=off', '-c full_page_writes=off',
         '-c shared_buffers=16MB', '-c max_connections=60',
+        ...(tls ? ['-c ssl=on', `-c ssl_cert_file=${tls.cert}`, `-c ssl_key_file=${tls.key}`] : []),
       ].join(' ');
       try {
         await exec('pg_ctl', ['-D', data, '-l', join(dir, 'server.log'), '-w', '-t', '30', '-o', settings, 'start']);
@@ -182,13 +190,33 @@ async function startCluster(): Promise<TestPostgres> {
         process.off('exit', onExit);
         await exec('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']).catch(() => undefined);
         rmSync(dir, { recursive: true, force: true });
-      });
+      }, tls?.cert);
     }
   } catch (err) {
     process.off('exit', onExit);
     destroySync(dir);
     throw err;
   }
+}
+
+/** A self-signed EC certificate for localhost and 127.0.0.1, readable by the server only; undefined without openssl. */
+async function makeCertificate(dir: string): Promise<{ cert: string; key: string } | undefined> {
+  const cert = join(dir, 'server.crt');
+  const key = join(dir, 'server.key');
+  try {
+    await run('openssl', [
+      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2',
+      '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', key, '-out', cert,
+    ], { cwd: dir, timeout: 20_000 });
+  } catch {
+    return undefined;
+  }
+  chmodSync(key, 0o600);
+  if (isRoot()) {
+    const { uid, gid } = userIds('postgres');
+    for (const path of [cert, key]) chownSync(path, uid, gid);
+  }
+  return { cert, key };
 }
 
 function userIds(name: string): { uid: number; gid: number } {
