@@ -320,4 +320,42 @@ if (missing) {
       }
     }, 20_000);
   });
+
+  // Last in the file: it stops this file's server for a moment.
+  describe('postgres going away while running', () => {
+    test('while the server is down every operation fails with StoreUnavailableError; once it is back the same store works on', async () => {
+      if (!server.outage) {
+        process.stderr.write(`SKIPPED: PostgreSQL outage test: ${server.origin} cannot be stopped by the test\n`);
+        return;
+      }
+      const url = await server.database();
+      const store = await openPostgresStore({ url, connectTimeoutMs: 2000 });
+      await store.model('Session').upsert('s1', { jti: 's1' }, 600);
+      await server.outage.begin();
+      try {
+        const operations: [string, () => Promise<unknown>][] = [
+          ['model.find', () => store.model('Session').find('s1')],
+          ['model.upsert', () => store.model('Session').upsert('s2', { jti: 's2' }, 60)],
+          ['model.consume', () => store.model('AuthorizationCode').consume('c1')],
+          ['accounts.findByLogin', () => store.accounts.findByLogin('alice')],
+          ['counters.update', () => store.counters.update('k', () => undefined)],
+          ['keys.rotate', () => store.keys.rotate('signing', [], 0)],
+          ['sweep', () => store.sweep()],
+          ['ping', () => store.ping()],
+        ];
+        for (const [name, operation] of operations) {
+          const outcome = await operation().then(
+            () => 'resolved',
+            (err: unknown) => (err as { code?: string }).code ?? String(err),
+          );
+          expect([name, outcome]).toEqual([name, 'ERR_STORE_UNAVAILABLE']);
+        }
+      } finally {
+        await server.outage.end();
+      }
+      await expect(store.ping()).resolves.toBeUndefined();
+      expect(await store.model('Session').find('s1')).toEqual({ jti: 's1' });
+      await store.close();
+    }, 60_000);
+  });
 }

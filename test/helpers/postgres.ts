@@ -37,6 +37,8 @@ export interface TestPostgres {
   schema(): Promise<string>;
   /** drops what it made (external server) or stops and removes the cluster */
   stop(): Promise<void>;
+  /** our own cluster only: stops the server (an outage) and starts it again on the same port and data */
+  outage?: { begin(): Promise<void>; end(): Promise<void> };
 }
 
 let counter = 0;
@@ -173,24 +175,31 @@ async function startCluster(): Promise<TestPostgres> {
     // Two test runs side by side (CI) may pick the same free port: try another.
     for (let attempt = 1; ; attempt += 1) {
       const port = await freePort();
-      const settings = [
+      const settings = () => [
         `-p ${port}`, `-k ${socketDir}`, "-c listen_addresses='127.0.0.1'",
         '-c fsync=off', '-c synchronous_commit=off', '-c full_page_writes=off',
         '-c shared_buffers=16MB', '-c max_connections=60',
         ...(tls ? ['-c ssl=on', `-c ssl_cert_file=${tls.cert}`, `-c ssl_key_file=${tls.key}`] : []),
       ].join(' ');
+      const start = () => exec('pg_ctl', ['-D', data, '-l', join(dir, 'server.log'), '-w', '-t', '30', '-o', settings(), 'start']);
       try {
-        await exec('pg_ctl', ['-D', data, '-l', join(dir, 'server.log'), '-w', '-t', '30', '-o', settings, 'start']);
+        await start();
       } catch (err) {
         if (attempt < 4) continue;
         const log = existsSync(join(dir, 'server.log')) ? readFileSync(join(dir, 'server.log'), 'utf8') : '';
         throw new Error(`pg_ctl start failed: ${(err as Error).message}\n${log}`);
       }
-      return harness(`postgres://postgres@127.0.0.1:${port}/postgres`, `throwaway cluster (port ${port}, ${dir})`, async () => {
+      const cluster = harness(`postgres://postgres@127.0.0.1:${port}/postgres`, `throwaway cluster (port ${port}, ${dir})`, async () => {
         process.off('exit', onExit);
         await exec('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']).catch(() => undefined);
         rmSync(dir, { recursive: true, force: true });
       }, tls?.cert);
+      const outage = {
+        // fast, not immediate: with synchronous_commit off a crash would lose the last commits
+        begin: async () => void (await exec('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop'])),
+        end: async () => void (await start()),
+      };
+      return { ...cluster, outage };
     }
   } catch (err) {
     process.off('exit', onExit);
