@@ -182,6 +182,36 @@ if (missing) {
       await store.close();
     });
 
+    test('a connection killed in the middle of a transaction: StoreUnavailableError, and the process and pool live on', async () => {
+      const url = await server.schema();
+      const store = await openPostgresStore({ url });
+      const holder = new pg.Client({ connectionString: url });
+      await holder.connect();
+      try {
+        // the bootstrap's transaction waits for the kind's advisory lock, which `holder` holds
+        await holder.query('BEGIN');
+        await holder.query("SELECT pg_advisory_xact_lock(hashtext('idport:keys:signing'))");
+        const key = { kid: 'k1', kind: 'signing' as const, material: {}, createdAt: 1, retiredAt: null, expiresAt: null };
+        const pending = store.keys.insertIfNone('signing', [key]).then(() => 'resolved', (err: unknown) => (err as { code?: string }).code);
+        let killed = 0;
+        for (let i = 0; i < 100 && !killed; i += 1) {
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          const { rows } = await holder.query<{ n: number }>(
+            "SELECT COUNT(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND query LIKE '%idport:keys:%' AND wait_event_type = 'Lock'",
+          );
+          killed = rows[0]!.n;
+        }
+        expect(killed).toBe(1);
+        expect(await pending).toBe('ERR_STORE_UNAVAILABLE');
+        await holder.query('ROLLBACK');
+      } finally {
+        await holder.end();
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100)); // an unhandled 'error' event would have crashed us by now
+      expect(await store.keys.insertIfNone('signing', [{ kid: 'k2', kind: 'signing', material: {}, createdAt: 1, retiredAt: null, expiresAt: null }])).toBe(true);
+      await store.close();
+    });
+
     test('values holding NUL (TEXT cannot) are simply not found; counter keys holding NUL still count, one key each', async () => {
       const store = await openPostgresStore({ url: await server.schema() });
       expect(await store.model('Session').find('a\0b')).toBeUndefined();

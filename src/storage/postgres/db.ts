@@ -16,6 +16,10 @@ export function createDb(pool: Pool): Db {
     async tx(work) {
       const client = await pool.connect();
       let broken: unknown;
+      // A connection that dies while checked out emits 'error' (after failing its query): without
+      // a listener that would end the process. The failed query rejects; release drops the client.
+      const onError = (err: unknown) => (broken = err);
+      client.on('error', onError);
       try {
         await client.query('BEGIN');
         const result = await work(client);
@@ -25,7 +29,8 @@ export function createDb(pool: Pool): Db {
         await client.query('ROLLBACK').catch((rollbackErr: unknown) => (broken = rollbackErr));
         throw err;
       } finally {
-        // a connection whose ROLLBACK failed is in an unknown state: the pool drops it
+        client.off('error', onError);
+        // a connection that broke, or whose ROLLBACK failed, is in an unknown state: the pool drops it
         client.release(broken instanceof Error ? broken : undefined);
       }
     },

@@ -35,9 +35,12 @@ export async function connectPostgres(url: string, settings: PostgresSettings): 
   pool.on('error', () => undefined);
   try {
     const client = await pool.connect();
+    const ignore = () => undefined; // a connection dying mid-migration fails the query we await
+    client.on('error', ignore);
     try {
       await migrate(client);
     } finally {
+      client.off('error', ignore);
       // migrate changed this session's statement_timeout: the connection is not given to requests
       client.release(true);
     }
