@@ -261,6 +261,88 @@ if (missing) {
     });
   });
 
+  describe('postgres cached clients, accounts and APIs (LISTEN/NOTIFY)', () => {
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    /** A write no trigger announces (as a restore would make): shows what a process serves from its cache. */
+    const unannounced = (url: string, text: string) => sql(url, `SET session_replication_role = replica; ${text}`);
+    const twoNodes = async () => {
+      const url = await server.schema();
+      const [a, b] = [await openPostgresStore({ url }), await openPostgresStore({ url })];
+      await sleep(400); // both change feeds listening, their first pings back
+      return { url, a, b };
+    };
+
+    test('a change made through another node, or by SQL, is seen within 1 s; the cache is used meanwhile', async () => {
+      const { url, a, b } = await twoNodes();
+      try {
+        await b.clients.upsert({ client_id: 'c1', client_name: 'One' });
+        await b.accounts.create({ id: 'sub-1', username: 'one', email: null, emailVerified: false, name: 'One', passwordHash: 'h', claims: {} });
+        await b.apis.upsert({ audience: 'urn:api', name: 'One', scopes: ['read'], tokenFormat: 'jwt', accessTokenTtl: null });
+        expect(await a.clients.find('c1')).toMatchObject({ client_name: 'One' });
+        expect(await a.accounts.findById('sub-1')).toMatchObject({ name: 'One' });
+        expect(await a.apis.find('urn:api')).toMatchObject({ name: 'One' });
+
+        // served from a's cache: an unannounced change is not seen
+        await unannounced(url, `UPDATE clients SET metadata = '{"client_id":"c1","client_name":"Silent"}'; UPDATE accounts SET name = 'Silent'; UPDATE apis SET name = 'Silent'`);
+        expect(await a.clients.find('c1')).toMatchObject({ client_name: 'One' });
+        expect(await a.accounts.findById('sub-1')).toMatchObject({ name: 'One' });
+        expect(await a.apis.find('urn:api')).toMatchObject({ name: 'One' });
+        // b never looked c1 up: it reads the database
+        expect(await b.clients.find('c1')).toMatchObject({ client_name: 'Silent' });
+
+        await b.clients.upsert({ client_id: 'c1', client_name: 'Two' });
+        await b.apis.upsert({ audience: 'urn:api', name: 'Two', scopes: ['read'], tokenFormat: 'jwt', accessTokenTtl: null });
+        await sql(url, "UPDATE accounts SET name = 'Two' WHERE id = 'sub-1'"); // an operator's psql
+        await sleep(1000);
+        expect(await a.clients.find('c1')).toMatchObject({ client_name: 'Two' });
+        expect(await a.accounts.findById('sub-1')).toMatchObject({ name: 'Two' });
+        expect(await a.apis.find('urn:api')).toMatchObject({ name: 'Two' });
+
+        await b.clients.remove('c1');
+        await b.accounts.remove('sub-1');
+        await b.apis.remove('urn:api');
+        await sleep(1000);
+        expect(await a.clients.find('c1')).toBeUndefined();
+        expect(await a.accounts.findById('sub-1')).toBeUndefined();
+        expect(await a.apis.find('urn:api')).toBeUndefined();
+      } finally {
+        await Promise.all([a.close(), b.close()]);
+      }
+    });
+
+    test('while the change feed is down nothing is served from the cache; it reconnects and caching resumes', async () => {
+      const { url, a, b } = await twoNodes();
+      try {
+        await a.clients.upsert({ client_id: 'c1', client_name: 'One' });
+        expect(await a.clients.find('c1')).toMatchObject({ client_name: 'One' });
+        const killed = await sql<{ n: number }>(url, "SELECT COUNT(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE application_name = 'idport-change-feed'");
+        expect(killed[0]!.n).toBeGreaterThanOrEqual(2);
+        await sleep(100);
+        await unannounced(url, `UPDATE clients SET metadata = '{"client_id":"c1","client_name":"Unseen by the feed"}'`);
+        expect(await a.clients.find('c1')).toMatchObject({ client_name: 'Unseen by the feed' });
+        await sleep(1600); // reconnected (after 1 s) and pinged
+        expect(await a.clients.find('c1')).toMatchObject({ client_name: 'Unseen by the feed' });
+        await unannounced(url, `UPDATE clients SET metadata = '{"client_id":"c1","client_name":"Cached again"}'`);
+        expect(await a.clients.find('c1')).toMatchObject({ client_name: 'Unseen by the feed' });
+      } finally {
+        await Promise.all([a.close(), b.close()]);
+      }
+    });
+
+    test('cached rows are frozen: no caller can change what the next one reads', async () => {
+      const { a, b } = await twoNodes();
+      try {
+        await a.clients.upsert({ client_id: 'c1', client_name: 'One', redirect_uris: ['https://a/cb'] });
+        await a.clients.find('c1');
+        const client = await a.clients.find('c1');
+        expect(Object.isFrozen(client)).toBe(true);
+        expect(() => (client as unknown as { redirect_uris: string[] }).redirect_uris.push('https://evil/cb')).toThrow(TypeError);
+      } finally {
+        await Promise.all([a.close(), b.close()]);
+      }
+    });
+  });
+
   describe('a real server on PostgreSQL', () => {
     test('sign-in through the pages, code redeemed, userinfo, refresh; a replayed code is refused', async () => {
       const server = await startTestServer({ databaseUrl: await server_.database() });

@@ -2,6 +2,7 @@ import type { PoolClient } from 'pg';
 
 import { normalizeLogin } from '../normalize.js';
 import { DuplicateError, type AccountRecord, type AccountStore } from '../types.js';
+import type { RowCache } from './change-feed.js';
 import { isPgKey, uniqueViolation, type Db } from './db.js';
 
 interface Row {
@@ -60,7 +61,15 @@ async function addLogins(client: PoolClient, id: string, usernameNorm: string, e
  * uniqueness across usernames AND emails is the database's, not a check that parallel sign-ups
  * could both pass.
  */
-export function createPgAccounts(db: Db, now: () => number): AccountStore {
+export function createPgAccounts(db: Db, now: () => number, cache: RowCache<AccountRecord>): AccountStore {
+  /** Runs a write, then forgets this process's cached accounts (whether or not it succeeded). */
+  const changing = async <T>(write: () => Promise<T>): Promise<T> => {
+    try {
+      return await write();
+    } finally {
+      cache.clear();
+    }
+  };
   return {
     async create(account) {
       const at = now();
@@ -82,8 +91,11 @@ export function createPgAccounts(db: Db, now: () => number): AccountStore {
       }
       return { ...account, createdAt: at, updatedAt: at };
     },
+    // Returns a shared, frozen object (cached per process: see change-feed.ts). Sign-in's
+    // findByLogin always reads the database.
     async findById(id) {
-      return isPgKey(id) ? toRecord((await db.query<Row>(sql.byId, [id])).rows[0]) : undefined;
+      if (!isPgKey(id)) return undefined;
+      return cache.find(id, async () => toRecord((await db.query<Row>(sql.byId, [id])).rows[0]));
     },
     async findByLogin(login) {
       const key = typeof login === 'string' ? normalizeLogin(login) : undefined;
@@ -93,13 +105,13 @@ export function createPgAccounts(db: Db, now: () => number): AccountStore {
       return (await db.query<Row>(sql.list)).rows.map((row) => toRecord(row)!);
     },
     async setPasswordHash(id, passwordHash) {
-      return isPgKey(id) && (await db.query(sql.setPassword, [passwordHash, now(), id])).rowCount === 1;
+      return isPgKey(id) && changing(async () => (await db.query(sql.setPassword, [passwordHash, now(), id])).rowCount === 1);
     },
     async setEmail(id, email, verified) {
       if (!isPgKey(id)) return false;
       const emailNorm = email === null ? null : normalizeLogin(email);
       try {
-        return await db.tx(async (client) => {
+        return await changing(() => db.tx(async (client) => {
           const { rows } = await client.query<{ username_norm: string }>(sql.usernameOf, [id]);
           if (!rows[0]) return false;
           await client.query(sql.dropEmailLogin, [id]);
@@ -108,18 +120,18 @@ export function createPgAccounts(db: Db, now: () => number): AccountStore {
           }
           await client.query(sql.setEmail, [email, emailNorm, verified, now(), id]);
           return true;
-        });
+        }));
       } catch (err) {
         if (uniqueViolation(err) !== undefined) throw new DuplicateError('email');
         throw err;
       }
     },
     async markEmailVerified(id, email) {
-      return isPgKey(id) && (await db.query(sql.markVerified, [now(), id, normalizeLogin(email)])).rowCount === 1;
+      return isPgKey(id) && changing(async () => (await db.query(sql.markVerified, [now(), id, normalizeLogin(email)])).rowCount === 1);
     },
     async remove(id) {
       // its login names go with it (ON DELETE CASCADE)
-      return isPgKey(id) && (await db.query(sql.remove, [id])).rowCount === 1;
+      return isPgKey(id) && changing(async () => (await db.query(sql.remove, [id])).rowCount === 1);
     },
   };
 }

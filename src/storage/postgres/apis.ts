@@ -1,4 +1,5 @@
 import type { ApiRecord, ApiStore } from '../types.js';
+import type { RowCache } from './change-feed.js';
 import { isPgKey, type Db } from './db.js';
 
 interface Row {
@@ -31,21 +32,27 @@ const sql = {
   remove: 'DELETE FROM apis WHERE audience = $1',
 };
 
-export function createPgApis(db: Db, now: () => number): ApiStore {
+export function createPgApis(db: Db, now: () => number, cache: RowCache<ApiRecord>): ApiStore {
   return {
     async upsert(api) {
       await db.query(sql.upsert, [api.audience, api.name, JSON.stringify(api.scopes), api.tokenFormat, api.accessTokenTtl, now()]);
+      cache.clear();
     },
+    // Returns a shared, frozen object (cached per process: see change-feed.ts).
     async find(audience) {
       if (!isPgKey(audience)) return undefined;
-      const row = (await db.query<Row>(sql.find, [audience])).rows[0];
-      return row && toApi(row);
+      return cache.find(audience, async () => {
+        const row = (await db.query<Row>(sql.find, [audience])).rows[0];
+        return row && toApi(row);
+      });
     },
     async list() {
       return (await db.query<Row>(sql.list)).rows.map(toApi);
     },
     async remove(audience) {
-      return isPgKey(audience) && (await db.query(sql.remove, [audience])).rowCount === 1;
+      const removed = isPgKey(audience) && (await db.query(sql.remove, [audience])).rowCount === 1;
+      cache.clear();
+      return removed;
     },
   };
 }

@@ -1,4 +1,5 @@
 import type { ClientMetadata, ClientStore } from '../types.js';
+import type { RowCache } from './change-feed.js';
 import { isPgKey, type Db } from './db.js';
 
 const sql = {
@@ -10,19 +11,24 @@ const sql = {
 };
 
 /** Client metadata as one `json` value (kept exactly as written, key order included). */
-export function createPgClients(db: Db, now: () => number): ClientStore {
+export function createPgClients(db: Db, now: () => number, cache: RowCache<ClientMetadata>): ClientStore {
   return {
     async upsert(metadata) {
       await db.query(sql.upsert, [metadata.client_id, JSON.stringify(metadata), now()]);
+      cache.clear();
     },
+    // Returns a shared, frozen object (cached per process: see change-feed.ts).
     async find(clientId) {
-      return isPgKey(clientId) ? (await db.query<{ metadata: ClientMetadata }>(sql.find, [clientId])).rows[0]?.metadata : undefined;
+      if (!isPgKey(clientId)) return undefined;
+      return cache.find(clientId, async () => (await db.query<{ metadata: ClientMetadata }>(sql.find, [clientId])).rows[0]?.metadata);
     },
     async list() {
       return (await db.query<{ metadata: ClientMetadata }>(sql.list)).rows.map((row) => row.metadata);
     },
     async remove(clientId) {
-      return isPgKey(clientId) && (await db.query(sql.remove, [clientId])).rowCount === 1;
+      const removed = isPgKey(clientId) && (await db.query(sql.remove, [clientId])).rowCount === 1;
+      cache.clear();
+      return removed;
     },
   };
 }

@@ -143,6 +143,19 @@ export const migrations: string[] = [
   );
   CREATE INDEX upstream_links_account ON upstream_links (account_id, created_at);
   `,
+  // Every write to the tables processes cache (change-feed.ts) is announced on idport_changes,
+  // whoever makes it (any node, the CLI, psql); delivered when its transaction commits.
+  `
+  CREATE FUNCTION idport_announce_change() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN
+    PERFORM pg_notify('idport_changes', TG_TABLE_NAME);
+    RETURN NULL;
+  END $$;
+  ${['clients', 'accounts', 'apis']
+    .map((table) => `CREATE TRIGGER ${table}_announced AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ${table}
+    FOR EACH STATEMENT EXECUTE FUNCTION idport_announce_change();`)
+    .join('\n  ')}
+  `,
 ];
 
 /** The session-level advisory lock every idport node takes around its migrations ("idport:migrate"). */

@@ -3,6 +3,7 @@ import pg from 'pg';
 import { StoreConnectError, StoreUnavailableError } from '../errors.js';
 import type { OidcModelStore, Store } from '../types.js';
 import { createPgAccounts } from './accounts.js';
+import { createChangeFeed, type ChangeFeed } from './change-feed.js';
 import { createPgApis } from './apis.js';
 import { createPgClients } from './clients.js';
 import { createPgConsents } from './consents.js';
@@ -55,11 +56,12 @@ export async function connectPostgres(url: string, settings: PostgresSettings): 
 /**
  * The PostgreSQL store: a bounded pool, migrations at start, every promise of the storage
  * contract kept by the database (conditional updates, row locks, unique keys, advisory locks),
- * so any number of nodes may share it. Nothing is cached in the process: every lookup reads the
- * database, so a change made anywhere applies everywhere at once.
+ * so any number of nodes may share it. Clients, accounts (by id) and APIs are cached per process,
+ * kept current by LISTEN/NOTIFY within a bound (change-feed.ts); everything else reads the database.
  */
 export async function openPostgresStore({ url, now = Date.now, ...settings }: PostgresOptions): Promise<Store> {
   const pool = await connectPostgres(url, settings);
+  const feed: ChangeFeed = createChangeFeed(poolOptions(url, settings));
   const db = createDb(pool);
   const records = createPgOidcRecords(db, now);
   const counters = createPgCounters(db, now);
@@ -74,10 +76,10 @@ export async function openPostgresStore({ url, now = Date.now, ...settings }: Po
       if (!model) models.set(name, (model = mapOutages(records.model(name))));
       return model;
     },
-    accounts: mapOutages(createPgAccounts(db, now)),
-    clients: mapOutages(createPgClients(db, now)),
+    accounts: mapOutages(createPgAccounts(db, now, feed.cache('accounts'))),
+    clients: mapOutages(createPgClients(db, now, feed.cache('clients'))),
     keys: mapOutages(createPgKeys(db, now)),
-    apis: mapOutages(createPgApis(db, now)),
+    apis: mapOutages(createPgApis(db, now, feed.cache('apis'))),
     consents: mapOutages(createPgConsents(db, now)),
     counters: mapOutages({ update: counters.update, get: counters.get, delete: counters.delete }),
     factors: mapOutages(createPgFactors(db, now)),
@@ -95,7 +97,7 @@ export async function openPostgresStore({ url, now = Date.now, ...settings }: Po
     async close() {
       if (ended) return;
       ended = true;
-      await pool.end();
+      await Promise.all([feed.close(), pool.end()]);
     },
   };
 }
