@@ -381,7 +381,7 @@ if (missing) {
 
     test('no sslmode: plain; verify-full with the server\'s CA: TLS, certificate checked; verify-full without it: refused at start-up', async () => {
       if (!server.tlsCert) {
-        process.stderr.write(`SKIPPED: PostgreSQL TLS test: ${server.origin} offers no certificate of ours (needs openssl)\n`);
+        process.stderr.write(`SKIPPED: PostgreSQL TLS test: ${server.origin} offers no certificate of ours (an external server, or no openssl)\n`);
         return;
       }
       const url = await server.database();
