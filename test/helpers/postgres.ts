@@ -252,3 +252,50 @@ export async function startPostgres(): Promise<TestPostgres | undefined> {
   if (postgresMissing()) return undefined;
   return startCluster();
 }
+
+/**
+ * For a test file: a server started before its tests and stopped after them, or, when there is
+ * none, one SKIPPED line and a skipped test (then undefined: the caller defines no tests).
+ */
+export function usePostgres(suite: string): TestPostgres | undefined {
+  const why = postgresMissing();
+  if (why) {
+    process.stderr.write(`SKIPPED: ${suite}: ${why}\n`);
+    test.skip(`${suite}: SKIPPED (${why})`, () => undefined);
+    return undefined;
+  }
+  let server: TestPostgres | undefined;
+  beforeAll(async () => {
+    server = await startPostgres();
+  }, 60_000);
+  afterAll(() => server?.stop(), 30_000);
+  const started = () => {
+    if (!server) throw new Error('PostgreSQL did not start (see beforeAll)');
+    return server;
+  };
+  return {
+    get origin() {
+      return started().origin;
+    },
+    get tlsCert() {
+      return started().tlsCert;
+    },
+    get outage() {
+      return started().outage;
+    },
+    database: () => started().database(),
+    schema: () => started().schema(),
+    stop: () => started().stop(),
+  };
+}
+
+/** Runs one statement (or several, without parameters) on a connection of its own. */
+export async function pgQuery<R extends pg.QueryResultRow>(url: string, text: string, values: unknown[] = []): Promise<R[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<R>(text, values)).rows;
+  } finally {
+    await client.end();
+  }
+}
