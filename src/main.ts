@@ -24,7 +24,7 @@ function announce(url: string, store: string, workers: number) {
 
 /** Before forking: migrate and create keys once, so workers start on a ready store. */
 async function prepareStore(config: Readonly<Config>, kek: Uint8Array | undefined) {
-  const store = await openStore(config.databaseUrl, {}, config.mongo);
+  const store = await openStore(config.databaseUrl, {}, config.mongo, config.postgres);
   try {
     await ensureKeys(store, { kek });
     return store.kind;

@@ -47,7 +47,7 @@ const listen = (server: Server, port: number, host: string) =>
  */
 export async function startServer(baseConfig: Readonly<Config>, options: StartOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? pino({ level: baseConfig.logLevel });
-  const store = options.store ?? (await openStore(baseConfig.databaseUrl, {}, baseConfig.mongo));
+  const store = options.store ?? (await openStore(baseConfig.databaseUrl, {}, baseConfig.mongo, baseConfig.postgres));
   const server = createServer();
   server.keepAliveTimeout = 65_000;
   let timers: NodeJS.Timeout[] = [];

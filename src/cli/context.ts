@@ -58,7 +58,7 @@ export async function openCliContext(): Promise<CliContext> {
   const kek = readKek();
   const log = pino({ level: config.logLevel }, pino.destination(2));
   const audit = createAudit(log);
-  const store = await openStore(config.databaseUrl, {}, config.mongo);
+  const store = await openStore(config.databaseUrl, {}, config.mongo, config.postgres);
   const cliAudit: Audit = (event, fields) => audit(event, { actor: `cli:${osUser()}`, ...fields });
   let keys: Promise<KeySet> | undefined;
   const timing = { ...config.backchannelLogout, retryForSeconds: Math.min(config.backchannelLogout.retryForSeconds, cliLogoutSeconds) };

@@ -57,7 +57,7 @@ export const configSchema = z
       .string()
       .min(1)
       .default('sqlite:./data/idport.db')
-      .describe('store: sqlite:PATH, sqlite::memory:, or a mongodb:// or mongodb+srv:// connection string'),
+      .describe('store: sqlite:PATH, sqlite::memory:, a postgres:// or postgresql:// URL, or a mongodb:// or mongodb+srv:// connection string'),
     workers: z
       .union([z.literal('auto'), z.number().int().min(1).max(256)])
       .default(1)
@@ -119,6 +119,26 @@ export const configSchema = z
       .positive()
       .default(10)
       .describe('how long SIGTERM waits for in-flight requests'),
+    postgres: z
+      .object({
+        maxPoolSize: z.number().int().positive().max(1000).default(10).describe('PostgreSQL connections per process'),
+        connectTimeoutMs: z
+          .number()
+          .int()
+          .positive()
+          .max(60000)
+          .default(10000)
+          .describe('how long to wait for a PostgreSQL connection (start-up fails after this)'),
+        statementTimeoutMs: z
+          .number()
+          .int()
+          .positive()
+          .max(600000)
+          .default(10000)
+          .describe('PostgreSQL cancels a statement running longer than this (requests then get 503)'),
+      })
+      .strict()
+      .prefault({}),
     mongo: z
       .object({
         maxPoolSize: z.number().int().positive().default(20).describe('MongoDB connections per process'),

@@ -1,5 +1,5 @@
 /**
- * The one storage interface. Every adapter (SQLite, MongoDB) implements it and passes the
+ * The one storage interface. Every adapter (SQLite, PostgreSQL, MongoDB) implements it and passes the
  * contract suite in test/contract/, which pins each promise made here:
  * - records that are missing or expired are `undefined` (or not listed), never an error; so are
  *   lookups by a value no store holds (over 1,024 characters);
@@ -343,7 +343,7 @@ export interface UpstreamLinkStore {
 }
 
 export interface Store {
-  readonly kind: 'sqlite' | 'mongodb';
+  readonly kind: 'sqlite' | 'postgres' | 'mongodb';
   model(name: string): OidcModelStore;
   readonly accounts: AccountStore;
   readonly clients: ClientStore;

@@ -231,8 +231,21 @@ describe('the idport process refuses bad configuration', () => {
     expect(stackLines(proc.stderr())).toEqual([]);
   }, 20_000);
 
+  test('an unreachable PostgreSQL: exits non-zero within 15 s with one line naming the host, no credentials', async () => {
+    const started = Date.now();
+    const proc = startProcess({ DATABASE_URL: 'postgres://admin:hunter2@127.0.0.1:1/idport?sslmode=disable' });
+    const exit = await exitWithin(proc, 15_000);
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(exit.code).not.toBe(0);
+    expect(exit.code).not.toBeNull();
+    const lines = proc.stderr().split('\n').filter((l) => l.trim() && !l.includes('oidc-provider WARNING'));
+    expect(lines).toEqual([expect.stringMatching(/^idport: cannot use PostgreSQL at 127\.0\.0\.1:1: /)]);
+    expect(proc.stderr()).not.toContain('hunter2');
+    expect(stackLines(proc.stderr())).toEqual([]);
+  }, 20_000);
+
   test('an unknown scheme names databaseUrl and hides credentials', async () => {
-    const proc = startProcess({ DATABASE_URL: 'postgres://admin:hunter2@db.example.com/idport' });
+    const proc = startProcess({ DATABASE_URL: 'mysql://admin:hunter2@db.example.com/idport' });
     const exit = await exitWithin(proc, 5000);
     expect(exit.code).not.toBe(0);
     expect(proc.stderr()).toMatch(/databaseUrl/);

@@ -29,7 +29,7 @@ export async function startTestServer(overrides: Partial<ConfigInput> = {}, dir 
     {},
     { port: 0, host: '127.0.0.1', databaseUrl: `sqlite:${join(dir, 'idport.db')}`, logLevel: 'silent', ...overrides },
   );
-  const store = checkedStore(await openStore(config.databaseUrl, {}, config.mongo));
+  const store = checkedStore(await openStore(config.databaseUrl, {}, config.mongo, config.postgres));
   let running: RunningServer;
   try {
     running = await startServer(config, { logger: pino({ level: 'silent' }), store });

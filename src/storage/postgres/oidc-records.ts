@@ -1,0 +1,105 @@
+import type { OidcModelStore, OidcPayload } from '../types.js';
+import { isPgKey, type Db } from './db.js';
+
+/** Models whose records are found by account (findByAccount). */
+const accountBound = new Set(['Session', 'Grant']);
+
+/** How many expired rows one sweep statement deletes: each batch is its own short transaction. */
+export const sweepBatch = 500;
+
+const notExpired = '(expires_at IS NULL OR expires_at > $3)';
+
+interface Row {
+  payload: OidcPayload;
+  consumed_at: number | null;
+}
+
+/** pg parses each `json` value anew: the payload is a fresh object the caller may change. */
+const toPayload = (rows: Row[]): OidcPayload | undefined => {
+  const row = rows[0];
+  if (!row) return undefined;
+  if (row.consumed_at !== null) row.payload.consumed = Math.floor(row.consumed_at / 1000);
+  return row.payload;
+};
+
+const lookup = (where: string) => `SELECT payload, consumed_at FROM oidc_records WHERE model = $1 AND ${where} AND ${notExpired} LIMIT 1`;
+
+const sql = {
+  // A re-save keeps consumed_at, as in SQLite: saving a consumed code again does not revive it.
+  upsert: `
+    INSERT INTO oidc_records (model, id, payload, grant_id, user_code, uid, account_id, expires_at, consumed_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL)
+    ON CONFLICT (model, id) DO UPDATE SET
+      payload = excluded.payload, grant_id = excluded.grant_id, user_code = excluded.user_code,
+      uid = excluded.uid, account_id = excluded.account_id, expires_at = excluded.expires_at`,
+  find: lookup('id = $2'),
+  findByUid: lookup('uid = $2'),
+  findByUserCode: lookup('user_code = $2'),
+  // One conditional UPDATE: of parallel callers (on any node) exactly one changes the row.
+  consume: `UPDATE oidc_records SET consumed_at = $3 WHERE model = $1 AND id = $2 AND consumed_at IS NULL AND ${notExpired}`,
+  destroy: 'DELETE FROM oidc_records WHERE model = $1 AND id = $2',
+  revokeByGrantId: "DELETE FROM oidc_records WHERE grant_id = $1 OR (model = 'Grant' AND id = $1)",
+  findByAccount: `SELECT id, payload FROM oidc_records WHERE model = $1 AND account_id = $2 AND ${notExpired}`,
+  // Small batches of rows nobody holds (SKIP LOCKED): a sweep never waits for, nor blocks, a sign-in.
+  sweep: `
+    DELETE FROM oidc_records r USING (
+      SELECT model, id FROM oidc_records WHERE expires_at <= $1 LIMIT ${sweepBatch} FOR UPDATE SKIP LOCKED
+    ) expired WHERE r.model = expired.model AND r.id = expired.id`,
+};
+
+const text = (value: unknown) => (typeof value === 'string' ? value : null);
+
+export function createPgOidcRecords(db: Db, now: () => number) {
+  const model = (name: string): OidcModelStore => ({
+    async upsert(id, payload, expiresIn) {
+      await db.query(sql.upsert, [
+        name,
+        id,
+        JSON.stringify(payload),
+        text(payload.grantId),
+        text(payload.userCode),
+        text(payload.uid),
+        accountBound.has(name) ? text(payload.accountId) : null,
+        expiresIn ? now() + expiresIn * 1000 : null,
+      ]);
+    },
+    // Values no store may look up (over 1,024 characters, or holding NUL) are simply not found.
+    async find(id) {
+      return isPgKey(id) ? toPayload((await db.query<Row>(sql.find, [name, id, now()])).rows) : undefined;
+    },
+    async findByUid(uid) {
+      return isPgKey(uid) ? toPayload((await db.query<Row>(sql.findByUid, [name, uid, now()])).rows) : undefined;
+    },
+    async findByUserCode(userCode) {
+      return isPgKey(userCode) ? toPayload((await db.query<Row>(sql.findByUserCode, [name, userCode, now()])).rows) : undefined;
+    },
+    async consume(id) {
+      return isPgKey(id) && (await db.query(sql.consume, [name, id, now()])).rowCount === 1;
+    },
+    async destroy(id) {
+      if (isPgKey(id)) await db.query(sql.destroy, [name, id]);
+    },
+    async revokeByGrantId(grantId) {
+      if (isPgKey(grantId)) await db.query(sql.revokeByGrantId, [grantId]);
+    },
+    async findByAccount(accountId) {
+      if (!accountBound.has(name) || !isPgKey(accountId)) return [];
+      const { rows } = await db.query<{ id: string; payload: OidcPayload }>(sql.findByAccount, [name, accountId, now()]);
+      return rows;
+    },
+  });
+
+  return {
+    model,
+    /** Deletes expired records, batch after batch, until a batch finds fewer than it may take. */
+    async sweep(): Promise<number> {
+      let total = 0;
+      for (let i = 0; i < 1000; i += 1) {
+        const { rowCount } = await db.query(sql.sweep, [now()]);
+        total += rowCount;
+        if (rowCount < sweepBatch) break;
+      }
+      return total;
+    },
+  };
+}
