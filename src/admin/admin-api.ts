@@ -10,6 +10,10 @@ export const adminScopes = [
   'admin:apis:write',
   'admin:keys:read',
   'admin:keys:write',
+  'admin:upstreams:read',
+  'admin:upstreams:write',
+  'admin:registration:read',
+  'admin:registration:write',
 ] as const;
 export type AdminScope = (typeof adminScopes)[number];
 

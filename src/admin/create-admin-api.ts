@@ -8,10 +8,14 @@ import type { Audit } from '../audit.js';
 import type { Config } from '../config/schema.js';
 import { createClientService } from '../clients/client-service.js';
 import { createKeyService } from '../keys/key-service.js';
+import { createInitialAccessTokens } from '../registration/initial-access-tokens.js';
+import { createUpstreamRegistry } from '../upstreams/upstream-registry.js';
 import type { Store } from '../storage/types.js';
 import { createAdminTokens } from './access-token.js';
 import { apiRoutes } from './resources/apis.js';
 import { clientRoutes } from './resources/clients.js';
+import { registrationTokenRoutes } from './resources/registration-tokens.js';
+import { upstreamRoutes } from './resources/upstreams.js';
 import { keyRoutes } from './resources/keys.js';
 import { userRoutes } from './resources/users.js';
 import { adminPrefix, createAdminRouter } from './router.js';
@@ -43,6 +47,8 @@ export function adminRoutes({ config, store, accounts, apis, audit, kek, reloadK
     ...userRoutes({ accounts, audit }),
     ...clientRoutes({ clients: createClientService({ clients: store.clients, apis, production: config.issuer.startsWith('https:') }), audit }),
     ...apiRoutes({ apis, audit, builtIn: apis.isBuiltIn }),
+    ...upstreamRoutes({ upstreams: createUpstreamRegistry(store.upstreams, kek), audit }),
+    ...registrationTokenRoutes({ tokens: createInitialAccessTokens(store.registrationTokens), audit }),
     ...keyRoutes({ keys: createKeyService({ store, config, kek }), audit, reloadKeys, refreshSeconds: config.keys.refreshSeconds }),
   ];
 }

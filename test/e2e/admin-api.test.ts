@@ -8,6 +8,7 @@ import * as oidc from 'openid-client';
 
 import { addClient, addUser, discover, loginAndRedeem } from '../helpers/flow.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { UserAgent } from '../helpers/user-agent.js';
 
 let server: TestServer;
 let issuer: string;
@@ -344,6 +345,63 @@ describe('clients', () => {
     expect(again.body).not.toHaveProperty('client_secret');
     expect(again.body.client_secret_note).toMatch(/rotate/);
     expect((await server.store.clients.list()).filter((c) => c.client_name === 'once')).toHaveLength(1);
+  });
+});
+
+describe('upstreams and registration tokens', () => {
+  test('upstreams: add (the secret write-only), read, update with If-Match, remove; the login page offers it at once', async () => {
+    const token = await adminToken(['admin:upstreams:read', 'admin:upstreams:write']);
+    const added = await call(token, 'POST', '/upstreams', { name: 'Acme SSO', issuer: 'https://sso.acme.example', client_id: 'idport-at-acme', client_secret: 'acme-secret-value-123' });
+    expect(added.status).toBe(201);
+    expect(added.body).toMatchObject({ id: 'acme-sso', preset: 'oidc', client_id: 'idport-at-acme', redirect_path: '/upstream/acme-sso/callback' });
+    expect(JSON.stringify(added.body)).not.toContain('acme-secret-value-123');
+    const client = await addClient(server.store);
+    const config = await discover(issuer, client.client_id, client.client_secret);
+    const url = oidc.buildAuthorizationUrl(config, { redirect_uri: 'http://127.0.0.1:8080/callback', scope: 'openid', code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()), code_challenge_method: 'S256' });
+    const loginPage = await new UserAgent().follow(url, issuer);
+    expect(await loginPage.page!.text()).toContain('Acme SSO');
+    const read = await call(token, 'GET', '/upstreams/acme-sso');
+    const changed = await call(token, 'PATCH', '/upstreams/acme-sso', { button_label: 'Continue with Acme' }, { 'if-match': read.headers.get('etag')! });
+    expect(changed.status).toBe(200);
+    expect(changed.body.button_label).toBe('Continue with Acme');
+    expectProblem(await call(token, 'PATCH', '/upstreams/acme-sso', { jit: false }, { 'if-match': read.headers.get('etag')! }), 412);
+    expectProblem(await call(token, 'POST', '/upstreams', { name: 'Bad', issuer: 'not a url', client_id: 'x', client_secret: 'y' }), 400);
+    expectProblem(await call(token, 'POST', '/upstreams', { name: 'Acme SSO', issuer: 'https://sso.acme.example', client_id: 'x', client_secret: 'y' }), 400);
+    expect((await call(token, 'GET', '/upstreams')).body.items.map((u: { id: string }) => u.id)).toEqual(['acme-sso']);
+    expect((await call(token, 'DELETE', '/upstreams/acme-sso')).status).toBe(204);
+    expect(await server.store.upstreams.find('acme-sso')).toBeUndefined();
+  });
+
+  test('registration tokens: minted through the API, they register a client at /reg; list, revoke; a repeat never shows the value again', async () => {
+    const reg = await startTestServer({ registration: { mode: 'initial-access-token' } });
+    try {
+      const { config } = await (async () => {
+        const client = await addClient(reg.store, { grant_types: ['client_credentials'], response_types: [], redirect_uris: [], post_logout_redirect_uris: [], api_scopes: ['admin:registration:read', 'admin:registration:write'] });
+        return { config: await discover(reg.url, client.client_id, client.client_secret) };
+      })();
+      const { access_token: token } = await oidc.clientCredentialsGrant(config, { resource: `${reg.url}/admin`, scope: 'admin:registration:read admin:registration:write' });
+      const at = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
+        fetch(`${reg.url}/admin/v1${path}`, { method, headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}), ...headers }, ...(body ? { body: JSON.stringify(body) } : {}) });
+      const minted = await at('POST', '/registration-tokens', { uses: 1, ttl_seconds: 600 }, { 'idempotency-key': 'iat-1' });
+      expect(minted.status).toBe(201);
+      const record = (await minted.json()) as { id: string; token: string; uses: number };
+      expect(record.token).toMatch(/^idport_iat_/);
+      const repeat = (await (await at('POST', '/registration-tokens', { uses: 1, ttl_seconds: 600 }, { 'idempotency-key': 'iat-1' })).json()) as Record<string, unknown>;
+      expect(repeat.id).toBe(record.id);
+      expect(repeat).not.toHaveProperty('token');
+
+      const register = (iat: string) =>
+        fetch(`${reg.url}/reg`, { method: 'POST', headers: { authorization: `Bearer ${iat}`, 'content-type': 'application/json' }, body: JSON.stringify({ redirect_uris: ['http://127.0.0.1:8080/callback'] }) });
+      expect((await register(record.token)).status).toBe(201);
+      expect((await register(record.token)).status).toBe(401);
+      const listed = (await (await at('GET', '/registration-tokens')).json()) as { items: { id: string; used: number }[] };
+      expect(listed.items).toEqual([expect.objectContaining({ id: record.id, used: 1 })]);
+      expect(JSON.stringify(listed)).not.toContain(record.token);
+      expect((await at('DELETE', `/registration-tokens/${record.id}`)).status).toBe(204);
+      expect((await at('DELETE', `/registration-tokens/${record.id}`)).status).toBe(404);
+    } finally {
+      await reg.stop();
+    }
   });
 });
 
