@@ -19,6 +19,7 @@ const options = {
   public: { type: 'boolean' },
   'pkce-optional': { type: 'boolean' },
   scope: { type: 'string', multiple: true },
+  'admin-scope': { type: 'string', multiple: true },
   cookies: { type: 'boolean' },
   audience: { type: 'string' },
   'token-format': { type: 'string' },

@@ -18,6 +18,8 @@ export const usage = `usage: idport <command> [options]
               [--grant-type authorization_code|refresh_token|client_credentials|device_code|token-exchange …]
               [--public] [--scope S]
               [--pkce-optional] [--first-party] [--web-origin ORIGIN …] [--audience API]
+              [--admin-scope users:write …]  (admin API scopes: users|clients|apis|upstreams|registration|keys
+                                               :read|write; needs client_credentials)
               [--introspect-for API …]   (a resource server that may introspect tokens for these APIs)
               [--require-mfa]   (every sign-in for it needs a second factor)
               [--require-par]   (authorization requests only through PAR, RFC 9126)

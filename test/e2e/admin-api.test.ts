@@ -6,6 +6,7 @@
 import { decodeJwt, SignJWT, importJWK, type JWK } from 'jose';
 import * as oidc from 'openid-client';
 
+import { cli } from '../helpers/cli.js';
 import { addClient, addUser, discover, loginAndRedeem } from '../helpers/flow.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { UserAgent } from '../helpers/user-agent.js';
@@ -153,6 +154,25 @@ describe('tokens for the admin API', () => {
   test('a client with no admin scope gets no admin token', async () => {
     const { config } = await adminClient([]);
     await expect(oidc.clientCredentialsGrant(config, { resource: adminAudience, scope: 'admin:users:read' })).rejects.toThrow();
+  });
+});
+
+describe('a client made by the CLI for the admin API', () => {
+  test('clients add --admin-scope users:read gives admin:users:read, and its token works at once; a bad or user-facing one is refused', async () => {
+    const databaseUrl = `sqlite:${server.dir}/idport.db`;
+    const made = await cli(databaseUrl, ['clients', 'add', '--name', 'ci', '--grant-type', 'client_credentials', '--admin-scope', 'users:read', '--json']);
+    expect(made.code).toBe(0);
+    const client = JSON.parse(made.stdout) as { client_id: string; client_secret: string; api_scopes: string[] };
+    expect(client.api_scopes).toEqual(['admin:users:read']);
+    const config = await discover(issuer, client.client_id, client.client_secret);
+    const { access_token } = await oidc.clientCredentialsGrant(config, { resource: adminAudience, scope: 'admin:users:read' });
+    expect((await call(access_token, 'GET', '/users')).status).toBe(200);
+    const bad = await cli(databaseUrl, ['clients', 'add', '--name', 'x', '--grant-type', 'client_credentials', '--admin-scope', 'users:everything']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/not an admin scope/);
+    const interactive = await cli(databaseUrl, ['clients', 'add', '--name', 'x', '--redirect-uri', 'http://127.0.0.1:8080/cb', '--admin-scope', 'users:read']);
+    expect(interactive.code).toBe(2);
+    expect(interactive.stderr).toMatch(/needs --grant-type client_credentials/);
   });
 });
 

@@ -6,6 +6,7 @@ import { UsageError, type CliContext } from '../context.js';
 import { print, table } from '../output.js';
 import { isOrigin } from '../../clients/redirect-policy.js';
 import { clientSummary } from '../../clients/client-service.js';
+import { adminScopes } from '../../admin/admin-api.js';
 import { supportedScopes } from '../../provider/claims.js';
 
 const deviceCode = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -47,7 +48,13 @@ export function clientFromArgs(args: Args): ClientMetadata {
   // OpenID scopes limit `scope`; anything else is an API scope the client may be granted.
   const requested = [...new Set(args.list('scope').flatMap((s) => s.split(/\s+/)).filter(Boolean))];
   const scope = requested.filter((s) => supportedScopes.includes(s));
-  const apiScopes = requested.filter((s) => !supportedScopes.includes(s));
+  // --admin-scope users:write is the admin API's scope admin:users:write (src/admin/admin-api.ts)
+  const adminGiven = args.list('admin-scope').flatMap((s) => s.split(/\s+/)).filter(Boolean).map((s) => (s.startsWith('admin:') ? s : `admin:${s}`));
+  for (const s of adminGiven) {
+    if (!(adminScopes as readonly string[]).includes(s)) throw new UsageError(`--admin-scope ${s.slice('admin:'.length)} is not an admin scope (${adminScopes.map((a) => a.slice('admin:'.length)).join(', ')})`);
+  }
+  if (adminGiven.length && !grant_types.includes('client_credentials')) throw new UsageError('--admin-scope needs --grant-type client_credentials (admin tokens are for clients, not users)');
+  const apiScopes = [...new Set([...requested.filter((s) => !supportedScopes.includes(s)), ...adminGiven])];
   // For OpenID certification and RPs that rely on the nonce: confidential clients only.
   const pkceOptional = args.flag('pkce-optional');
   if (pkceOptional && isPublic) throw new UsageError('a --public client must use PKCE; --pkce-optional is for confidential clients');
