@@ -1,6 +1,17 @@
 import { supportedScopes } from '../provider/claims.js';
 import type { ApiRecord, ApiStore } from '../storage/types.js';
 
+/** An API as operators read it (CLI and admin API): snake_case, times as ISO 8601. */
+export const apiView = (api: ApiRecord) => ({
+  audience: api.audience,
+  name: api.name,
+  scopes: api.scopes,
+  token_format: api.tokenFormat,
+  access_token_ttl: api.accessTokenTtl,
+  created_at: new Date(api.createdAt).toISOString(),
+  updated_at: new Date(api.updatedAt).toISOString(),
+});
+
 /** A registration the API rules refuse; the message says why, for people. */
 export class ApiInputError extends Error {
   readonly code = 'ERR_API_INPUT';

@@ -1,14 +1,12 @@
 import { z } from 'zod';
 
-import { ApiInputError, type ApiRegistry } from '../../apis/api-registry.js';
+import { ApiInputError, apiView, type ApiRegistry } from '../../apis/api-registry.js';
 import type { Audit } from '../../audit.js';
 import type { ApiRecord } from '../../storage/types.js';
 import { checkIfMatch, etagOf } from '../etag.js';
 import { listQuery, pageOf, paginate } from '../pagination.js';
 import { badRequest, notFound } from '../problem.js';
 import { route, type AdminRoute } from '../routes.js';
-
-const iso = (ms: number) => new Date(ms).toISOString();
 
 export const Api = z
   .object({
@@ -22,15 +20,7 @@ export const Api = z
   })
   .meta({ id: 'Api' });
 
-const view = (api: ApiRecord): z.output<typeof Api> => ({
-  audience: api.audience,
-  name: api.name,
-  scopes: api.scopes,
-  token_format: api.tokenFormat,
-  access_token_ttl: api.accessTokenTtl,
-  created_at: iso(api.createdAt),
-  updated_at: iso(api.updatedAt),
-});
+const view = (api: ApiRecord): z.output<typeof Api> => apiView(api);
 
 const NewApi = z
   .object({

@@ -1,18 +1,8 @@
-import { ApiInputError, type NewApi } from '../../apis/api-registry.js';
+import { ApiInputError, apiView as view, type NewApi } from '../../apis/api-registry.js';
 import type { ApiRecord } from '../../storage/types.js';
 import type { Args } from '../args.js';
 import { UsageError, type CliContext } from '../context.js';
-import { iso, print, table } from '../output.js';
-
-const view = (api: ApiRecord) => ({
-  audience: api.audience,
-  name: api.name,
-  scopes: api.scopes,
-  token_format: api.tokenFormat,
-  access_token_ttl: api.accessTokenTtl,
-  created_at: iso(api.createdAt),
-  updated_at: iso(api.updatedAt),
-});
+import { print, table } from '../output.js';
 
 /** The registration as typed; the API rules (src/apis/api-registry.ts) check it. */
 function apiFromArgs(args: Args): NewApi {

@@ -1,24 +1,17 @@
-import { randomBytes } from 'node:crypto';
-
 import type { ClientMetadata } from '../../storage/types.js';
 import type { Args } from '../args.js';
 import { UsageError, type CliContext } from '../context.js';
 import { print, table } from '../output.js';
+import { deviceCodeGrant, supportedGrantTypes, tokenExchangeGrant } from '../../clients/client-policy.js';
 import { isOrigin } from '../../clients/redirect-policy.js';
-import { clientSummary } from '../../clients/client-service.js';
+import { clientSummary, newClientId, newClientSecret } from '../../clients/client-service.js';
 import { adminScopes } from '../../admin/admin-api.js';
 import { supportedScopes } from '../../provider/claims.js';
 
-const deviceCode = 'urn:ietf:params:oauth:grant-type:device_code';
-const tokenExchange = 'urn:ietf:params:oauth:grant-type:token-exchange';
-const grantTypes = new Set(['authorization_code', 'refresh_token', 'client_credentials', deviceCode, tokenExchange]);
+const deviceCode = deviceCodeGrant;
+const tokenExchange = tokenExchangeGrant;
+const grantTypes = new Set(supportedGrantTypes);
 const grantAliases: Record<string, string> = { device_code: deviceCode, 'token-exchange': tokenExchange, token_exchange: tokenExchange };
-
-/** A random client id that never starts with '-' (it must work as a command-line argument). */
-const newClientId = (): string => {
-  const id = randomBytes(16).toString('base64url');
-  return id.startsWith('-') ? newClientId() : id;
-};
 
 /** Builds client metadata from the command line; the client policy checks it before it is stored. */
 export function clientFromArgs(args: Args): ClientMetadata {
@@ -62,7 +55,7 @@ export function clientFromArgs(args: Args): ClientMetadata {
 
   return {
     client_id: newClientId(),
-    ...(isPublic ? { token_endpoint_auth_method: 'none' } : { client_secret: randomBytes(32).toString('base64url') }),
+    ...(isPublic ? { token_endpoint_auth_method: 'none' } : { client_secret: newClientSecret() }),
     client_name: name,
     grant_types,
     response_types: interactive ? ['code'] : [],
