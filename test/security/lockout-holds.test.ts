@@ -133,10 +133,14 @@ describe('password hashing is bounded', () => {
     const metrics = await (await fetch(`${env.url}/metrics`)).text();
     const hashed = metricValue(metrics, 'idport_password_checks_total{kind="unknown"}') ?? 0;
     const skipped = metricValue(metrics, 'idport_password_checks_total{kind="unknown_skipped"}') ?? 0;
-    // a burst of 10, then 10 a second
-    expect(hashed).toBeLessThanOrEqual(10 + Math.ceil(seconds * 10) + 1);
-    expect(hashed + skipped).toBe(results.filter((r) => r.status === 200).length);
-    expect(skipped).toBeGreaterThan(200);
+    // a burst of 10, then 10 a second, however long the flood took (a loaded machine takes longer,
+    // so its budget, not the share skipped, is what holds); every other made-up name was skipped
+    const budget = 10 + Math.ceil(seconds * 10) + 1;
+    const answered = results.filter((r) => r.status === 200).length;
+    expect(hashed).toBeLessThanOrEqual(budget);
+    expect(hashed + skipped).toBe(answered);
+    expect(skipped).toBeGreaterThanOrEqual(answered - budget);
+    expect(skipped).toBeGreaterThan(0);
   });
 });
 
