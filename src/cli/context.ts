@@ -15,6 +15,7 @@ import type { Outcome } from '../logout/delivery-queue.js';
 import { storeTargets } from '../logout/logout-targets.js';
 import { openStore } from '../storage/open-store.js';
 import type { Store } from '../storage/types.js';
+import type { CliIo } from './io.js';
 
 const osUser = () => {
   try {
@@ -30,6 +31,8 @@ export class UsageError extends Error {
 
 /** What every command gets: the same config and store the server uses. */
 export interface CliContext {
+  /** where the command writes its result and reads stdin secrets */
+  io: CliIo;
   config: Readonly<Config>;
   store: Store;
   /** audit events for every change, as JSON lines on stderr (stdout stays the command's result) */
@@ -53,10 +56,10 @@ export interface CliContext {
 /** The CLI retries logout tokens for at most this long (the server: backchannelLogout.retryForSeconds). */
 export const cliLogoutSeconds = 10;
 
-export async function openCliContext(): Promise<CliContext> {
-  const config = loadConfig();
-  const kek = readKek();
-  const log = pino({ level: config.logLevel }, pino.destination(2));
+export async function openCliContext(io: CliIo, toStderr: pino.DestinationStream): Promise<CliContext> {
+  const config = loadConfig(io.env);
+  const kek = readKek(io.env);
+  const log = pino({ level: config.logLevel }, toStderr);
   const audit = createAudit(log);
   const store = await openStore(config.databaseUrl, {}, config.mongo, config.postgres);
   const cliAudit: Audit = (event, fields) => audit(event, { actor: `cli:${osUser()}`, ...fields });
@@ -72,6 +75,7 @@ export async function openCliContext(): Promise<CliContext> {
     onSessionsEnded: (accountId, ended) => logoutTokens.sessionsEnded(accountId, ended, 'credential_change'),
   });
   return {
+    io,
     config,
     store,
     kek,

@@ -6,7 +6,10 @@ import { migrate } from './commands/migrate.js';
 import { registration } from './commands/registration.js';
 import { upstreams } from './commands/upstreams.js';
 import { users } from './commands/users.js';
+import pino from 'pino';
+
 import { openCliContext, UsageError } from './context.js';
+import { processIo, type CliIo } from './io.js';
 
 export const usage = `usage: idport <command> [options]
 
@@ -53,17 +56,21 @@ configuration (IDPORT_CONFIG, DATABASE_URL …) and works while it runs.`;
 
 const nouns = { users, clients, apis, upstreams, keys, registration, migrate } as const;
 
-export async function runCli(argv: string[]): Promise<number> {
+/**
+ * Runs one command; resolves to its exit code (0 done, 1 failed, 2 usage). With `io` (default: this
+ * process's environment, stdout, stderr and stdin) a program can run commands in-process.
+ */
+export async function runCli(argv: string[], io: CliIo = processIo): Promise<number> {
   const [noun, ...tail] = argv;
   // `idport migrate --json`: an option where the verb would be belongs to the options
   const verb = tail[0]?.startsWith('-') ? undefined : tail[0];
   const rest = verb === undefined ? tail : tail.slice(1);
   if (!noun) {
-    process.stderr.write(`${usage}\n`);
+    io.stderr(`${usage}\n`);
     return 2;
   }
   if (noun === 'help' || noun === '--help' || noun === '-h') {
-    process.stdout.write(`${usage}\n`);
+    io.stdout(`${usage}\n`);
     return 0;
   }
   let ctx;
@@ -72,16 +79,18 @@ export async function runCli(argv: string[]): Promise<number> {
     if (!command) throw new UsageError(`unknown command "${noun}"`);
     const args = parseCliArgs(rest);
     if (args.flag('help')) {
-      process.stdout.write(`${usage}\n`);
+      io.stdout(`${usage}\n`);
       return 0;
     }
-    ctx = await openCliContext();
+    // the process's own stderr is written synchronously (nothing lost when the process ends)
+    const toStderr = io === processIo ? pino.destination(2) : { write: (line: string) => io.stderr(line) };
+    ctx = await openCliContext(io, toStderr);
     await command(ctx, verb, args);
     return 0;
   } catch (err) {
     // Messages only, never stacks: every error we expect carries a message meant for people.
-    process.stderr.write(`idport: ${(err as Error).message}\n`);
-    if (err instanceof UsageError) process.stderr.write(`run "idport help" for usage\n`);
+    io.stderr(`idport: ${(err as Error).message}\n`);
+    if (err instanceof UsageError) io.stderr(`run "idport help" for usage\n`);
     return err instanceof UsageError ? 2 : 1;
   } finally {
     await ctx?.store.close();

@@ -1,6 +1,8 @@
+import type { CliIo } from './io.js';
+
 /** Prints a command's result: exactly one JSON object with --json, readable lines otherwise. */
-export function print(result: Record<string, unknown>, json: boolean, text: () => string): void {
-  process.stdout.write(json ? `${JSON.stringify(result)}\n` : `${text()}\n`);
+export function print(io: CliIo, result: Record<string, unknown>, json: boolean, text: () => string): void {
+  io.stdout(json ? `${JSON.stringify(result)}\n` : `${text()}\n`);
 }
 
 export const table = (rows: Record<string, unknown>[], columns: string[]): string => {

@@ -10,7 +10,7 @@ import { createAccountService } from '../../src/accounts/account-service.js';
 import { loadConfig } from '../../src/config/load.js';
 import { openStore } from '../../src/storage/open-store.js';
 import { discover, loginAndRedeem } from '../helpers/flow.js';
-import { cli, killChildren, type Run } from '../helpers/cli.js';
+import { cli, cliProcess, killChildren, type Run } from '../helpers/cli.js';
 import { startTestServer, tempDir, type TestServer } from '../helpers/server.js';
 
 /** stdout must be exactly one JSON object on one line. */
@@ -54,6 +54,8 @@ describe('idport CLI on its own store', () => {
   const dir = tempDir();
   const db = `sqlite:${join(dir, 'idport.db')}`;
   const run = (args: string[], input?: string) => cli(db, args, input);
+  /** the real binary (a child process): stdin, exit status and streams as a shell sees them */
+  const runBinary = (args: string[], input?: string) => cliProcess(db, args, input);
 
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -104,8 +106,8 @@ describe('idport CLI on its own store', () => {
       expectFailure(await run(['users', 'show', 'bob']), /no user "bob"/);
     });
 
-    test('--password-stdin reads the password from stdin', async () => {
-      const added = oneJson(await run(['users', 'add', '--username', 'carol', '--password-stdin', '--json'], 'from stdin, long enough\n'));
+    test('--password-stdin reads the password from stdin (the binary, fed through a pipe)', async () => {
+      const added = oneJson(await runBinary(['users', 'add', '--username', 'carol', '--password-stdin', '--json'], 'from stdin, long enough\n'));
       expect(added).toMatchObject({ username: 'carol', email: null });
 
       const store = await openStore(db);
@@ -301,8 +303,8 @@ describe('idport CLI on its own store', () => {
   });
 
   describe('usage errors', () => {
-    test('an unknown command exits 2 with a usage hint on stderr', async () => {
-      const r = await run(['frobnicate']);
+    test('an unknown command exits 2 with a usage hint on stderr (the binary)', async () => {
+      const r = await runBinary(['frobnicate']);
       expectFailure(r, /unknown command "frobnicate"/, 2);
       expect(r.stderr).toMatch(/idport help/);
     });
@@ -319,8 +321,8 @@ describe('idport CLI on its own store', () => {
       expect(r.stderr).toMatch(/idport help/);
     });
 
-    test('help prints usage and exits 0', async () => {
-      const r = await run(['help']);
+    test('help prints usage and exits 0 (the binary)', async () => {
+      const r = await runBinary(['help']);
       expect(r.code).toBe(0);
       expect(r.stdout).toMatch(/^usage: idport/);
     });
@@ -352,7 +354,7 @@ describe('idport CLI while a server runs on the same store', () => {
     return url;
   };
 
-  test('a client added by the CLI is accepted at once; a removed one is refused at once', async () => {
+  test('a client added by the CLI is accepted at once; a removed one is refused within the cache staleness bound', async () => {
     const unknown = await fetch(authorizeUrl('not-registered'), { redirect: 'manual', headers: { accept: 'text/html' } });
     expect(unknown.status).toBe(400);
     expect(unknown.headers.get('content-type')).toMatch(/text\/html/);

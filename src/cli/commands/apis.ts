@@ -26,11 +26,11 @@ export async function apis(ctx: CliContext, verb: string | undefined, args: Args
         throw err;
       }
       ctx.audit('api.added', { outcome: 'success', audience: stored.audience, scopes: stored.scopes });
-      return print(view(stored), json, () => `added API ${stored.audience} (${stored.tokenFormat} access tokens; scopes: ${stored.scopes.join(' ') || '-'})`);
+      return print(ctx.io, view(stored), json, () => `added API ${stored.audience} (${stored.tokenFormat} access tokens; scopes: ${stored.scopes.join(' ') || '-'})`);
     }
     case 'list': {
       const all = (await ctx.apis.list()).map(view);
-      return print({ apis: all }, json, () => table(all.map((a) => ({ ...a, scopes: a.scopes.join(' ') })), ['audience', 'name', 'token_format', 'scopes']));
+      return print(ctx.io, { apis: all }, json, () => table(all.map((a) => ({ ...a, scopes: a.scopes.join(' ') })), ['audience', 'name', 'token_format', 'scopes']));
     }
     case 'show': {
       const audience = args.positional[0];
@@ -38,14 +38,14 @@ export async function apis(ctx: CliContext, verb: string | undefined, args: Args
       const api = await ctx.apis.find(audience);
       if (!api) throw new Error(`no API "${audience}"`);
       const v = view(api);
-      return print(v, json, () => Object.entries(v).map(([k, x]) => `${k}: ${Array.isArray(x) ? x.join(' ') : String(x ?? '-')}`).join('\n'));
+      return print(ctx.io, v, json, () => Object.entries(v).map(([k, x]) => `${k}: ${Array.isArray(x) ? x.join(' ') : String(x ?? '-')}`).join('\n'));
     }
     case 'remove': {
       const audience = args.positional[0];
       if (!audience) throw new UsageError('name the API: apis remove AUDIENCE');
       if (!(await ctx.apis.remove(audience))) throw new Error(`no API "${audience}"`);
       ctx.audit('api.removed', { outcome: 'success', audience });
-      return print({ removed: true, audience }, json, () => `removed API ${audience}`);
+      return print(ctx.io, { removed: true, audience }, json, () => `removed API ${audience}`);
     }
     default:
       throw new UsageError(`unknown command "apis ${verb ?? ''}" (add, list, show, remove)`);

@@ -127,7 +127,7 @@ export async function clients(ctx: CliContext, verb: string | undefined, args: A
       }
       await ctx.store.clients.upsert(metadata);
       ctx.audit('client.added', { outcome: 'success', client_id: metadata.client_id, client_name: metadata.client_name });
-      return print(metadata, json, () =>
+      return print(ctx.io, metadata, json, () =>
         [
           `added client "${metadata.client_name}"`,
           `client_id:     ${metadata.client_id}`,
@@ -163,12 +163,12 @@ export async function clients(ctx: CliContext, verb: string | undefined, args: A
         allow_impersonation: updated.allow_impersonation === true,
         backchannel_logout_uri: updated.backchannel_logout_uri, backchannel_logout_session_required: updated.backchannel_logout_session_required === true,
       });
-      return print(summary(updated), json, () => `updated client ${id}: ${said.join('; ')}`);
+      return print(ctx.io, summary(updated), json, () => `updated client ${id}: ${said.join('; ')}`);
     }
     case 'list': {
       const all = (await ctx.store.clients.list()).map(summary);
       const rows = all.map((c) => ({ ...c, grant_types: ((c as ClientMetadata).grant_types as string[]).join(',') }));
-      return print({ clients: all }, json, () => table(rows, ['client_id', 'client_name', 'grant_types', 'public', 'origin']));
+      return print(ctx.io, { clients: all }, json, () => table(rows, ['client_id', 'client_name', 'grant_types', 'public', 'origin']));
     }
     case 'show': {
       const id = args.positional[0];
@@ -176,14 +176,14 @@ export async function clients(ctx: CliContext, verb: string | undefined, args: A
       const found = await ctx.store.clients.find(id);
       if (!found) throw new Error(`no client "${id}"`);
       const view = summary(found);
-      return print(view, json, () => Object.entries(view).map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(' ') : String(v)}`).join('\n'));
+      return print(ctx.io, view, json, () => Object.entries(view).map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(' ') : String(v)}`).join('\n'));
     }
     case 'remove': {
       const id = args.positional[0];
       if (!id) throw new UsageError('name the client: clients remove CLIENT_ID');
       if (!(await ctx.store.clients.remove(id))) throw new Error(`no client "${id}"`);
       ctx.audit('client.removed', { outcome: 'success', client_id: id });
-      return print({ removed: true, client_id: id }, json, () => `removed client ${id}`);
+      return print(ctx.io, { removed: true, client_id: id }, json, () => `removed client ${id}`);
     }
     default:
       throw new UsageError(`unknown command "clients ${verb ?? ''}" (add, update, list, show, remove)`);

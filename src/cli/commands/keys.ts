@@ -16,7 +16,7 @@ export async function keys(ctx: CliContext, verb: string | undefined, args: Args
         retired_at: iso(k.retiredAt),
         published_until: iso(k.publishedUntil),
       }));
-      return print({ keys: all }, json, () => table(all, ['kid', 'alg', 'status', 'created_at', 'published_until']));
+      return print(ctx.io, { keys: all }, json, () => table(all, ['kid', 'alg', 'status', 'created_at', 'published_until']));
     }
     case 'rotate': {
       const { fresh, keepSeconds, cookieKeepSeconds } = await service.rotate({ cookies: args.flag('cookies') });
@@ -27,7 +27,7 @@ export async function keys(ctx: CliContext, verb: string | undefined, args: Args
         ...(cookieKeepSeconds ? { old_cookie_keys_kept_for_seconds: cookieKeepSeconds } : {}),
         nodes_pick_up_within_seconds: ctx.config.keys.refreshSeconds,
       };
-      return print(result, json, () =>
+      return print(ctx.io, result, json, () =>
         [
           `new signing keys: ${fresh.map((k) => `${k.alg} ${k.kid}`).join(', ')}`,
           `old keys stay published (verify only) for ${keepSeconds}s; running nodes switch within ${ctx.config.keys.refreshSeconds}s`,

@@ -35,8 +35,8 @@ export async function registration(ctx: CliContext, verb: string | undefined, ar
       const { token, record } = await tokens.mint(mintOptions(args));
       ctx.audit('registration_token.created', { outcome: 'success', token_id: record.id, uses: record.maxUses, expires_at: iso(record.expiresAt) });
       const notice = ctx.config.registration.mode === 'initial-access-token' ? undefined : `note: registration.mode is "${ctx.config.registration.mode}"; the token is used only in "initial-access-token" mode`;
-      if (notice) process.stderr.write(`idport: ${notice}\n`);
-      return print({ token, ...view(record) }, json, () =>
+      if (notice) ctx.io.stderr(`idport: ${notice}\n`);
+      return print(ctx.io, { token, ...view(record) }, json, () =>
         [
           `initial access token ${record.id} (${record.maxUses === null ? 'any number of registrations' : `${record.maxUses} registration${record.maxUses === 1 ? '' : 's'}`}, until ${iso(record.expiresAt)}):`,
           token,
@@ -46,13 +46,13 @@ export async function registration(ctx: CliContext, verb: string | undefined, ar
     }
     case 'list': {
       const all = (await tokens.list()).map(view);
-      return print({ tokens: all }, json, () => table(all, ['id', 'uses', 'used', 'created_at', 'expires_at']));
+      return print(ctx.io, { tokens: all }, json, () => table(all, ['id', 'uses', 'used', 'created_at', 'expires_at']));
     }
     case 'revoke': {
       if (!id) throw new UsageError('name the token: registration token revoke ID (see registration token list)');
       if (!(await tokens.revoke(id))) throw new Error(`no registration token "${id}"`);
       ctx.audit('registration_token.revoked', { outcome: 'success', token_id: id });
-      return print({ revoked: true, id }, json, () => `revoked registration token ${id}`);
+      return print(ctx.io, { revoked: true, id }, json, () => `revoked registration token ${id}`);
     }
     default:
       throw new UsageError(`unknown command "registration token ${action ?? ''}" (create, list, revoke)`);

@@ -4,6 +4,7 @@ import type { UpstreamPreset } from '../../storage/types.js';
 import { createUpstreamRegistry, upstreamSummary, UpstreamInputError, type UpstreamChanges } from '../../upstreams/upstream-registry.js';
 import type { Args } from '../args.js';
 import { UsageError, type CliContext } from '../context.js';
+import { stdinSecret } from '../io.js';
 import { print, table } from '../output.js';
 
 /** A yes/no option given as --x or --no-x; undefined when neither, a usage error when both. */
@@ -27,8 +28,8 @@ function claimMapFrom(args: Args): Record<string, string> | undefined {
   return parsed as Record<string, string>;
 }
 
-function secretFrom(args: Args): string | undefined {
-  if (args.flag('client-secret-stdin')) return readFileSync(0, 'utf8').replace(/\r?\n$/, '');
+function secretFrom(ctx: CliContext, args: Args): string | undefined {
+  if (args.flag('client-secret-stdin')) return stdinSecret(ctx.io);
   return args.string('client-secret');
 }
 
@@ -52,13 +53,13 @@ function settingsFrom(args: Args): Record<string, string> | undefined {
 }
 
 /** What the options change; each only when given. */
-function changesFrom(args: Args): UpstreamChanges {
+function changesFrom(ctx: CliContext, args: Args): UpstreamChanges {
   const scope = args.list('scope').flatMap((s) => s.split(/\s+/)).filter(Boolean);
   return {
     name: args.string('name'),
     issuer: args.string('issuer'),
     clientId: args.string('client-id'),
-    clientSecret: secretFrom(args),
+    clientSecret: secretFrom(ctx, args),
     privateKey: privateKeyFrom(args),
     scope: scope.length ? scope.join(' ') : undefined,
     buttonLabel: args.string('button-label'),
@@ -93,7 +94,7 @@ export async function upstreams(ctx: CliContext, verb: string | undefined, args:
   try {
     switch (verb) {
       case 'add': {
-        const changes = changesFrom(args);
+        const changes = changesFrom(ctx, args);
         if (!changes.name) throw new UsageError('--name is required');
         if (!changes.clientId) throw new UsageError('--client-id is required');
         const preset = args.string('preset') as UpstreamPreset | undefined;
@@ -108,24 +109,24 @@ export async function upstreams(ctx: CliContext, verb: string | undefined, args:
         });
         ctx.audit('upstream.added', { outcome: 'success', upstream: added.id, preset: added.preset, issuer: added.issuer });
         const view = withRedirect(upstreamSummary(added));
-        return print(view, json, () => `added upstream "${added.name}"\n${describe(view, issuer)}`);
+        return print(ctx.io, view, json, () => `added upstream "${added.name}"\n${describe(view, issuer)}`);
       }
       case 'update': {
         const id = args.positional[0];
         if (!id) throw new UsageError('name the upstream: upstreams update ID [options]');
         if (args.string('id') !== undefined || args.string('preset') !== undefined) throw new UsageError('--id and --preset cannot change; remove the upstream and add it again');
-        const changes = changesFrom(args);
+        const changes = changesFrom(ctx, args);
         if (Object.values(changes).every((v) => v === undefined)) throw new UsageError('say what to change (--name, --issuer, --client-secret, --private-key-file, --jit, ...)');
         const updated = await registry.update(id, changes);
         if (!updated) throw new Error(`no upstream "${id}"`);
         const changed = Object.keys(changes).filter((k) => changes[k as keyof UpstreamChanges] !== undefined);
         ctx.audit('upstream.updated', { outcome: 'success', upstream: id, changed });
         const view = withRedirect(upstreamSummary(updated));
-        return print(view, json, () => `updated upstream ${id}\n${describe(view, issuer)}`);
+        return print(ctx.io, view, json, () => `updated upstream ${id}\n${describe(view, issuer)}`);
       }
       case 'list': {
         const all = (await registry.list()).map((u) => withRedirect(upstreamSummary(u)));
-        return print({ upstreams: all }, json, () =>
+        return print(ctx.io, { upstreams: all }, json, () =>
           all.length ? table(all.map((u) => ({ ...u, jit: u.jit ? 'yes' : 'no' })), ['id', 'name', 'preset', 'issuer', 'jit']) : 'no upstreams (add one: idport upstreams add --name N --issuer URL --client-id ID --client-secret S)');
       }
       case 'show': {
@@ -134,14 +135,14 @@ export async function upstreams(ctx: CliContext, verb: string | undefined, args:
         const found = await registry.find(id);
         if (!found) throw new Error(`no upstream "${id}"`);
         const view = withRedirect(upstreamSummary(found));
-        return print(view, json, () => describe(view, issuer));
+        return print(ctx.io, view, json, () => describe(view, issuer));
       }
       case 'remove': {
         const id = args.positional[0];
         if (!id) throw new UsageError('name the upstream: upstreams remove ID');
         if (!(await registry.remove(id))) throw new Error(`no upstream "${id}"`);
         ctx.audit('upstream.removed', { outcome: 'success', upstream: id });
-        return print({ removed: true, id }, json, () => `removed upstream ${id} and every account's link to it`);
+        return print(ctx.io, { removed: true, id }, json, () => `removed upstream ${id} and every account's link to it`);
       }
       default:
         throw new UsageError(`unknown command "upstreams ${verb ?? ''}" (add, update, list, show, remove)`);

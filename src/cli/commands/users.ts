@@ -1,9 +1,9 @@
-import { readFileSync } from 'node:fs';
 
 import type { EndedSignIns } from '../../accounts/sign-ins.js';
 import type { FactorSummary } from '../../factors/factor-service.js';
 import type { AccountRecord } from '../../storage/types.js';
 import { UsageError, type CliContext } from '../context.js';
+import { stdinSecret } from '../io.js';
 import { iso, print, table } from '../output.js';
 import type { Args } from '../args.js';
 
@@ -18,10 +18,8 @@ const publicView = (a: AccountRecord) => ({
   updated_at: iso(a.updatedAt),
 });
 
-function passwordFrom(args: Args): string {
-  if (args.flag('password-stdin')) {
-    return readFileSync(0, 'utf8').replace(/\r?\n$/, '');
-  }
+function passwordFrom(ctx: CliContext, args: Args): string {
+  if (args.flag('password-stdin')) return stdinSecret(ctx.io);
   const password = args.string('password');
   if (password === undefined) throw new UsageError('--password (or --password-stdin) is required');
   return password;
@@ -75,30 +73,30 @@ export async function users(ctx: CliContext, verb: string | undefined, args: Arg
       if (!username) throw new UsageError('--username is required');
       const account = await ctx.accounts.create({
         username,
-        password: passwordFrom(args),
+        password: passwordFrom(ctx, args),
         email: args.string('email'),
         name: args.string('name'),
         emailVerified: args.flag('email-verified'),
         claims: parseClaims(args.string('claims')),
       });
       ctx.audit('user.added', { outcome: 'success', sub: account.id, username: account.username });
-      return print(publicView(account), json, () => `added user ${account.username} (sub ${account.id})`);
+      return print(ctx.io, publicView(account), json, () => `added user ${account.username} (sub ${account.id})`);
     }
     case 'list': {
       const all = (await ctx.store.accounts.list()).map(publicView);
-      return print({ users: all }, json, () => table(all, ['username', 'email', 'name', 'sub']));
+      return print(ctx.io, { users: all }, json, () => table(all, ['username', 'email', 'name', 'sub']));
     }
     case 'show': {
       const account = await findUser(ctx, args.positional[0]);
       const view = { ...publicView(account), factors: factorsView(await ctx.factors.summary(account.id)) };
-      return print(view, json, () => Object.entries(view).map(([k, v]) => `${k}: ${typeof v === 'object' && v ? JSON.stringify(v) : v ?? '-'}`).join('\n'));
+      return print(ctx.io, view, json, () => Object.entries(view).map(([k, v]) => `${k}: ${typeof v === 'object' && v ? JSON.stringify(v) : v ?? '-'}`).join('\n'));
     }
     case 'reset-mfa': {
       const account = await findUser(ctx, args.positional[0]);
       const ended = (await ctx.accounts.resetFactors(account.id)) ?? { sessions: 0, grants: 0 };
       ctx.audit('user.mfa_reset', { outcome: 'success', sub: account.id, username: account.username, ...endedFields(ended) });
       const tokens = await logoutTokens(ctx);
-      return print({ reset: true, sub: account.id, username: account.username, ...endedFields(ended), ...tokens.fields }, json, () =>
+      return print(ctx.io, { reset: true, sub: account.id, username: account.username, ...endedFields(ended), ...tokens.fields }, json, () =>
         `removed every passkey, authenticator app and recovery code of ${account.username}; ${endedText(ended)}${tokens.text}`,
       );
     }
@@ -107,16 +105,16 @@ export async function users(ctx: CliContext, verb: string | undefined, args: Arg
       const ended = (await ctx.accounts.remove(account.id)) ?? { sessions: 0, grants: 0 };
       ctx.audit('user.removed', { outcome: 'success', sub: account.id, username: account.username, ...endedFields(ended) });
       const tokens = await logoutTokens(ctx);
-      return print({ removed: true, sub: account.id, username: account.username, ...endedFields(ended), ...tokens.fields }, json, () =>
+      return print(ctx.io, { removed: true, sub: account.id, username: account.username, ...endedFields(ended), ...tokens.fields }, json, () =>
         `removed user ${account.username}; ${endedText(ended)}${tokens.text}`,
       );
     }
     case 'set-password': {
       const account = await findUser(ctx, args.positional[0]);
-      const ended = (await ctx.accounts.setPassword(account.id, passwordFrom(args))) ?? { sessions: 0, grants: 0 };
+      const ended = (await ctx.accounts.setPassword(account.id, passwordFrom(ctx, args))) ?? { sessions: 0, grants: 0 };
       ctx.audit('user.password_set', { outcome: 'success', sub: account.id, username: account.username, ...endedFields(ended) });
       const tokens = await logoutTokens(ctx);
-      return print({ updated: true, sub: account.id, username: account.username, ...endedFields(ended), ...tokens.fields }, json, () =>
+      return print(ctx.io, { updated: true, sub: account.id, username: account.username, ...endedFields(ended), ...tokens.fields }, json, () =>
         `password changed for ${account.username}; ${endedText(ended)}${tokens.text}`,
       );
     }
