@@ -31,6 +31,7 @@ import { errorHandler } from './http/error-handler.js';
 import { health } from './http/health.js';
 import { notFound } from './http/not-found.js';
 import { postToGet } from './http/post-to-get.js';
+import { preparedResponses, type PreparedPath } from './http/prepared-responses.js';
 import { createMetrics, requestRecorder, routeLabels, serveMetrics, type Metrics } from './http/metrics.js';
 import { pinHost, pinRequestTarget } from './http/pin-host.js';
 import { observeRequests } from './http/request-log.js';
@@ -143,12 +144,15 @@ export async function createApp({ config, store, logger, kek }: AppDeps): Promis
   // One Koa context per request: oidc-provider is itself a Koa app, and provider.use() puts our
   // middleware in front of its router (a second app calling provider.callback() cost a context,
   // a response cycle and ~20 promises per request).
-  const middleware: Middleware[] = [
+  const front: Middleware[] = [
     observeRequests(logger, requestRecorder(metrics, routeLabels({ interactionPrefix }))),
     pinHost(config.issuer),
     securityHeaders({ https: config.issuer.startsWith('https:'), csp: contentSecurityPolicy(config.branding) }),
     errorHandler(pages.showErrorPage, logger),
     health(store, () => draining),
+  ];
+  // between the two: discovery and JWKS as prepared once per provider (src/http/prepared-responses.ts)
+  const middleware: Middleware[] = [
     ...(config.metrics.onPublicPort ? [serveMetrics(metrics.registry)] : []),
     assets(config.branding),
     limitDevicePages({ counters: store.counters, limits: config.deviceFlow }),
@@ -179,6 +183,8 @@ export async function createApp({ config, store, logger, kek }: AppDeps): Promis
       onStoreOperation: (model, op, seconds) => metrics.store.observe({ model, op }, seconds),
       backchannelLogout: backchannel.notify,
     });
+    for (const m of front) provider.use(m);
+    provider.use(preparedResponses(publicDocuments));
     for (const m of middleware) provider.use(m);
     provider.on('server_error', (_ctx, err) => logger.error({ err }, 'oidc-provider server_error'));
     auditProviderEvents(provider, audit);
@@ -212,6 +218,17 @@ export async function createApp({ config, store, logger, kek }: AppDeps): Promis
   };
   return idport;
 }
+
+/**
+ * Discovery and the JWKS, served from a prepared copy (rebuilt with the provider when keys change).
+ * The JWKS for a minute: relying parties refetch on an unknown kid anyway, and a rotation's new keys
+ * reach caches within that minute; discovery changes only with a restart.
+ */
+const publicDocuments: PreparedPath[] = [
+  { path: '/.well-known/openid-configuration', maxAge: 300 },
+  { path: '/.well-known/oauth-authorization-server', maxAge: 300 },
+  { path: '/jwks', maxAge: 60 },
+];
 
 /** The admin API on the public port when it is served there; on the admin port always. */
 const onlyWhere = (onPublicPort: boolean, routes: Middleware): Middleware =>
