@@ -149,8 +149,10 @@ describe('/users/{id}/factors', () => {
 });
 
 describe('/users/{id}/sessions', () => {
+  let firstRefresh: string;
+
   test('lists the user\'s sessions with their apps, sign-in method and last use; nobody else\'s', async () => {
-    await signIn(alice);
+    firstRefresh = await signIn(alice);
     await signIn(bob);
     const answer = await call(reader, 'GET', `/users/${aliceAccount.id}/sessions`);
     expect(answer.status).toBe(200);
@@ -187,6 +189,7 @@ describe('/users/{id}/sessions', () => {
     expect(((await call(reader, 'GET', `/users/${aliceAccount.id}/sessions`)).body.items as { id: string }[]).map((s) => s.id)).toEqual([newest!.id]);
     expectProblem(await call(writer, 'DELETE', `/users/${aliceAccount.id}/sessions/${older!.id}`), 404);
     expect(await refreshes(kept)).toBe(true);
+    expect(await refreshes(firstRefresh)).toBe(false);
     const [delivery] = (await receiver.waitFor(before + 1)).slice(before);
     expect(decodeJwt(delivery!.token!)).toMatchObject({ iss: issuer, aud: appId, sub: aliceAccount.id });
     expect(audits('session.ended')).toEqual(expect.arrayContaining([expect.objectContaining({ actor: `client:${writerId}`, via: 'admin-api', sub: aliceAccount.id, session: older!.id, sessions_ended: 1 })]));
