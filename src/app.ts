@@ -129,16 +129,18 @@ export async function createApp({ config, store, logger, kek }: AppDeps): Promis
   const { sendPage } = pages;
   const provider = () => current.provider;
   const { productName } = config.branding;
+  const sessions = createAccountSessions(store, (accountId, ended) => backchannel.sessionsEnded(accountId, ended, 'session_ended'));
+  const linkCount = async (accountId: string) => (await federated.linksOf(accountId)).length;
   const interactions = createInteractionRouter({ provider, accounts, sendPage, i18n, productName, csrf, signIn, guard, factors, mfa: config.mfa, email, links, selfService: config, signup, verification, passwordReset, upstreams, federated, audit, consents, apis });
   const verifyEmail = createVerifyEmailRouter({ verification, sendPage, i18n, audit });
-  const selfService = createSelfServiceRouter({ provider, issuer: config.issuer, accounts, consents, factors, mfa: config.mfa, email, links, verification, guard, sessions: createAccountSessions(store, (accountId, ended) => backchannel.sessionsEnded(accountId, ended, 'session_ended')), passwords: config.passwords, i18n, sendPage, csrf, audit, federated, upstreams });
+  const selfService = createSelfServiceRouter({ provider, issuer: config.issuer, accounts, consents, factors, mfa: config.mfa, email, links, verification, guard, sessions, passwords: config.passwords, i18n, sendPage, csrf, audit, federated, upstreams });
   const upstreamCallback = createUpstreamCallbackRouter();
   const resetPassword = createResetPasswordRouter({ passwordReset, sendPage, csrf, i18n, policy: config.passwords });
 
   const sessionCookie = () => current.provider.cookieName('session');
   const adminOnPublicPort = adminEnabled(config);
   const admin = adminOnPublicPort || config.admin.port !== null
-    ? createAdminApi({ config, store, accounts, apis, audit, logger, kek, jwks: () => keys.jwks, reloadKeys: () => idport.reloadKeys() })
+    ? createAdminApi({ config, store, accounts, factors: factors.service, sessions, linkCount, apis, audit, logger, kek, jwks: () => keys.jwks, reloadKeys: () => idport.reloadKeys() })
     : undefined;
 
   // One Koa context per request: oidc-provider is itself a Koa app, and provider.use() puts our

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 
+import { clientsOfSession } from '../logout/session-clients.js';
 import { sessionInfoOf, type SessionInfo } from '../provider/session-info.js';
 import type { Store } from '../storage/types.js';
 import type { SessionsEnded } from './sign-ins.js';
@@ -15,6 +16,11 @@ export interface AccountSession {
   signedInAt: number | null;
   info: SessionInfo | undefined;
   current: boolean;
+  /** the clients (apps) the session signed in to */
+  clients: string[];
+  /** how the session's sign-in was made (RFC 8176 values), when recorded */
+  amr: string[] | null;
+  acr: string | null;
 }
 
 const handleOf = (id: string) => createHash('sha256').update(`idport-session:${id}`).digest('base64url').slice(0, 32);
@@ -46,14 +52,17 @@ export function createAccountSessions(store: Store, onSessionsEnded?: SessionsEn
   };
 
   return {
-    /** The account's sessions, the current one first, then the most recently used. */
-    async list(accountId: string, currentId: string): Promise<AccountSession[]> {
+    /** The account's sessions, the current one first (none for an operator), then the most recently used. */
+    async list(accountId: string, currentId = ''): Promise<AccountSession[]> {
       const found = await sessions.findByAccount(accountId);
       const list = found.map(({ id, payload }) => ({
         handle: handleOf(id),
         signedInAt: typeof payload.loginTs === 'number' ? payload.loginTs * 1000 : null,
         info: sessionInfoOf(payload),
         current: id === currentId,
+        clients: clientsOfSession({ id, payload }).map((c) => c.clientId),
+        amr: Array.isArray(payload.amr) ? payload.amr.map(String) : null,
+        acr: typeof payload.acr === 'string' ? payload.acr : null,
       }));
       const recency = (s: AccountSession) => (s.current ? Infinity : (s.info?.lastSeen ?? s.signedInAt ?? 0));
       return list.sort((a, b) => recency(b) - recency(a));
@@ -61,9 +70,9 @@ export function createAccountSessions(store: Store, onSessionsEnded?: SessionsEn
 
     /**
      * Ends the account's session named by `handle` (never `currentId`'s: that is a sign-out);
-     * false when there is no such session of this account.
+     * undefined when there is no such session of this account (another account's is not looked at).
      */
-    async end(accountId: string, handle: string, currentId: string): Promise<{ grants: number } | undefined> {
+    async end(accountId: string, handle: string, currentId = ''): Promise<{ grants: number } | undefined> {
       const found = (await sessions.findByAccount(accountId)).find(({ id }) => id !== currentId && handleOf(id) === handle);
       if (!found) return undefined;
       await sessions.destroy(found.id);
@@ -82,6 +91,11 @@ export function createAccountSessions(store: Store, onSessionsEnded?: SessionsEn
       if (others.length) onSessionsEnded?.(accountId, others);
       const grantIds = (await grants.findByAccount(accountId)).map(({ id }) => id).filter((id) => !keep.has(id));
       return { sessions: others.length, grants: await revoke(grantIds) };
+    },
+
+    /** An operator's "sign out everywhere": every session and every grant of the account. */
+    endAll(accountId: string): Promise<{ sessions: number; grants: number }> {
+      return this.endOthers(accountId, { id: '' });
     },
   };
 }

@@ -3,9 +3,11 @@ import type { JWK } from 'jose';
 import type { Logger } from 'pino';
 
 import type { AccountService } from '../accounts/account-service.js';
+import type { AccountSessions } from '../accounts/account-sessions.js';
 import type { ApiRegistry } from '../apis/api-registry.js';
 import type { Audit } from '../audit.js';
 import type { Config } from '../config/schema.js';
+import type { FactorService } from '../factors/factor-service.js';
 import { createClientService } from '../clients/client-service.js';
 import { createKeyService } from '../keys/key-service.js';
 import { createInitialAccessTokens } from '../registration/initial-access-tokens.js';
@@ -17,6 +19,8 @@ import { clientRoutes } from './resources/clients.js';
 import { registrationTokenRoutes } from './resources/registration-tokens.js';
 import { upstreamRoutes } from './resources/upstreams.js';
 import { keyRoutes } from './resources/keys.js';
+import { userFactorRoutes } from './resources/user-factors.js';
+import { userSessionRoutes } from './resources/user-sessions.js';
 import { userRoutes } from './resources/users.js';
 import { adminPrefix, createAdminRouter } from './router.js';
 import type { AdminRoute } from './routes.js';
@@ -33,6 +37,12 @@ export interface AdminApiDeps {
   config: Readonly<Config>;
   store: Store;
   accounts: AccountService;
+  /** the accounts' passkeys, TOTP and recovery codes (the account pages' service) */
+  factors: FactorService;
+  /** the accounts' browser sessions (the account pages' service, with back-channel logout) */
+  sessions: AccountSessions;
+  /** how many upstream providers an account signs in with (each is another way in) */
+  linkCount: (accountId: string) => Promise<number>;
   apis: ApiRegistry;
   audit: Audit;
   logger: Logger;
@@ -42,9 +52,11 @@ export interface AdminApiDeps {
 }
 
 /** Every admin route, from the services the CLI uses too. */
-export function adminRoutes({ config, store, accounts, apis, audit, kek, reloadKeys }: Omit<AdminApiDeps, 'logger' | 'jwks'>): AdminRoute[] {
+export function adminRoutes({ config, store, accounts, factors, sessions, linkCount, apis, audit, kek, reloadKeys }: Omit<AdminApiDeps, 'logger' | 'jwks'>): AdminRoute[] {
   return [
     ...userRoutes({ accounts, audit }),
+    ...userFactorRoutes({ accounts, factors, linkCount, audit }),
+    ...userSessionRoutes({ accounts, sessions, audit }),
     ...clientRoutes({ clients: createClientService({ clients: store.clients, apis, production: config.issuer.startsWith('https:') }), audit }),
     ...apiRoutes({ apis, audit, builtIn: apis.isBuiltIn }),
     ...upstreamRoutes({ upstreams: createUpstreamRegistry(store.upstreams, kek), audit }),

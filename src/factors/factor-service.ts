@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 import { seal, unseal } from '../keys/key-encryption.js';
 import type { CounterStore, FactorStore, PasskeyRecord } from '../storage/types.js';
 import { hashRecoveryCode, looksLikeRecoveryCode, newRecoveryCodes } from './recovery-codes.js';
@@ -11,8 +13,19 @@ export class FactorError extends Error {
 export interface FactorSummary {
   passkeys: Pick<PasskeyRecord, 'id' | 'name' | 'createdAt' | 'lastUsedAt' | 'deviceType'>[];
   totp: boolean;
+  /** epoch ms the authenticator app was set up (null without one) */
+  totpCreatedAt: number | null;
   recoveryCodesLeft: number;
 }
+
+/** The id the authenticator app goes by among an account's factors. */
+export const totpFactorId = 'totp';
+
+/**
+ * The id a passkey goes by where operators see it: derived from its credential id, which itself
+ * is not shown (an authenticator's handle for the user, not ours to hand around).
+ */
+export const passkeyFactorId = (credentialId: string): string => createHash('sha256').update(`idport-passkey:${credentialId}`).digest('base64url').slice(0, 22);
 
 export interface FactorDeps {
   factors: FactorStore;
@@ -50,6 +63,7 @@ export function createFactorService({ factors, counters, kek, issuerName, now = 
       return {
         passkeys: passkeys.map(({ id, name, createdAt, lastUsedAt, deviceType }) => ({ id, name, createdAt, lastUsedAt, deviceType })),
         totp: totp !== undefined,
+        totpCreatedAt: totp?.createdAt ?? null,
         recoveryCodesLeft,
       };
     },
@@ -110,6 +124,18 @@ export function createFactorService({ factors, counters, kek, issuerName, now = 
       const passkeys = await factors.listPasskeys(accountId);
       if (!hasPassword && passkeys.length <= 1) throw new FactorError('this is your last way to sign in; add another before removing it');
       return factors.removePasskey(accountId, id);
+    },
+
+    /**
+     * Removes one factor by the id operators see (passkeyFactorId, or totpFactorId), as the
+     * account's own page would: a passkey only if it is not the last way in (FactorError). Which
+     * kind it was, or undefined when the account has no such factor (another account's is not looked at).
+     */
+    async removeFactor(accountId: string, factorId: string, { hasPassword }: { hasPassword: boolean }): Promise<'passkey' | 'totp' | undefined> {
+      if (factorId === totpFactorId) return (await this.removeTotp(accountId)) ? 'totp' : undefined;
+      const passkey = (await factors.listPasskeys(accountId)).find((p) => passkeyFactorId(p.id) === factorId);
+      if (!passkey) return undefined;
+      return (await this.removePasskey(accountId, passkey.id, { hasPassword })) ? 'passkey' : undefined;
     },
 
     /** Removes every factor of the account (admin reset, account removal). */

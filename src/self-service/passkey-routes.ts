@@ -1,7 +1,7 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 
-import { hasPassword } from '../accounts/password.js';
+import { hasWayInBesidesPasskeys } from '../accounts/ways-in.js';
 import type { Audit } from '../audit.js';
 import type { Factors } from '../factors/create-factors.js';
 import { FactorError } from '../factors/factor-service.js';
@@ -95,8 +95,7 @@ export function addPasskeyRoutes(router: Router, { factors, signedIn, audit, lin
     const id = passkeyId(ctx);
     let removed: boolean;
     try {
-      // another way in: a password, or an upstream provider
-      const otherWay = hasPassword(visitor.account) || (await linkCount(visitor.account.id)) > 0;
+      const otherWay = await hasWayInBesidesPasskeys(visitor.account, linkCount);
       removed = await service.removePasskey(visitor.account.id, id, { hasPassword: otherWay });
     } catch (err) {
       if (!(err instanceof FactorError)) throw err;

@@ -30,7 +30,15 @@ const sub: string = created.data.sub;
 const read = await client.GET('/users/{id}', { params: { path: { id: sub } } });
 const page = await client.GET('/users', { params: { query: { limit: 10, q: 'typed' } } });
 const missing = await client.GET('/users/{id}', { params: { path: { id: 'nobody' } } });
-console.log(JSON.stringify({ sub, username: read.data?.username, listed: page.data?.items.length, missingStatus: missing.response.status, problemTitle: missing.error?.title }));
+const factors = await client.GET('/users/{id}/factors', { params: { path: { id: sub } } });
+const sessions = await client.GET('/users/{id}/sessions', { params: { path: { id: sub } } });
+const ended = await client.DELETE('/users/{id}/sessions', { params: { path: { id: sub } } });
+const noFactor = await client.DELETE('/users/{id}/factors/{factorId}', { params: { path: { id: sub, factorId: 'totp' } } });
+console.log(JSON.stringify({
+  sub, username: read.data?.username, listed: page.data?.items.length, missingStatus: missing.response.status, problemTitle: missing.error?.title,
+  passkeys: factors.data?.passkeys.length, app: factors.data?.authenticator_app, sessions: sessions.data?.items.length,
+  sessionsEnded: ended.data?.sessions_ended, noFactorStatus: noFactor.response.status,
+}));
 `;
 
 const wrongDriver = `import createClient from 'openapi-fetch';
@@ -56,7 +64,7 @@ afterAll(async () => {
   await server.stop();
 });
 
-test('a client generated from /admin/v1/openapi.json compiles and creates, reads and lists a user', async () => {
+test('a client generated from /admin/v1/openapi.json compiles and creates, reads and lists a user, its factors and sessions', async () => {
   await run(bin('openapi-typescript'), [`${server.url}/admin/v1/openapi.json`, '-o', join(dir, 'schema.d.ts')], { cwd: dir });
   writeFileSync(join(dir, 'driver.ts'), driver);
   writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify(tsconfig));
@@ -67,7 +75,7 @@ test('a client generated from /admin/v1/openapi.json compiles and creates, reads
   const { access_token } = await oidc.clientCredentialsGrant(config, { resource: `${server.url}/admin`, scope: 'admin:users:read admin:users:write' });
   const { stdout } = await run(process.execPath, [join(dir, 'out', 'driver.js'), `${server.url}/admin/v1`, access_token], { cwd: dir });
   const out = JSON.parse(stdout) as Record<string, unknown>;
-  expect(out).toMatchObject({ username: 'typed', listed: 1, missingStatus: 404, problemTitle: 'Not Found' });
+  expect(out).toMatchObject({ username: 'typed', listed: 1, missingStatus: 404, problemTitle: 'Not Found', passkeys: 0, app: false, sessions: 0, sessionsEnded: 0, noFactorStatus: 404 });
   expect((await server.store.accounts.findByLogin('typed'))?.id).toBe(out.sub);
 
   // a body the document does not allow is a compile error, so the types above meant something

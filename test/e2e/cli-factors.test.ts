@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 
-import { createFactorService } from '../../src/factors/factor-service.js';
+import { createFactorService, passkeyFactorId } from '../../src/factors/factor-service.js';
 import { base32Decode, hotp, totpStep } from '../../src/factors/totp.js';
 import { cli, killChildren } from '../helpers/cli.js';
 import { addClient, addUser, discover } from '../helpers/flow.js';
@@ -40,7 +40,12 @@ test('users show lists passkeys, the authenticator app and recovery codes left â
   await server.store.factors.addPasskey({ id: 'cred-1', accountId: account.id, publicKey: 'pk', counter: 0, transports: [], deviceType: 'multiDevice', backedUp: true, aaguid: 'x', name: 'Phone' });
   const run = await cli(db, ['users', 'show', 'alice', '--json']);
   const shown = json(run);
-  expect(shown.factors).toEqual({ passkeys: [{ name: 'Phone', created_at: expect.any(String), last_used_at: null }], authenticator_app: true, recovery_codes_left: 10 });
+  expect(shown.factors).toEqual({
+    passkeys: [{ id: passkeyFactorId('cred-1'), name: 'Phone', device_type: 'multiDevice', created_at: expect.any(String), last_used_at: null }],
+    authenticator_app: true,
+    authenticator_app_added_at: expect.any(String),
+    recovery_codes_left: 10,
+  });
   for (const leaked of [secret, ...codes!, 'cred-1', 'pk']) expect(run.stdout).not.toContain(leaked);
 });
 

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 
 import { loadConfig } from '../../src/config/load.js';
 import type { ConfigInput } from '../../src/config/schema.js';
@@ -22,9 +22,9 @@ export function tempDir(): string {
 
 /**
  * A real idport on 127.0.0.1 and a free port, over a temp SQLite file, its store checking every
- * write oidc-provider makes (checked-store.ts).
+ * write oidc-provider makes (checked-store.ts). Silent, unless given a logger (to read audit lines).
  */
-export async function startTestServer(overrides: Partial<ConfigInput> = {}, dir = tempDir()): Promise<TestServer> {
+export async function startTestServer(overrides: Partial<ConfigInput> = {}, dir = tempDir(), logger: Logger = pino({ level: 'silent' })): Promise<TestServer> {
   const config = loadConfig(
     {},
     { port: 0, host: '127.0.0.1', databaseUrl: `sqlite:${join(dir, 'idport.db')}`, logLevel: 'silent', ...overrides },
@@ -32,7 +32,7 @@ export async function startTestServer(overrides: Partial<ConfigInput> = {}, dir 
   const store = checkedStore(await openStore(config.databaseUrl, {}, config.mongo, config.postgres));
   let running: RunningServer;
   try {
-    running = await startServer(config, { logger: pino({ level: 'silent' }), store });
+    running = await startServer(config, { logger, store });
   } catch (err) {
     await store.close();
     throw err;

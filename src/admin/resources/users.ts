@@ -52,8 +52,19 @@ const UserChanges = z
   .object({ name: z.string().min(1).max(256).nullable().optional(), claims: claims.optional(), email: z.string().max(320).nullable().optional(), email_verified: z.boolean().optional() })
   .strict()
   .meta({ id: 'UserChanges' });
-const Ended = z.object({ sessions_ended: z.number().int(), grants_revoked: z.number().int() }).meta({ id: 'EndedSignIns' });
-const byId = z.object({ id: z.string().min(1).max(1024).describe('the user\'s sub') });
+export const Ended = z
+  .object({ sessions_ended: z.number().int(), grants_revoked: z.number().int() })
+  .describe('what the change ended; each app of an ended session that has a backchannel_logout_uri gets a logout token (sent in the background, audited as backchannel_logout)')
+  .meta({ id: 'EndedSignIns' });
+export const userId = z.string().min(1).max(1024).describe('the user\'s sub');
+const byId = z.object({ id: userId });
+
+/** The user, or a 404 problem. */
+export async function findUser(accounts: Pick<AccountService, 'find'>, id: string): Promise<AccountRecord> {
+  const account = await accounts.find(id);
+  if (!account) throw notFound(`no user ${id}`);
+  return account;
+}
 
 /** The account service's refusals as problems: bad input 400, a taken username or email 409. */
 async function accountCall<T>(run: () => Promise<T>): Promise<T> {
@@ -68,11 +79,7 @@ async function accountCall<T>(run: () => Promise<T>): Promise<T> {
 
 /** /users: the same account service (input rules, password policy, ended sessions) as `idport users`. */
 export function userRoutes({ accounts, audit }: { accounts: AccountService; audit: Audit }): AdminRoute[] {
-  const find = async (id: string) => {
-    const account = await accounts.find(id);
-    if (!account) throw notFound(`no user ${id}`);
-    return account;
-  };
+  const find = (id: string) => findUser(accounts, id);
   return [
     route({
       method: 'get', path: '/users', operationId: 'listUsers', summary: 'List users, by username', tag: 'users', scope: 'admin:users:read',

@@ -1,6 +1,6 @@
 
 import type { EndedSignIns } from '../../accounts/sign-ins.js';
-import type { FactorSummary } from '../../factors/factor-service.js';
+import { factorsView } from '../../factors/factors-view.js';
 import type { AccountRecord } from '../../storage/types.js';
 import { UsageError, type CliContext } from '../context.js';
 import { stdinSecret } from '../io.js';
@@ -42,13 +42,6 @@ function parseClaims(text: string | undefined): Record<string, unknown> | undefi
     throw new UsageError('--claims must be a JSON object, e.g. \'{"given_name":"Alice"}\'');
   }
 }
-
-/** An account's factors as `users show` lists them: names and dates, never secrets. */
-const factorsView = (summary: FactorSummary) => ({
-  passkeys: summary.passkeys.map((p) => ({ name: p.name, created_at: iso(p.createdAt), last_used_at: iso(p.lastUsedAt) })),
-  authenticator_app: summary.totp,
-  recovery_codes_left: summary.recoveryCodesLeft,
-});
 
 /** What a credential change ended, for --json and audit lines. */
 const endedFields = (ended: EndedSignIns) => ({ sessions_ended: ended.sessions, grants_revoked: ended.grants });
