@@ -29,13 +29,21 @@ export function answerError(
 /** A store outage (the store's ERR_STORE_UNAVAILABLE) is a 503, whoever let it through. */
 const statusOf = (err: Exposable): number => (err.code === 'ERR_STORE_UNAVAILABLE' ? 503 : (err.status ?? err.statusCode ?? 500));
 
+/** How long a client should wait before retrying after a 503. */
+const retryAfterSeconds = '5';
+
 /**
  * Errors from our own routes: an HTML page for browsers, OAuth-style JSON for everyone else.
  * Anything not meant to be shown becomes a generic server_error; the detail goes to the log only.
+ * Every 503 leaves with Retry-After, also those oidc-provider answered itself (its routes catch
+ * their own errors, a store outage among them: src/provider/adapter.ts).
  */
 export function errorHandler(showErrorPage: ShowErrorPage, logger: Logger): Middleware {
   return function handleErrors(ctx, next) {
-    return next().catch((caught: unknown) => {
+    const retryLater = () => {
+      if (ctx.status === 503 && !ctx.response.get('Retry-After')) ctx.set('Retry-After', retryAfterSeconds);
+    };
+    return next().then(retryLater, (caught: unknown) => {
       const err = caught as Exposable;
       const status = statusOf(err);
       // 503 (store outage) is shown as such so clients retry; other 5xx become a generic 500.
@@ -50,7 +58,7 @@ export function errorHandler(showErrorPage: ShowErrorPage, logger: Logger): Midd
       if (!shown) logger.error({ err: caught, requestId: ctx.state.requestId }, 'request failed');
       if (status === 503) {
         logger.warn({ err: caught, requestId: ctx.state.requestId }, 'store unavailable');
-        ctx.set('Retry-After', '5');
+        ctx.set('Retry-After', retryAfterSeconds);
       }
       ctx.status = shown ? status : 500;
       noStore(ctx);

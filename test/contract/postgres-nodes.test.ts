@@ -9,8 +9,10 @@ import { promisify } from 'node:util';
 import * as oidc from 'openid-client';
 import pg from 'pg';
 
+import { createChangeFeed } from '../../src/storage/postgres/change-feed.js';
 import { migrate, migrations } from '../../src/storage/postgres/migrations.js';
 import { openPostgresStore } from '../../src/storage/postgres/pg-store.js';
+import { poolOptions } from '../../src/storage/postgres/pool-options.js';
 import { cli, killChildren } from '../helpers/cli.js';
 import { addClient, addUser, discover, loginAndRedeem } from '../helpers/flow.js';
 import { pgQuery, usePostgres } from '../helpers/postgres.js';
@@ -183,6 +185,23 @@ if (server) {
         expect(await a.clients.find('c1')).toMatchObject({ client_name: 'Unseen by the feed' });
       } finally {
         await Promise.all([a.close(), b.close()]);
+      }
+    });
+
+    test('a cached row is never served once maxEntryAgeMs old, even when its change was never announced (a transaction pooler losing notifications)', async () => {
+      const feed = createChangeFeed(poolOptions(await server.schema()), { maxEntryAgeMs: 600 });
+      try {
+        await sleep(400); // listening, first ping back
+        let stored = { client_id: 'c1', client_name: 'One' };
+        const cache = feed.cache<typeof stored>('clients');
+        const load = async () => ({ ...stored });
+        expect(await cache.find('c1', load)).toMatchObject({ client_name: 'One' });
+        stored = { client_id: 'c1', client_name: 'Two' }; // no NOTIFY
+        expect(await cache.find('c1', load)).toMatchObject({ client_name: 'One' });
+        await sleep(700);
+        expect(await cache.find('c1', load)).toMatchObject({ client_name: 'Two' });
+      } finally {
+        await feed.close();
       }
     });
 

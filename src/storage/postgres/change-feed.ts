@@ -23,6 +23,12 @@ export interface ChangeFeed {
 
 const maxEntries = 10_000;
 
+interface Entry {
+  row: object;
+  /** performance.now() when it was read from the database */
+  at: number;
+}
+
 const deepFreeze = <T>(value: T): T => {
   if (value && typeof value === 'object' && !Object.isFrozen(value)) {
     Object.freeze(value);
@@ -43,10 +49,16 @@ const deepFreeze = <T>(value: T): T => {
  * otherwise (listener down, slow, reconnecting, store closed) every lookup reads the database. So
  * a change applies at once in the process that made it and within `maxStaleMs` everywhere else.
  * Writes that bypass triggers (session_replication_role = replica, a restore) are not announced.
+ *
+ * Whatever the feed believes, no row is served from the cache once it is `maxEntryAgeMs` old: a
+ * listener behind a transaction pooler (PgBouncer `pool_mode = transaction`) may have its LISTEN
+ * on a server connection that other clients borrow, so its own pings can come back while other
+ * notifications went to whoever held that connection. Then a change still applies within
+ * `maxEntryAgeMs`, as does a change written with triggers off.
  */
-export function createChangeFeed(config: pg.ClientConfig, { maxStaleMs = 1000, pingMs = 250 } = {}): ChangeFeed {
+export function createChangeFeed(config: pg.ClientConfig, { maxStaleMs = 1000, pingMs = 250, maxEntryAgeMs = 10_000 } = {}): ChangeFeed {
   const me = randomUUID();
-  const caches = new Map<WatchedTable, Map<string, object>>(watched.map((t) => [t, new Map()]));
+  const caches = new Map<WatchedTable, Map<string, Entry>>(watched.map((t) => [t, new Map()]));
   const generation = new Map<WatchedTable, number>(watched.map((t) => [t, 0]));
   const pingsSent = new Map<number, number>();
   let confirmedAt = Number.NEGATIVE_INFINITY;
@@ -127,15 +139,16 @@ export function createChangeFeed(config: pg.ClientConfig, { maxStaleMs = 1000, p
       return {
         async find(id, load) {
           if (current()) {
-            const hit = rows.get(id) as T | undefined;
-            if (hit) return hit;
+            const hit = rows.get(id);
+            if (hit && performance.now() - hit.at <= maxEntryAgeMs) return hit.row as T;
           }
           const before = generation.get(table);
+          const at = performance.now();
           const row = await load();
           // remembered only if no change of the table was announced while it was read
           if (row !== undefined && current() && generation.get(table) === before) {
             if (rows.size >= maxEntries) rows.clear();
-            rows.set(id, deepFreeze(row));
+            rows.set(id, { row: deepFreeze(row), at });
           }
           return row;
         },
