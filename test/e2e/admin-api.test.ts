@@ -6,6 +6,7 @@
 import { decodeJwt, SignJWT, importJWK, type JWK } from 'jose';
 import * as oidc from 'openid-client';
 
+import { adminCall, adminClient as newAdminClient, adminToken as newAdminToken, expectProblem } from '../helpers/admin-api.js';
 import { cli } from '../helpers/cli.js';
 import { addClient, addUser, discover, loginAndRedeem } from '../helpers/flow.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -15,54 +16,9 @@ let server: TestServer;
 let issuer: string;
 let adminAudience: string;
 
-const secret = 'a-very-long-client-secret-for-admin-tests-0123456789';
-
-/** A client_credentials client holding these admin scopes, and its openid-client configuration. */
-async function adminClient(scopes: string[], extra: Record<string, unknown> = {}) {
-  const client = await addClient(server.store, {
-    client_secret: secret,
-    grant_types: ['client_credentials'],
-    response_types: [],
-    redirect_uris: [],
-    post_logout_redirect_uris: [],
-    api_scopes: scopes,
-    ...extra,
-  });
-  return { client, config: await discover(issuer, client.client_id, secret) };
-}
-
-async function adminToken(scopes: string[], scope = scopes.join(' ')) {
-  const { config } = await adminClient(scopes);
-  const tokens = await oidc.clientCredentialsGrant(config, { resource: adminAudience, scope });
-  return tokens.access_token;
-}
-
-interface Answer {
-  status: number;
-  headers: Headers;
-  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-}
-
-async function call(token: string | undefined, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
-  const res = await fetch(`${issuer}/admin/v1${path}`, {
-    method,
-    headers: {
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-      ...headers,
-    },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await res.text();
-  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
-}
-
-const expectProblem = (answer: Answer, status: number) => {
-  expect(answer.status).toBe(status);
-  expect(answer.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-  expect(answer.body).toMatchObject({ status, title: expect.any(String), detail: expect.any(String) });
-  expect(JSON.stringify(answer.body)).not.toMatch(/\n\s+at /);
-};
+const adminClient = (scopes: string[], extra: Record<string, unknown> = {}) => newAdminClient(server.store, issuer, scopes, extra);
+const adminToken = async (scopes: string[], scope = scopes.join(' ')) => (await newAdminToken(server.store, issuer, scopes, scope)).token;
+const call = (token: string | undefined, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => adminCall(issuer, token, method, path, body, headers);
 
 /** A token signed with idport's own ES256 key but with claims of the test's choosing. */
 async function forge(claims: Record<string, unknown>) {

@@ -6,14 +6,13 @@
  * other; `idport keys rotate` reaches both; brute-force counters are shared.
  */
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
 import * as oidc from 'openid-client';
 
-import { cli as runCli } from '../helpers/cli.js';
-import { killAll, mainScript, spawnIdport, waitFor, type IdportProcess } from '../helpers/process.js';
+import { cliJson, configOn, exitWithin, freePort, getJson, servingUrl, startNode, type IdportNode, type NodeSetup } from '../helpers/nodes.js';
+import { killAll, waitFor } from '../helpers/process.js';
 import { csrfFrom, UserAgent } from '../helpers/user-agent.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'idport-two-nodes-'));
@@ -26,60 +25,10 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-
-interface Node extends IdportProcess {
-  name: string;
-  origin: string;
-}
-
-function startNode(name: string, port: number, issuer: string): Node {
-  const proc = spawnIdport(mainScript, [], {
-    env: { PORT: String(port), HOST: '127.0.0.1', ISSUER: issuer, DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn', KEY_REFRESH_SECONDS: '1', IDPORT_CONFIG: configFile },
-  });
-  return { ...proc, name, origin: `http://127.0.0.1:${port}` };
-}
-
-const describeNode = (n: Node) => `\n--- node ${n.name} stdout:\n${n.stdout()}\n--- node ${n.name} stderr:\n${n.stderr()}`;
-
-/** The URL from the startup line `idport is serving <url> (…`. */
-const servingUrl = (n: Node) =>
-  waitFor(`node ${n.name}'s startup line`, 15_000, () => /^idport is serving (\S+) \(/m.exec(n.stdout())?.[1], () => describeNode(n));
-
-function exitWithin(n: Node, ms: number) {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    n.exited.finally(() => clearTimeout(timer)),
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`node ${n.name} still running ${ms} ms after SIGTERM${describeNode(n)}`)), ms);
-    }),
-  ]);
-}
-
-/** Runs `node bin/idport.js …args --json` on the shared store; resolves with the one JSON object it prints. */
-async function cli(args: string[]): Promise<Record<string, unknown>> {
-  const run = await runCli(databaseUrl, [...args, '--json'], undefined, 20_000, { ISSUER: issuer, IDPORT_CONFIG: configFile });
-  if (run.code !== 0) throw new Error(`idport ${args.join(' ')} failed (${run.code})\nstdout: ${run.stdout}\nstderr: ${run.stderr}`);
-  try {
-    return JSON.parse(run.stdout) as Record<string, unknown>;
-  } catch {
-    throw new Error(`idport ${args.join(' ')}: stdout is not one JSON object: ${run.stdout}`);
-  }
-}
-
-async function getJson<T = Record<string, unknown>>(url: string): Promise<T> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
-  if (res.status !== 200) throw new Error(`GET ${url}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as T;
-}
+/** The nodes' shared store and config (KEY_REFRESH_SECONDS=1: a rotation reaches both within a second). */
+let setup: NodeSetup;
+type Node = IdportNode;
+const cli = (args: string[]) => cliJson(setup, args);
 
 const jwksOf = (n: Node) => getJson<JSONWebKeySet>(`${n.origin}/jwks`);
 const kidsOf = (set: JSONWebKeySet) => set.keys.map((k) => k.kid!);
@@ -100,16 +49,7 @@ const alice = { username: 'alice', password: 'correct horse battery staple', ema
 const bob = { username: 'bob', password: 'bob has a long passphrase', email: 'bob@example.com' };
 const redirectUri = 'http://127.0.0.1:8080/callback';
 
-function configFor(n: Node): oidc.Configuration {
-  const server: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(meta)) {
-    const onIssuer = key !== 'issuer' && typeof value === 'string' && value.startsWith(`${issuer}/`);
-    server[key] = onIssuer ? n.origin + (value as string).slice(issuer.length) : value;
-  }
-  const config = new oidc.Configuration(server as oidc.ServerMetadata, client.client_id, client.client_secret, oidc.ClientSecretBasic(client.client_secret));
-  oidc.allowInsecureRequests(config);
-  return config;
-}
+const configFor = (n: Node) => configOn(n.origin, meta, client);
 
 const at = (n: Node) => configs.get(n)!;
 
@@ -229,8 +169,9 @@ describe('two idport nodes on one store', () => {
 
   test('both start at the same moment on an empty store and publish the same single pair of keys', async () => {
     expect(existsSync(dbFile)).toBe(false);
-    a = startNode('A', portA, issuer);
-    b = startNode('B', portB, issuer);
+    setup = { issuer, databaseUrl, configFile, env: { KEY_REFRESH_SECONDS: '1' } };
+    a = startNode('A', portA, setup);
+    b = startNode('B', portB, setup);
     const [urlA, urlB] = await Promise.all([servingUrl(a), servingUrl(b)]);
     // Both answer as the one issuer, whatever port they listen on.
     expect(urlA).toBe(issuer);

@@ -16,19 +16,24 @@ export interface AdminAnswer {
   text: string;
 }
 
-/** A client_credentials client holding `scopes`, and an admin token for them; its client id too. */
-export async function adminToken(store: Store, issuer: string, scopes: string[]): Promise<{ token: string; clientId: string }> {
-  const client = await addClient(store, { client_secret: secret, grant_types: ['client_credentials'], response_types: [], redirect_uris: [], post_logout_redirect_uris: [], api_scopes: scopes });
-  const config = await discover(issuer, client.client_id, secret);
-  const tokens = await oidc.clientCredentialsGrant(config, { resource: `${issuer}/admin`, scope: scopes.join(' ') });
+/** A client_credentials client holding these admin scopes (plus `extra` metadata), and its openid-client configuration. */
+export async function adminClient(store: Store, issuer: string, scopes: string[], extra: Record<string, unknown> = {}) {
+  const client = await addClient(store, { client_secret: secret, grant_types: ['client_credentials'], response_types: [], redirect_uris: [], post_logout_redirect_uris: [], api_scopes: scopes, ...extra });
+  return { client, config: await discover(issuer, client.client_id, secret) };
+}
+
+/** A new such client and an admin token for it (asking for `scope`, by default all it holds); its client id too. */
+export async function adminToken(store: Store, issuer: string, scopes: string[], scope = scopes.join(' ')): Promise<{ token: string; clientId: string }> {
+  const { client, config } = await adminClient(store, issuer, scopes);
+  const tokens = await oidc.clientCredentialsGrant(config, { resource: `${issuer}/admin`, scope });
   return { token: tokens.access_token, clientId: client.client_id };
 }
 
-/** One admin API call: method and path under /admin/v1, a JSON body if given. */
-export async function adminCall(issuer: string, token: string | undefined, method: string, path: string, body?: unknown): Promise<AdminAnswer> {
+/** One admin API call: method and path under /admin/v1, a JSON body if given, more headers if given. */
+export async function adminCall(issuer: string, token: string | undefined, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<AdminAnswer> {
   const res = await fetch(`${issuer}/admin/v1${path}`, {
     method,
-    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
     ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
   });
   const text = await res.text();
