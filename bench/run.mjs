@@ -13,6 +13,10 @@
  *                            the spread of idport/baseline (default 5 for a full run, else 1)
  *            --quiet-wait=S  wait up to S seconds in all (default 60 full, 0 otherwise) for
  *                            other processes to go quiet before each measured run
+ *            --store=sqlite|postgres  idport's store (default sqlite: a fresh temp file per run);
+ *                            postgres: a fresh database per run on --database-url=postgres://…
+ *                            (or BENCH_POSTGRES_URL; a user that may CREATE DATABASE), else on a
+ *                            throwaway cluster from /usr/lib/postgresql/15/bin (POSTGRES_BIN)
  *            --records=N     before each scenario, fill idport's store with N live sessions, N grants
  *                            and N access tokens of other users (default 0: an empty store)
  *
@@ -30,6 +34,7 @@ import autocannon from 'autocannon';
 import { startChild } from './lib/child.mjs';
 import { benchCli, root } from './lib/cli.mjs';
 import { cpuWindow, machineBusy } from './lib/cpu.mjs';
+import { benchPostgres } from './lib/postgres.mjs';
 import { topSelfTime } from './lib/cpuprofile.mjs';
 import { codeFlow } from './lib/flow.mjs';
 import { scenarios } from './lib/scenarios.mjs';
@@ -51,6 +56,8 @@ const { args, usage } = benchCli({
     'quiet-wait': { type: 'string' },
     records: { type: 'string' },
     repeat: { type: 'string' },
+    store: { type: 'string' },
+    'database-url': { type: 'string' },
   },
 });
 
@@ -66,6 +73,9 @@ const connectionCounts = (args.connections ?? (modeName === 'full' ? '10,50' : '
 if (!connectionCounts.every((n) => Number.isInteger(n) && n > 0 && n <= 1000)) usage('--connections must be integers 1..1000, e.g. 10,50');
 const repeat = Number(args.repeat ?? (modeName === 'full' ? 5 : 1));
 if (!(Number.isInteger(repeat) && repeat >= 1 && repeat <= 50)) usage('--repeat must be an integer 1..50');
+const store = args.store ?? 'sqlite';
+if (!['sqlite', 'postgres'].includes(store)) usage('--store must be sqlite or postgres');
+if (args['database-url'] && store !== 'postgres') usage('--database-url goes with --store=postgres');
 const vus = Number(args.vus ?? 4);
 const cores = os.availableParallelism?.() ?? os.cpus().length;
 const records = Number(args.records ?? 0);
@@ -203,9 +213,12 @@ async function measureArgon2(samples, allCoresSecs) {
 async function runOne(scenario, kind, connections, { halfPeak }) {
   const profiling = args.profile === scenario.id;
   let child;
+  // idport on PostgreSQL: a new database for every run, dropped after it
+  const database = kind === 'idport' && postgres ? await postgres.database() : undefined;
   try {
-    child = await startChild(kind, { env: { ...(scenario.env?.[kind] ?? {}), BENCH_RECORDS: String(records) } });
+    child = await startChild(kind, { env: { ...(scenario.env?.[kind] ?? {}), BENCH_RECORDS: String(records), ...(database ? { BENCH_DATABASE_URL: database.url } : {}) } });
   } catch (err) {
+    await database?.drop();
     return { failed: err.message };
   }
   live.add(child);
@@ -252,6 +265,7 @@ async function runOne(scenario, kind, connections, { halfPeak }) {
   } finally {
     child.kill();
     live.delete(child);
+    await database?.drop().catch((err) => log(`bench: could not drop ${database.url}: ${err.message}`));
   }
 }
 
@@ -280,6 +294,8 @@ log(
   `bench: ${modeName} run, ${selected.length} scenario(s) at ${connectionCounts.join(' and ')} connections, ` +
     `${repeat} run(s) of each server per scenario (interleaved), ${vus} virtual users for the code flow`,
 );
+const postgres = store === 'postgres' ? await benchPostgres(args['database-url']) : undefined;
+if (postgres) log(`bench: idport's store: PostgreSQL, ${postgres.origin}, a new database per run`);
 const argon2 = await measureArgon2(mode.argonSamples, mode.argonAllCores);
 log(`bench: argon2id verify ${argon2.ms.toFixed(1)} ms alone (${argon2.params}); all ${cores} cores hashing: ${argon2.ceiling.toFixed(1)}/s = the ceiling`);
 
@@ -352,6 +368,7 @@ out.push('');
 out.push(`- machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.platform}`);
 out.push(`- Node ${machine.node}, oidc-provider ${machine.oidcProvider}, autocannon ${machine.autocannon}, idport ${machine.commit}`);
 out.push(`- date: ${machine.date}`);
+out.push(`- idport's store: ${postgres ? `PostgreSQL (${postgres.origin}), a new database per run` : 'SQLite, a new temp file per run'}; the baseline: oidc-provider's in-memory adapter`);
 out.push(
   `- load: ${connectionCounts.join(' and ')} connections (autocannon, keep-alive, same machine), ${mode.warmup} s warm-up + ${mode.duration} s measured per run; ` +
     `code flow: ${vus} virtual users, ${mode.flowWarmup} s warm-up + ${mode.flowDuration} s measured; ` +
@@ -390,6 +407,12 @@ out.push(
   '(CPU ms/op: the server process\'s CPU time per successful request, or per sign-in for the code flow; every figure is the median of the runs, ' +
     'ratios are taken run by run (idport run k against baseline run k) and the spread is their min–max. p99 at ½ peak: the worst of idport\'s first two runs.)',
 );
+if (postgres) {
+  out.push(
+    "(On PostgreSQL, idport's CPU ms/op counts the idport process only: the database server's CPU shows under other processes, so the " +
+      'WARNING below is expected there, and a throwaway cluster on the same two cores competes with idport for them.)',
+  );
+}
 const disturbed = summaries.filter((s) => !s.bad && s.other > 0.25).map((s) => `${label(s.g)} (up to ${fmt(s.other, 2)} cores)`);
 if (disturbed.length) out.push(`WARNING: other processes used more than a quarter of a core during: ${disturbed.join('; ')}. Those numbers are disturbed; rerun on a quiet machine.`);
 
@@ -433,7 +456,7 @@ process.stdout.write(`\n${out.join('\n')}\n`);
 
 if (args.json) {
   const medians = summaries.map(({ g, ...rest }) => ({ id: g.id, connections: g.connections, ...rest }));
-  writeFileSync(args.json, `${JSON.stringify({ mode: modeName, machine, argon2, connections: connectionCounts, repeat, vus, durations: mode, medians, groups }, null, 2)}\n`);
+  writeFileSync(args.json, `${JSON.stringify({ mode: modeName, machine, store, argon2, connections: connectionCounts, repeat, vus, durations: mode, medians, groups }, null, 2)}\n`);
 }
 
 const problems = groups.flatMap((g) =>
@@ -446,6 +469,7 @@ const problems = groups.flatMap((g) =>
     }),
   ),
 );
+postgres?.stop();
 if (problems.length) {
   process.stderr.write(`\nbench: ${problems.length} problem(s):\n${problems.map((p) => `  - ${p}`).join('\n')}\n`);
   process.exit(1);

@@ -1,5 +1,6 @@
 /**
- * idport under test: the real startServer from dist/ on a fresh temp SQLite file, seeded with
+ * idport under test: the real startServer from dist/ on a fresh temp SQLite file (or the fresh
+ * PostgreSQL database in BENCH_DATABASE_URL), seeded with
  * bench/lib/fixtures.mjs (user through the account service, so the password is argon2id-hashed).
  * Run by bench/run.mjs with fork(); see child-common.mjs for the IPC protocol.
  */
@@ -20,7 +21,8 @@ try {
   const config = loadConfig({}, {
     port: 0,
     host: '127.0.0.1',
-    databaseUrl: `sqlite:${join(dir, 'idport.db')}`,
+    // a fresh PostgreSQL database from run.mjs (--store=postgres), else a fresh SQLite file
+    databaseUrl: process.env.BENCH_DATABASE_URL || `sqlite:${join(dir, 'idport.db')}`,
     logLevel: process.env.BENCH_LOG_LEVEL || 'warn',
     // Every virtual user comes from 127.0.0.1: lift the per-IP login throttle (60/min by default)
     // so the code-flow scenario measures the work, not the limiter. The limiter still runs.
