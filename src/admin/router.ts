@@ -10,6 +10,7 @@ import { countHit } from '../limits/fixed-window.js';
 import type { CounterStore, OidcModelStore } from '../storage/types.js';
 import type { AdminCaller, AdminTokens } from './access-token.js';
 import { createIdempotency } from './idempotency.js';
+import { createWriteLeases } from './write-lease.js';
 import { openApiDocument } from './openapi.js';
 import { badRequest, Problem } from './problem.js';
 import { readJson } from './request-body.js';
@@ -70,6 +71,7 @@ export function createAdminRouter({ issuer, routes, tokens, counters, idempotenc
   const router = new Router({ prefix: adminPrefix });
   const document = openApiDocument(routes, issuer);
   const once = createIdempotency({ counters, records: idempotencyRecords });
+  const exclusive = createWriteLeases(counters);
   const origin = new URL(issuer).origin;
 
   router.get('/openapi.json', (ctx) => {
@@ -87,7 +89,12 @@ export function createAdminRouter({ issuer, routes, tokens, counters, idempotenc
         const body = parse(r.body, rawBody, 'body');
         const input = { params, query, body, caller, ifMatch: ctx.get('if-match') || undefined } as never;
         const key = ctx.get('idempotency-key');
-        const result = r.idempotent && key ? await once(caller.clientId, key, { path: ctx.path, body: rawBody }, () => r.handle(input), r.keepForRepeats) : await r.handle(input);
+        const handle = () => r.handle(input);
+        const result = r.idempotent && key
+          ? await once(caller.clientId, key, { path: ctx.path, body: rawBody }, handle, r.keepForRepeats)
+          : changesOne(r)
+            ? await exclusive(resourceOf(ctx.path), handle) // If-Match's check and the write, as one step
+            : await handle();
         ctx.status = result.status;
         if (result.etag) ctx.set('ETag', result.etag);
         if (result.location) ctx.set('Location', `${adminPrefix}${result.location}`);
@@ -109,6 +116,12 @@ export function createAdminRouter({ issuer, routes, tokens, counters, idempotenc
 
   return inOrder([answerProblems(logger), limit, router.routes() as Middleware, router.allowedMethods({ throw: true }) as Middleware]);
 }
+
+/** A change to one resource (or one of its sub-resources): any method but GET on a path with an id. */
+const changesOne = (r: AdminRoute): boolean => r.method !== 'get' && r.path.includes('{');
+
+/** `/users/{id}` of `/admin/v1/users/{id}/sessions/…`: what a change takes its lease on. */
+const resourceOf = (path: string): string => path.slice(adminPrefix.length).split('/').slice(0, 3).join('/');
 
 /** Middleware run one inside the next, as Koa would. */
 const inOrder = (stack: Middleware[]): Middleware =>

@@ -182,6 +182,35 @@ describe('users', () => {
     expectProblem(await call(token, 'GET', `/users/${sub}`), 404);
   });
 
+  test('admins who read the same version and change it at once: exactly one change applies, the others get 412', async () => {
+    const created = await call(token, 'POST', '/users', { username: 'racer', password: 'racer has a long passphrase' });
+    const sub = created.body.sub as string;
+    const etag = (await call(token, 'GET', `/users/${sub}`)).headers.get('etag')!;
+    const names = Array.from({ length: 8 }, (_, i) => `Racer ${i}`);
+    const answers = await Promise.all(names.map((name) => call(token, 'PATCH', `/users/${sub}`, { name }, { 'if-match': etag })));
+    const applied = answers.filter((a) => a.status === 200);
+    expect(applied).toHaveLength(1);
+    for (const lost of answers.filter((a) => a.status !== 200)) expectProblem(lost, 412);
+    expect((await server.store.accounts.findById(sub))?.name).toBe(applied[0]!.body.name);
+
+    // the same for a client, and for a removal racing an update
+    const clientsToken = await adminToken(['admin:clients:read', 'admin:clients:write']);
+    const client = await call(clientsToken, 'POST', '/clients', { client_name: 'racing app', grant_types: ['client_credentials'], redirect_uris: [] });
+    const id = client.body.client_id as string;
+    expect(client.status).toBe(201);
+    const clientTag = (await call(clientsToken, 'GET', `/clients/${id}`)).headers.get('etag')!;
+    const [renamed, removed] = await Promise.all([
+      call(clientsToken, 'PATCH', `/clients/${id}`, { client_name: 'renamed' }, { 'if-match': clientTag }),
+      call(clientsToken, 'DELETE', `/clients/${id}`, undefined, { 'if-match': clientTag }),
+    ]);
+    // one of the two applies; the other finds a changed client (412) or none left (404)
+    if (renamed.status === 200) expectProblem(removed, 412);
+    else {
+      expect(removed.status).toBe(204);
+      expect([404, 412]).toContain(renamed.status);
+    }
+  });
+
   test('bad input gets 400 problems naming the field; a taken username 409; never a 500', async () => {
     const missing = await call(token, 'POST', '/users', { password: 'a long passphrase 1' });
     expectProblem(missing, 400);
