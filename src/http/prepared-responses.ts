@@ -24,7 +24,7 @@ export interface PreparedPath {
 /**
  * Discovery and JWKS change only with the configuration (read at start) and the signing keys (the
  * provider is rebuilt when they change, and with it this middleware). So the first 200 answer of
- * each path is kept, byte for byte as oidc-provider rendered it, and every later GET or HEAD gets
+ * each path (per request origin: see below) is kept, byte for byte as oidc-provider rendered it, and every later GET or HEAD gets
  * those bytes without reaching the provider's router: with an ETag (If-None-Match answers 304),
  * Cache-Control, and the same CORS headers oidc-provider's open CORS sets (any origin: these are
  * public documents).
@@ -52,7 +52,10 @@ export function preparedResponses(paths: PreparedPath[]): Middleware {
   return async function servePrepared(ctx, next) {
     const age = maxAge.get(ctx.path);
     if (age === undefined || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) return next();
-    const prepared = kept.get(ctx.path);
+    // oidc-provider writes its endpoint URLs from the request's origin: the Host is pinned to the
+    // issuer's, but behind a trusted proxy the scheme follows X-Forwarded-Proto. One copy each.
+    const key = `${ctx.protocol}:${ctx.path}`;
+    const prepared = kept.get(key);
     if (prepared) return send(ctx, prepared, age);
 
     await next();
@@ -61,7 +64,7 @@ export function preparedResponses(paths: PreparedPath[]): Middleware {
     // Koa would send JSON.stringify(body): the same bytes, made once
     const bytes = Buffer.from(JSON.stringify(body));
     const made = { body: bytes, type: ctx.response.get('Content-Type') || 'application/json; charset=utf-8', etag: `"${createHash('sha256').update(bytes).digest('base64url').slice(0, 22)}"` };
-    kept.set(ctx.path, made);
+    kept.set(key, made);
     send(ctx, made, age);
   };
 }
