@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Account, KoaContextWithOIDC } from 'oidc-provider';
 
 import { configDefaults, type Config } from '../config/schema.js';
-import type { AccountRecord, Store } from '../storage/types.js';
+import { normalizeLogin } from '../storage/normalize.js';
+import type { AccountPageKey, AccountPageQuery, AccountRecord, Store } from '../storage/types.js';
 import { accountClaims, checkExtraClaims } from './account-claims.js';
 import { createPasswords, noPassword, type Passwords } from './password.js';
 import { checkNewPassword } from './password-policy.js';
@@ -43,6 +44,9 @@ function checkAccountInput(input: Omit<NewAccountInput, 'password'>): void {
   const claimsProblem = checkExtraClaims(input.claims ?? {});
   if (claimsProblem) throw new AccountInputError(claimsProblem);
 }
+
+/** Where the page after `account` starts (its key in `page`'s order: the store's normalised username, then id). */
+export const accountPageKey = (account: AccountRecord): AccountPageKey => ({ usernameNorm: normalizeLogin(account.username), id: account.id });
 
 const newRecord = (input: Omit<NewAccountInput, 'password'>, passwordHash: string) => ({
   id: randomUUID(),
@@ -157,7 +161,10 @@ export function createAccountService(
 
     find: (id: string) => accounts.findById(id),
     findByLogin: (login: string) => accounts.findByLogin(login),
+    /** Every account at once: for the CLI and small stores; the admin API pages with `page`. */
     list: () => accounts.list(),
+    /** One page of accounts by normalised username then id (see AccountStore.page): reads that page, not every account. */
+    page: (query: AccountPageQuery) => accounts.page(query),
 
     /** oidc-provider's findAccount hook. */
     async findAccount(_ctx: KoaContextWithOIDC, sub: string): Promise<Account | undefined> {

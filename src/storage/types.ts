@@ -62,13 +62,39 @@ export class DuplicateError extends Error {
   }
 }
 
+/** Where a page of accounts starts: after this (normalised username, id) key. */
+export interface AccountPageKey {
+  /** the account's username as `normalizeLogin` (storage/normalize.ts) gives it */
+  usernameNorm: string;
+  id: string;
+}
+
+export interface AccountPageQuery {
+  /** only accounts whose key sorts after this one (none: from the first) */
+  after?: AccountPageKey | undefined;
+  /** at most this many accounts (a positive integer) */
+  limit: number;
+  /**
+   * only accounts whose username, email or name contains this, literally (`%`, `_`, `*` … are
+   * plain characters); ASCII letters match in any case, other characters at least in the same case.
+   * A needle with a NUL character matches nothing.
+   */
+  contains?: string | undefined;
+}
+
 export interface AccountStore {
   /** Throws DuplicateError when username or email is taken (case-insensitively). */
   create(account: NewAccount): Promise<AccountRecord>;
   findById(id: string): Promise<AccountRecord | undefined>;
   /** Looks up by username or email, case-insensitively. */
   findByLogin(login: string): Promise<AccountRecord | undefined>;
+  /** Every account, by normalised username. Loads them all: for small stores and the CLI. */
   list(): Promise<AccountRecord[]>;
+  /**
+   * One page of accounts in (normalised username, id) order, compared by code point, read through
+   * an index in that order: a page costs its own rows, not the whole table (without `contains`).
+   */
+  page(query: AccountPageQuery): Promise<AccountRecord[]>;
   setPasswordHash(id: string, passwordHash: string): Promise<boolean>;
   /** Changes the email (null removes it) and whether it is verified; DuplicateError('email') when taken. */
   setEmail(id: string, email: string | null, verified: boolean): Promise<boolean>;

@@ -178,7 +178,8 @@ describe('sqlite upgrades keep what is stored', () => {
 });
 
 describe('sqlite query plans', () => {
-  test('every statement with a WHERE searches an index (no table scans, no partial-key scans)', () => {
+  /** Every statement the store prepares when it opens. */
+  const preparedByStore = () => {
     const prepared = new Set<string>();
     const prepare = Database.prototype.prepare;
     Database.prototype.prepare = function (this: Database.Database, sql: string) {
@@ -190,16 +191,25 @@ describe('sqlite query plans', () => {
     } finally {
       Database.prototype.prepare = prepare;
     }
+    return [...prepared];
+  };
+  const planOf = (db: Database.Database, sql: string) => {
+    const named = Object.fromEntries([...sql.matchAll(/@(\w+)/g)].map((m) => [m[1], 1]));
+    const explain = db.prepare(`EXPLAIN QUERY PLAN ${sql}`);
+    const rows = (Object.keys(named).length ? explain.all(named) : explain.all(...Array((sql.match(/\?/g) ?? []).length).fill(1))) as { detail: string }[];
+    return { sql: sql.replace(/\s+/g, ' ').trim(), plan: rows.map((r) => r.detail).join(' | ') };
+  };
+  // Pages of accounts filtered by `contains` read rows from the key on until LIMIT match: no index
+  // can answer "contains", so they walk the username index in order (checked below), not the table.
+  const isAccountSearch = (sql: string) => /FROM accounts WHERE[\s\S]* LIKE /.test(sql);
+
+  test('every statement with a WHERE searches an index (no table scans, no partial-key scans)', () => {
+    const prepared = preparedByStore();
     const db = new Database(':memory:');
     migrate(db);
-    const plans = [...prepared]
-      .filter((sql) => /^\s*(SELECT|UPDATE|DELETE)\b[\s\S]*\bWHERE\b/i.test(sql))
-      .map((sql) => {
-        const named = Object.fromEntries([...sql.matchAll(/@(\w+)/g)].map((m) => [m[1], 1]));
-        const explain = db.prepare(`EXPLAIN QUERY PLAN ${sql}`);
-        const rows = (Object.keys(named).length ? explain.all(named) : explain.all(...Array((sql.match(/\?/g) ?? []).length).fill(1))) as { detail: string }[];
-        return { sql: sql.replace(/\s+/g, ' ').trim(), plan: rows.map((r) => r.detail).join(' | ') };
-      });
+    const plans = prepared
+      .filter((sql) => /^\s*(SELECT|UPDATE|DELETE)\b[\s\S]*\bWHERE\b/i.test(sql) && !isAccountSearch(sql))
+      .map((sql) => planOf(db, sql));
     expect(plans.length).toBeGreaterThan(15);
     for (const { sql, plan } of plans) {
       expect({ sql, plan }).toEqual({ sql, plan: expect.not.stringMatching(/\bSCAN (oidc_records|accounts|clients|keys|apis|consents|counters)\b/) });
@@ -208,6 +218,24 @@ describe('sqlite query plans', () => {
     }
     expect(plans.find((p) => p.sql.includes('uid = ?'))?.plan).toContain('USING INDEX oidc_records_uid (model=? AND uid=?)');
     expect(plans.find((p) => p.sql.includes('user_code = ?'))?.plan).toContain('USING INDEX oidc_records_user_code (model=? AND user_code=?)');
+    db.close();
+  });
+
+  test('a page of accounts walks the unique username index from its key and stops at LIMIT: no sort of the table', () => {
+    const db = new Database(':memory:');
+    migrate(db);
+    const indexes = db.prepare("SELECT name FROM pragma_index_list('accounts') WHERE \"unique\" = 1").pluck().all() as string[];
+    const usernameIndex = indexes.find((name) => (db.prepare('SELECT name FROM pragma_index_info(?)').pluck().all(name) as string[]).join() === 'username_norm');
+    expect(usernameIndex).toBeDefined();
+    const pages = preparedByStore().filter((sql) => /ORDER BY username_norm, id LIMIT @limit/.test(sql));
+    expect(pages).toHaveLength(4);
+    for (const sql of pages) {
+      const { plan } = planOf(db, sql);
+      expect({ sql, plan }).toEqual({ sql, plan: expect.stringContaining(`USING INDEX ${usernameIndex}`) });
+      expect({ sql, plan }).toEqual({ sql, plan: expect.not.stringMatching(/TEMP B-TREE/) });
+      if (sql.includes('@afterNorm')) expect({ sql, plan }).toEqual({ sql, plan: `SEARCH accounts USING INDEX ${usernameIndex} (username_norm>?)` });
+    }
+    expect(isAccountSearch(pages.find((sql) => sql.includes('LIKE'))!)).toBe(true);
     db.close();
   });
 });

@@ -1,4 +1,5 @@
-import { DuplicateError, type KeyRecord, type Store } from '../../src/storage/types.js';
+import { normalizeLogin } from '../../src/storage/normalize.js';
+import { DuplicateError, type AccountRecord, type KeyRecord, type Store } from '../../src/storage/types.js';
 
 /** A clock the tests move by hand. */
 export class TestClock {
@@ -282,6 +283,69 @@ export function runStoreContract(adapterName: string, open: OpenStore) {
         expect(await store.accounts.remove('sub-bob')).toBe(false);
         expect(await store.accounts.findByLogin('bob')).toBeUndefined();
         expect(await store.accounts.findById('sub-bob')).toBeUndefined();
+      });
+    });
+
+    describe('pages of accounts', () => {
+      // usernames whose raw order differs from their normalised order (case, NFKC's fullwidth ｅ)
+      const people = [
+        { ...account('x'), id: 'sub-carol', username: 'Carol', email: null, name: 'Carol Danvers' },
+        { ...account('x'), id: 'sub-bob', username: 'Bob', email: 'BOB@Builders.example', name: null },
+        { ...account('x'), id: 'sub-eve', username: 'ｅve', email: 'eve@example.com', name: 'Eve Polastri' },
+        { ...account('x'), id: 'sub-alice', username: 'alice', email: 'alice@wonder.land', name: 'Alice Liddell' },
+        { ...account('x'), id: 'sub-dave', username: 'dave', email: 'dave@example.com', name: 'Dave 100%_off (a+b)*[x]$^.|?\\ {2}' },
+      ];
+      const order = ['alice', 'Bob', 'Carol', 'dave', 'ｅve'];
+      const names = (page: AccountRecord[]) => page.map((a) => a.username);
+      const keyOf = (a: AccountRecord) => ({ usernameNorm: normalizeLogin(a.username), id: a.id });
+      beforeEach(async () => {
+        for (const p of people) await store.accounts.create(p);
+      });
+
+      test('ordered by normalised username (by code point) then id; at most limit; after a key; empty past the end', async () => {
+        expect(names(await store.accounts.page({ limit: 10 }))).toEqual(order);
+        expect(names(await store.accounts.page({ limit: 2 }))).toEqual(['alice', 'Bob']);
+        // walking page by page from each page's last key gives every account once, in order
+        const seen: string[] = [];
+        let after: { usernameNorm: string; id: string } | undefined;
+        for (let i = 0; i < 5; i += 1) {
+          const page = await store.accounts.page({ after, limit: 2 });
+          if (page.length === 0) break;
+          seen.push(...names(page));
+          after = keyOf(page[page.length - 1]!);
+        }
+        expect(seen).toEqual(order);
+        expect(await store.accounts.page({ after, limit: 2 })).toEqual([]);
+        expect(await store.accounts.page({ after: { usernameNorm: '\u{10ffff}', id: '' }, limit: 10 })).toEqual([]);
+        // the key need not be an account's; the id orders within one normalised username
+        expect(names(await store.accounts.page({ after: { usernameNorm: 'b', id: 'zzz' }, limit: 10 }))).toEqual(['Bob', 'Carol', 'dave', 'ｅve']);
+        expect(names(await store.accounts.page({ after: { usernameNorm: 'bob', id: 'sub-a' }, limit: 1 }))).toEqual(['Bob']);
+        expect(names(await store.accounts.page({ after: { usernameNorm: 'bob', id: 'sub-bob' }, limit: 1 }))).toEqual(['Carol']);
+        expect(names(await store.accounts.page({ after: { usernameNorm: 'bob', id: 'sub-c' }, limit: 1 }))).toEqual(['Carol']);
+        // records are whole
+        expect((await store.accounts.page({ limit: 1 }))[0]).toEqual(await store.accounts.findById('sub-alice'));
+      });
+
+      test('contains: username, email or name, any case (ASCII), combined with after and limit', async () => {
+        expect(names(await store.accounts.page({ limit: 10, contains: 'cAR' }))).toEqual(['Carol']);
+        expect(names(await store.accounts.page({ limit: 10, contains: 'bob@builders' }))).toEqual(['Bob']);
+        expect(names(await store.accounts.page({ limit: 10, contains: 'LIDDELL' }))).toEqual(['alice']);
+        expect(names(await store.accounts.page({ limit: 10, contains: 'ｅv' }))).toEqual(['ｅve']);
+        expect(names(await store.accounts.page({ limit: 10, contains: 'example' }))).toEqual(['Bob', 'dave', 'ｅve']);
+        expect(names(await store.accounts.page({ limit: 1, contains: 'example' }))).toEqual(['Bob']);
+        expect(names(await store.accounts.page({ after: { usernameNorm: 'bob', id: 'sub-bob' }, limit: 1, contains: 'EXAMPLE' }))).toEqual(['dave']);
+        expect(await store.accounts.page({ after: { usernameNorm: 'eve', id: 'sub-eve' }, limit: 10, contains: 'e' })).toEqual([]);
+        expect(await store.accounts.page({ limit: 10, contains: 'nobody' })).toEqual([]);
+      });
+
+      test('contains matches %, _, \\ and regular-expression characters literally', async () => {
+        for (const needle of ['%', '_', '100%_OFF', '(A+B)*[X]$^.|?\\', '\\', '{2}', '$^', '|']) {
+          expect({ needle, found: names(await store.accounts.page({ limit: 10, contains: needle })) }).toEqual({ needle, found: ['dave'] });
+        }
+        // each of these matches others as a pattern (LIKE's _ and %, a regex's . * + ^), none literally
+        for (const needle of ['e_e', 'a%e', '.*', 'a+l', '^alice', 'b.b', '[a-z]', 'alice|bob', 'a\0']) {
+          expect({ needle, found: await store.accounts.page({ limit: 10, contains: needle }) }).toEqual({ needle, found: [] });
+        }
       });
     });
 

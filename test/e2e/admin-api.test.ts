@@ -444,6 +444,55 @@ describe('APIs and keys', () => {
   });
 });
 
+describe('the user list is paged by the store', () => {
+  test('300 users, limit=50: each exactly once, in normalised-username order, no request reading more than a page', async () => {
+    const own = await startTestServer();
+    try {
+      const accounts = own.store.accounts;
+      const usernames = Array.from({ length: 300 }, (_, i) => `${i % 3 === 0 ? 'User' : 'user'}${String((i * 7919) % 300).padStart(3, '0')}`);
+      for (const username of usernames) {
+        await accounts.create({ id: `sub-${username}`, username, email: `${username}@example.com`, emailVerified: false, name: null, passwordHash: '', claims: {} });
+      }
+      // the route may not load every account; count what each page reads
+      const pageReads: number[] = [];
+      const page = accounts.page.bind(accounts);
+      accounts.list = () => Promise.reject(new Error('the user list loaded every account'));
+      accounts.page = async (query) => {
+        const rows = await page(query);
+        pageReads.push(rows.length);
+        return rows;
+      };
+      const token = (await newAdminToken(own.store, own.url, ['admin:users:read'])).token;
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      let requests = 0;
+      do {
+        const answer = await adminCall(own.url, token, 'GET', `/users?limit=50${cursor ? `&cursor=${cursor}` : ''}`);
+        expect(answer.status).toBe(200);
+        seen.push(...(answer.body.items as { username: string }[]).map((u) => u.username));
+        cursor = answer.body.next_cursor as string | null;
+        requests += 1;
+      } while (cursor !== null && requests < 20);
+      expect(requests).toBe(6);
+      expect(seen).toEqual([...usernames].sort((a, b) => (a.toLowerCase() < b.toLowerCase() ? -1 : 1)));
+      expect(new Set(seen).size).toBe(300);
+      expect(Math.max(...pageReads)).toBeLessThanOrEqual(51);
+
+      // q pages too: 'ser00' matches user000-user009 (either case), 4 a page
+      const found: string[] = [];
+      cursor = null;
+      do {
+        const answer = await adminCall(own.url, token, 'GET', `/users?limit=4&q=SER00${cursor ? `&cursor=${cursor}` : ''}`);
+        found.push(...(answer.body.items as { username: string }[]).map((u) => u.username.toLowerCase()));
+        cursor = answer.body.next_cursor as string | null;
+      } while (cursor !== null && found.length < 20);
+      expect(found).toEqual(Array.from({ length: 10 }, (_, i) => `user00${i}`));
+    } finally {
+      await own.stop();
+    }
+  });
+});
+
 describe('DPoP-bound admin tokens', () => {
   test('accepted with a fresh proof; refused as Bearer, without a proof, or with a replayed proof', async () => {
     const { config } = await adminClient(['admin:users:read']);

@@ -1,6 +1,8 @@
 import { collectionFor, indexDefs, oidcModels } from '../../src/storage/mongodb/indexes.js';
 import { describeHosts, openMongoStore } from '../../src/storage/mongodb/mongo-store.js';
 import {
+  accountPageFilter,
+  accountPageSort,
   activeKeys,
   asKey,
   byGrant,
@@ -8,6 +10,7 @@ import {
   consumeUpdate,
   liveById,
   liveByField,
+  literalRegex,
   notExpired,
   retireUpdate,
 } from '../../src/storage/mongodb/queries.js';
@@ -41,6 +44,35 @@ describe('MongoDB query documents (no server needed)', () => {
     expect(activeKeys('signing')).toEqual({ kind: 'signing', active: true });
     const later = new Date(now.getTime() + 3600_000);
     expect(retireUpdate(now, later)).toEqual({ $set: { retiredAt: now, expiresAt: later }, $unset: { active: '' } });
+  });
+});
+
+describe('MongoDB pages of accounts (no server needed)', () => {
+  test('after a key: the $gte bounds the index scan on usernameNorm, the $or orders by _id within it', () => {
+    expect(accountPageFilter({})).toEqual({});
+    expect(accountPageFilter({ after: { usernameNorm: 'bob', id: 'sub-1' } })).toEqual({
+      usernameNorm: { $gte: 'bob' },
+      $or: [{ usernameNorm: { $gt: 'bob' } }, { _id: { $gt: 'sub-1' } }],
+    });
+    expect(accountPageSort).toEqual({ usernameNorm: 1, _id: 1 });
+    // the sort is the index's key, so MongoDB walks it and stops at the limit
+    expect(indexDefs().find((d) => d.collection === 'accounts' && d.options.name === 'usernameOrder')?.key).toEqual(accountPageSort);
+  });
+
+  test('contains: an escaped, case-insensitive regex over username, email and name, with the key when both are given', () => {
+    const pattern = { $regex: 'a\\.b', $options: 'i' };
+    expect(accountPageFilter({ contains: 'a.b' })).toEqual({ $or: [{ username: pattern }, { email: pattern }, { name: pattern }] });
+    expect(accountPageFilter({ after: { usernameNorm: 'x', id: 'y' }, contains: 'a.b' })).toEqual({
+      $and: [{ usernameNorm: { $gte: 'x' }, $or: [{ usernameNorm: { $gt: 'x' } }, { _id: { $gt: 'y' } }] }, { $or: [{ username: pattern }, { email: pattern }, { name: pattern }] }],
+    });
+  });
+
+  test('every regex metacharacter is matched literally; % and _ are plain already', () => {
+    const needle = '100%_off (a+b)*[x]$^.|?\\ {2} /-';
+    const regex = new RegExp(literalRegex(needle), 'i');
+    expect(regex.test(`Dave ${needle.toUpperCase()} x`)).toBe(true);
+    expect(regex.source).toBe('100%_off \\(a\\+b\\)\\*\\[x\\]\\$\\^\\.\\|\\?\\\\ \\{2\\} \\/\\-');
+    for (const pattern of ['.*', 'a+l', '^alice', '[a-z]', 'alice|bob', 'b.b']) expect(new RegExp(literalRegex(pattern), 'i').test('Alice Bob ab al')).toBe(false);
   });
 });
 

@@ -1,10 +1,10 @@
 import { z } from 'zod';
 
-import { AccountInputError, type AccountService } from '../../accounts/account-service.js';
+import { accountPageKey, AccountInputError, type AccountService } from '../../accounts/account-service.js';
 import type { Audit } from '../../audit.js';
 import { DuplicateError, type AccountRecord } from '../../storage/types.js';
 import { checkIfMatch, etagOf } from '../etag.js';
-import { listQuery, pageOf, paginate } from '../pagination.js';
+import { decodePairCursor, encodePairCursor, listQuery, pageOf } from '../pagination.js';
 import { badRequest, conflict, notFound } from '../problem.js';
 import { route, type AdminRoute } from '../routes.js';
 
@@ -66,6 +66,19 @@ export async function findUser(accounts: Pick<AccountService, 'find'>, id: strin
   return account;
 }
 
+/**
+ * One page of users, read as one page from the store: limit + 1 rows after the cursor's
+ * (normalised username, id) key, the extra one only telling whether a next page exists.
+ */
+export async function listUsers(accounts: Pick<AccountService, 'page'>, { limit, cursor, q }: { limit: number; cursor?: string | undefined; q?: string | undefined }) {
+  const after = cursor === undefined ? undefined : decodePairCursor(cursor);
+  const rows = await accounts.page({ after: after && { usernameNorm: after[0], id: after[1] }, limit: limit + 1, contains: q });
+  const items = rows.slice(0, limit);
+  const last = items[items.length - 1];
+  const key = last && accountPageKey(last);
+  return { items: items.map(view), next_cursor: rows.length > limit && key ? encodePairCursor([key.usernameNorm, key.id]) : null };
+}
+
 /** The account service's refusals as problems: bad input 400, a taken username or email 409. */
 async function accountCall<T>(run: () => Promise<T>): Promise<T> {
   try {
@@ -86,10 +99,7 @@ export function userRoutes({ accounts, audit }: { accounts: AccountService; audi
       query: z.object({ ...listQuery, q: z.string().min(1).max(256).optional().describe('only users whose username, email or name contains this (any case)') }),
       success: { status: 200, schema: pageOf(User), description: 'one page of users' },
       async handle({ query }) {
-        const needle = query.q?.toLowerCase();
-        const all = (await accounts.list()).filter((a) => !needle || [a.username, a.email ?? '', a.name ?? ''].some((v) => v.toLowerCase().includes(needle)));
-        const page = paginate(all, (a) => `${a.username.toLowerCase()}\0${a.id}`, query);
-        return { status: 200, body: { items: page.items.map(view), next_cursor: page.next } };
+        return { status: 200, body: await listUsers(accounts, query) };
       },
     }),
     route({

@@ -3,7 +3,7 @@ import { MongoServerError, type Db } from 'mongodb';
 import { isStoreKey } from '../lookup-key.js';
 import { normalizeLogin } from '../normalize.js';
 import { DuplicateError, type AccountRecord, type AccountStore } from '../types.js';
-import { asKey } from './queries.js';
+import { accountPageFilter, accountPageSort, asKey } from './queries.js';
 
 interface AccountDoc {
   _id: string;
@@ -62,7 +62,13 @@ export function createMongoAccounts(db: Db, now: () => number): AccountStore {
       return isStoreKey(key) ? toRecord(await accounts.findOne({ loginKeys: key })) : undefined;
     },
     async list() {
-      return (await accounts.find().sort({ usernameNorm: 1 }).toArray()).map((doc) => toRecord(doc)!);
+      return (await accounts.find().sort(accountPageSort).toArray()).map((doc) => toRecord(doc)!);
+    },
+    async page({ after, limit, contains }) {
+      // MongoDB refuses a regular expression with a NUL in it: such a needle matches nothing
+      if (contains?.includes('\0')) return [];
+      const docs = await accounts.find(accountPageFilter({ after, contains })).sort(accountPageSort).limit(limit).toArray();
+      return docs.map((doc) => toRecord(doc)!);
     },
     async setPasswordHash(id, passwordHash) {
       if (!isStoreKey(id)) return false;

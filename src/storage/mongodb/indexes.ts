@@ -42,7 +42,8 @@ export function indexDefs(): IndexDef[] {
     { collection: collectionFor('Session'), key: { uid: 1 }, options: { name: 'uid', unique: true, ...partialString('uid') } },
     { collection: collectionFor('DeviceCode'), key: { userCode: 1 }, options: { name: 'userCode', unique: true, ...partialString('userCode') } },
     { collection: 'accounts', key: { loginKeys: 1 }, options: { name: 'loginKeys', unique: true } },
-    { collection: 'accounts', key: { usernameNorm: 1 }, options: { name: 'usernameNorm' } },
+    // list and pages of accounts in (usernameNorm, _id) order (queries.ts accountPageFilter)
+    { collection: 'accounts', key: { usernameNorm: 1, _id: 1 }, options: { name: 'usernameOrder' } },
     { collection: 'keys', key: { kind: 1, slot: 1 }, options: { name: 'oneActivePerSlot', unique: true, partialFilterExpression: { active: true } } },
     { collection: 'keys', key: { kind: 1, createdAt: -1 }, options: { name: 'kindCreated' } },
     { collection: 'consents', key: { accountId: 1, clientId: 1 }, options: { name: 'accountClient', unique: true } },

@@ -46,3 +46,26 @@ export const retireUpdate = (now: Date, keepUntil: Date) => ({
   $set: { retiredAt: now, expiresAt: keepUntil },
   $unset: { active: '' as const },
 });
+
+/** `text` as a regular expression that matches it literally (every metacharacter escaped). */
+export const literalRegex = (text: string) => text.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&');
+
+/**
+ * The filter of a page of accounts (sorted by `accountPageSort`, read through the index
+ * `usernameOrder`): after the key — the `$gte` bounds the index scan, the `$or` drops the key's own
+ * username below its id — and containing `contains` in username, email or name, any case.
+ */
+export function accountPageFilter({ after, contains }: { after?: { usernameNorm: string; id: string } | undefined; contains?: string | undefined }) {
+  const parts: Record<string, unknown>[] = [];
+  if (after) {
+    const usernameNorm = String(after.usernameNorm);
+    parts.push({ usernameNorm: { $gte: usernameNorm }, $or: [{ usernameNorm: { $gt: usernameNorm } }, { _id: { $gt: String(after.id) } }] });
+  }
+  if (contains !== undefined) {
+    const pattern = { $regex: literalRegex(String(contains)), $options: 'i' };
+    parts.push({ $or: [{ username: pattern }, { email: pattern }, { name: pattern }] });
+  }
+  return parts.length === 0 ? {} : parts.length === 1 ? parts[0]! : { $and: parts };
+}
+
+export const accountPageSort = { usernameNorm: 1, _id: 1 } as const;

@@ -1,7 +1,7 @@
 import type { PoolClient } from 'pg';
 
 import { normalizeLogin } from '../normalize.js';
-import { DuplicateError, type AccountRecord, type AccountStore } from '../types.js';
+import { DuplicateError, type AccountPageQuery, type AccountRecord, type AccountStore } from '../types.js';
 import type { RowCache } from './change-feed.js';
 import { isPgKey, uniqueViolation, type Db } from './db.js';
 
@@ -48,6 +48,26 @@ const sql = {
   remove: 'DELETE FROM accounts WHERE id = $1',
   setProfile: 'UPDATE accounts SET name = CASE WHEN $2 THEN $3 ELSE name END, claims = COALESCE($4::json, claims), updated_at = $5 WHERE id = $1',
 };
+
+/**
+ * A page of accounts in (username_norm, id) order by code point (COLLATE "C"), the order of the
+ * index `accounts_page_order`: PostgreSQL reads it from the key on and stops after LIMIT rows.
+ * `contains` is matched with position(), so `%`, `_` and `\` are plain characters; lower() folds
+ * case as the database's locale does (every letter under a UTF-8 locale, ASCII only under C).
+ */
+export function pageQuery({ after, limit, contains }: AccountPageQuery): { text: string; values: unknown[] } {
+  const values: unknown[] = [];
+  const param = (value: unknown) => `$${values.push(value)}`;
+  const where: string[] = [];
+  if (after) where.push(`(a.username_norm COLLATE "C", a.id COLLATE "C") > (${param(after.usernameNorm)}, ${param(after.id)})`);
+  if (contains !== undefined) {
+    const needle = `lower(${param(contains)}::text)`;
+    where.push(`(${['a.username', 'a.email', 'a.name'].map((c) => `position(${needle} in lower(${c})) > 0`).join(' OR ')})`);
+  }
+  const text = `SELECT ${columns} FROM accounts a${where.length ? ` WHERE ${where.join(' AND ')}` : ''}
+    ORDER BY a.username_norm COLLATE "C", a.id COLLATE "C" LIMIT ${param(limit)}`;
+  return { text, values };
+}
 
 /** The login names of an account: its username, and its email unless that is its own username. */
 const loginsOf = (usernameNorm: string, emailNorm: string | null) =>
@@ -104,6 +124,12 @@ export function createPgAccounts(db: Db, now: () => number, cache: RowCache<Acco
     },
     async list() {
       return (await db.query<Row>(sql.list)).rows.map((row) => toRecord(row)!);
+    },
+    async page(query) {
+      // no text in PostgreSQL holds a NUL (and it may not be sent as a parameter)
+      if (query.contains?.includes('\0')) return [];
+      const { text, values } = pageQuery(query);
+      return (await db.query<Row>(text, values)).rows.map((row) => toRecord(row)!);
     },
     async setPasswordHash(id, passwordHash) {
       return isPgKey(id) && changing(async () => (await db.query(sql.setPassword, [passwordHash, now(), id])).rowCount === 1);

@@ -168,6 +168,11 @@ export const migrations: string[] = [
   );
   CREATE INDEX registration_tokens_expiry ON registration_tokens (expires_at);
   `,
+  // Pages of accounts (the admin API's user list) in code point order whatever the database's
+  // collation: the UNIQUE index on username_norm sorts by that collation, which may not be "C".
+  `
+  CREATE INDEX accounts_page_order ON accounts (username_norm COLLATE "C", id COLLATE "C");
+  `,
 ];
 
 /** The session-level advisory lock every idport node takes around its migrations ("idport:migrate"). */

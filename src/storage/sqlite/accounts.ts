@@ -30,6 +30,21 @@ const toRecord = (row: Row | undefined): AccountRecord | undefined =>
     updatedAt: row.updated_at,
   };
 
+/** A LIKE pattern matching values that contain `needle` literally (`\\` escapes `\\`, `%` and `_`). */
+export const containsPattern = (needle: string) => `%${needle.replace(/[\\%_]/g, '\\$&')}%`;
+
+const afterKey = '(username_norm, id) > (@afterNorm, @afterId)';
+// lower() on both sides: SQLite's LIKE and lower() fold ASCII letters only, other characters match as they are
+const containing = ['username', 'email', 'name'].map((c) => `lower(${c}) LIKE lower(@pattern) ESCAPE '\\'`).join(' OR ');
+/**
+ * A page of accounts in the unique index's order (username_norm is UNIQUE NOT NULL, so SQLite walks
+ * that index and stops after LIMIT rows, no sort); four statements so each keeps that plan.
+ */
+const pageSql = (after: boolean, contains: boolean) => {
+  const where = [...(after ? [afterKey] : []), ...(contains ? [`(${containing})`] : [])];
+  return `SELECT * FROM accounts${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY username_norm, id LIMIT @limit`;
+};
+
 export function createSqliteAccounts(db: Database, now: () => number, read: Batched, cache: RowCache<AccountRecord>): AccountStore {
   const stmts = {
     insert: db.prepare(`
@@ -39,6 +54,7 @@ export function createSqliteAccounts(db: Database, now: () => number, read: Batc
     byLogin: db.prepare('SELECT * FROM accounts WHERE username_norm = @login OR email_norm = @login ORDER BY username_norm = @login DESC LIMIT 1'),
     taken: db.prepare('SELECT username_norm = @usernameNorm AS sameUsername FROM accounts WHERE username_norm IN (@usernameNorm, @emailNorm) OR email_norm IN (@usernameNorm, @emailNorm) LIMIT 1'),
     list: db.prepare('SELECT * FROM accounts ORDER BY username_norm'),
+    page: [pageSql(false, false), pageSql(true, false), pageSql(false, true), pageSql(true, true)].map((sql) => db.prepare(sql)),
     setPassword: db.prepare('UPDATE accounts SET password_hash = ?, updated_at = ? WHERE id = ?'),
     remove: db.prepare('DELETE FROM accounts WHERE id = ?'),
     setProfile: db.prepare(
@@ -94,6 +110,17 @@ export function createSqliteAccounts(db: Database, now: () => number, read: Batc
     },
     async list() {
       return (stmts.list.all() as Row[]).map((row) => toRecord(row)!);
+    },
+    async page({ after, limit, contains }) {
+      // LIKE would end the pattern at a NUL: a needle with one matches nothing (as in PostgreSQL)
+      if (contains?.includes('\0')) return [];
+      const stmt = stmts.page[(after ? 1 : 0) + (contains !== undefined ? 2 : 0)]!;
+      const params = {
+        limit,
+        ...(after ? { afterNorm: after.usernameNorm, afterId: after.id } : {}),
+        ...(contains !== undefined ? { pattern: containsPattern(contains) } : {}),
+      };
+      return (stmt.all(params) as Row[]).map((row) => toRecord(row)!);
     },
     async setPasswordHash(id, passwordHash) {
       const changed = stmts.setPassword.run(passwordHash, now(), id).changes === 1;
