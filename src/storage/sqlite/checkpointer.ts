@@ -22,6 +22,7 @@ const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
 const db = new Database(workerData.path);
 db.pragma('busy_timeout = 0');
+db.pragma('cache_size = -64');
 const tick = () => {
   try { db.pragma('wal_checkpoint(PASSIVE)'); } catch { /* busy or I/O: the next tick or the safety net */ }
 };
@@ -46,7 +47,12 @@ export interface Checkpointer {
  */
 export function startCheckpointer(db: Database, path: string, { everyMs = checkpointEveryMs } = {}): Checkpointer {
   const driver = createRequire(import.meta.url).resolve('better-sqlite3');
-  const worker = new Worker(workerCode, { eval: true, workerData: { driver, path, everyMs } });
+  const worker = new Worker(workerCode, {
+    eval: true,
+    workerData: { driver, path, everyMs },
+    // It allocates almost nothing: small heaps keep the thread's memory to a few MB.
+    resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 8 },
+  });
   worker.unref();
   db.pragma(`wal_autocheckpoint = ${safetyNetPages}`);
   const exited = new Promise<void>((resolve) => {
