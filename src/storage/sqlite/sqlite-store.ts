@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 
 import type { Store } from '../types.js';
 import { createSqliteAccounts } from './accounts.js';
+import { startCheckpointer } from './checkpointer.js';
 import { createSqliteApis } from './apis.js';
 import { createSqliteClients } from './clients.js';
 import { createChangeWatch } from './change-watch.js';
@@ -36,6 +37,8 @@ export function openSqliteStore({ path, now = Date.now }: SqliteOptions): Store 
   db.pragma('busy_timeout = 5000');
   db.pragma('foreign_keys = ON');
   migrate(db);
+  // WAL checkpoints in a worker thread, not inside whichever request's commit crosses the threshold.
+  const checkpointer = path === ':memory:' ? undefined : startCheckpointer(db, path);
 
   const watch = createChangeWatch(db, { now, maxStaleMs: cacheMaxStaleMs });
   const read = createTurnBatch(db, 'read', { begin: watch.verify });
@@ -65,6 +68,7 @@ export function openSqliteStore({ path, now = Date.now }: SqliteOptions): Store 
       ping.get();
     },
     async close() {
+      await checkpointer?.stop();
       if (db.open) db.close();
     },
   }, ['model', 'close']);
