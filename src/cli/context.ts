@@ -61,7 +61,8 @@ export async function openCliContext(io: CliIo, toStderr: pino.DestinationStream
   const kek = readKek(io.env);
   const log = pino({ level: config.logLevel }, toStderr);
   const audit = createAudit(log);
-  const store = await openStore(config.databaseUrl, {}, config.mongo, config.postgres);
+  // a command is short: SQLite checkpoints the WAL itself (and on close), no checkpointer thread
+  const store = await openStore(config.databaseUrl, { backgroundCheckpoints: false }, config.mongo, config.postgres);
   const cliAudit: Audit = (event, fields) => audit(event, { actor: `cli:${osUser()}`, ...fields });
   let keys: Promise<KeySet> | undefined;
   const timing = { ...config.backchannelLogout, retryForSeconds: Math.min(config.backchannelLogout.retryForSeconds, cliLogoutSeconds) };

@@ -14,7 +14,7 @@ export type { MongoSettings, PostgresSettings };
 /** Picks and opens the adapter named by a DATABASE_URL. */
 export async function openStore(
   databaseUrl: string,
-  options: { now?: () => number } = {},
+  options: { now?: () => number; backgroundCheckpoints?: boolean } = {},
   mongo: MongoSettings = {},
   postgres: PostgresSettings = {},
 ): Promise<Store> {
@@ -27,11 +27,11 @@ export async function openStore(
   // Loaded only when used: the SQLite default never pays for the drivers.
   if (/^postgres(ql)?:\/\//.test(databaseUrl)) {
     const { openPostgresStore } = await import('./postgres/pg-store.js');
-    return openPostgresStore({ url: databaseUrl, ...options, ...postgres });
+    return openPostgresStore({ url: databaseUrl, now: options.now, ...postgres });
   }
   if (/^mongodb(\+srv)?:\/\//.test(databaseUrl)) {
     const { openMongoStore } = await import('./mongodb/mongo-store.js');
-    return openMongoStore({ url: databaseUrl, ...options, ...mongo });
+    return openMongoStore({ url: databaseUrl, now: options.now, ...mongo });
   }
   throw new StoreUrlError(
     `databaseUrl: unsupported scheme in "${databaseUrl.replace(/\/\/[^@/]*@/, '//***@')}" (expected sqlite:PATH, postgres://… or mongodb://…)`,

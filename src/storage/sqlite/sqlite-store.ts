@@ -23,12 +23,17 @@ export interface SqliteOptions {
   path: string;
   /** clock in epoch ms (tests move it) */
   now?: () => number;
+  /**
+   * WAL checkpoints in a worker thread (checkpointer.ts), off the request path: for a server
+   * (default). A short-lived process (the CLI) leaves them to SQLite, which checkpoints on close.
+   */
+  backgroundCheckpoints?: boolean;
 }
 
 /** How long a cached client, account or API row may go without a batch verifying it (change-watch.ts). */
 export const cacheMaxStaleMs = 100;
 
-export function openSqliteStore({ path, now = Date.now }: SqliteOptions): Store {
+export function openSqliteStore({ path, now = Date.now, backgroundCheckpoints = true }: SqliteOptions): Store {
   if (path !== ':memory:') prepareDatabaseFile(path);
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
@@ -38,7 +43,7 @@ export function openSqliteStore({ path, now = Date.now }: SqliteOptions): Store 
   db.pragma('foreign_keys = ON');
   migrate(db);
   // WAL checkpoints in a worker thread, not inside whichever request's commit crosses the threshold.
-  const checkpointer = path === ':memory:' ? undefined : startCheckpointer(db, path);
+  const checkpointer = path === ':memory:' || !backgroundCheckpoints ? undefined : startCheckpointer(db, path);
 
   const watch = createChangeWatch(db, { now, maxStaleMs: cacheMaxStaleMs });
   const read = createTurnBatch(db, 'read', { begin: watch.verify });
