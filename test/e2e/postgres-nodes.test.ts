@@ -14,9 +14,9 @@ import type { JSONWebKeySet } from 'jose';
 import type { Browser } from 'playwright-core';
 
 import { launchChromium, startRelyingPartySite, type RelyingPartySite } from '../helpers/browser.js';
-import { cliJson, configOn, exitWithin, freePort, getJson, servingUrl, startNode, type IdportNode, type NodeSetup } from '../helpers/nodes.js';
+import { cliJson, configOn, expectCleanStop, freePort, getJson, servingUrl, startNode, type IdportNode, type NodeSetup } from '../helpers/nodes.js';
 import { usePostgres } from '../helpers/postgres.js';
-import { killAll, stackLines, waitFor } from '../helpers/process.js';
+import { killAll, waitFor } from '../helpers/process.js';
 import { startRoundRobinProxy, type RoundRobinProxy } from '../helpers/round-robin-proxy.js';
 
 const server = usePostgres('PostgreSQL nodes behind a load balancer (e2e)');
@@ -171,12 +171,7 @@ if (server) {
     });
 
     test('SIGTERM: both exit 0, no stack traces', async () => {
-      a.child.kill('SIGTERM');
-      b.child.kill('SIGTERM');
-      const [exitA, exitB] = await Promise.all([exitWithin(a, 10_000), exitWithin(b, 10_000)]);
-      expect(exitA).toMatchObject({ code: 0, signal: null });
-      expect(exitB).toMatchObject({ code: 0, signal: null });
-      expect(stackLines(a.stderr() + b.stderr())).toEqual([]);
+      await expectCleanStop([a, b]);
     });
   });
 }

@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
 import * as oidc from 'openid-client';
 
-import { cliJson, configOn, exitWithin, freePort, getJson, servingUrl, startNode, type IdportNode, type NodeSetup } from '../helpers/nodes.js';
-import { killAll, waitFor } from '../helpers/process.js';
+import { cliJson, configOn, expectCleanStop, freePort, getJson, servingUrl, startNode, type IdportNode, type NodeSetup } from '../helpers/nodes.js';
+import { killAll, stackLines, waitFor } from '../helpers/process.js';
 import { csrfFrom, UserAgent } from '../helpers/user-agent.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'idport-two-nodes-'));
@@ -152,7 +152,6 @@ const errorLogs = (n: Node) =>
       }
     });
 
-const stackLines = (text: string) => text.split('\n').filter((l) => /^\s{4}at /.test(l));
 
 // ---------------------------------------------------------------------------------------------
 
@@ -357,12 +356,7 @@ describe('two idport nodes on one store', () => {
   });
 
   test('SIGTERM: both nodes exit 0', async () => {
-    a.child.kill('SIGTERM');
-    b.child.kill('SIGTERM');
-    const [exitA, exitB] = await Promise.all([exitWithin(a, 10_000), exitWithin(b, 10_000)]);
-    expect(exitA).toMatchObject({ code: 0, signal: null });
-    expect(exitB).toMatchObject({ code: 0, signal: null });
-    expect(stackLines(a.stderr() + b.stderr())).toEqual([]);
+    await expectCleanStop([a, b]);
     expect([...errorLogs(a), ...errorLogs(b)]).toEqual([]);
   });
 });

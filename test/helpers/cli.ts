@@ -36,36 +36,33 @@ export async function cli(databaseUrl: string, args: string[], input?: string, t
     stderr: (text: string) => void (stderr += text),
     readStdin: () => input ?? '',
   };
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`idport ${args.join(' ')} did not finish within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`)), timeoutMs);
-  });
-  try {
-    const code = await Promise.race([runCli(args, io), timeout]);
-    if (databaseUrl.startsWith('sqlite:')) await sleep(cacheMaxStaleMs + 10);
-    return { code, stdout, stderr };
-  } finally {
-    clearTimeout(timer);
-  }
+  const code = await within(timeoutMs, runCli(args, io), () => `idport ${args.join(' ')} did not finish within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`);
+  if (databaseUrl.startsWith('sqlite:')) await sleep(cacheMaxStaleMs + 10);
+  return { code, stdout, stderr };
 }
 
 /** Runs `node bin/idport.js …args` as a child process with a hard time limit. */
 export async function cliProcess(databaseUrl: string, args: string[], input?: string, timeoutMs = 20_000, env: Record<string, string> = {}): Promise<Run> {
   const proc = spawnIdport(cliScript, args, { env: { DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent', ...env }, stdin: true });
   proc.child.stdin!.end(input ?? '');
+  const { code } = await within(timeoutMs, proc.exited, () => {
+    proc.child.kill('SIGKILL');
+    return `idport ${args.join(' ')} did not finish within ${timeoutMs} ms\nstdout: ${proc.stdout()}\nstderr: ${proc.stderr()}`;
+  });
+  // 'exit' can come before the pipes are drained: wait for them to close too
+  await new Promise<void>((resolve) => (proc.child.stdout!.closed ? resolve() : proc.child.stdout!.once('close', () => resolve())));
+  await new Promise<void>((resolve) => (proc.child.stderr!.closed ? resolve() : proc.child.stderr!.once('close', () => resolve())));
+  return { code, stdout: proc.stdout(), stderr: proc.stderr() };
+}
+
+/** `work`, or a rejection with `timedOut()`'s message once `ms` have passed. */
+async function within<T>(ms: number, work: Promise<T>, timedOut: () => string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      proc.child.kill('SIGKILL');
-      reject(new Error(`idport ${args.join(' ')} did not finish within ${timeoutMs} ms\nstdout: ${proc.stdout()}\nstderr: ${proc.stderr()}`));
-    }, timeoutMs);
+    timer = setTimeout(() => reject(new Error(timedOut())), ms);
   });
   try {
-    const { code } = await Promise.race([proc.exited, timeout]);
-    // 'exit' can come before the pipes are drained: wait for them to close too
-    await new Promise<void>((resolve) => (proc.child.stdout!.closed ? resolve() : proc.child.stdout!.once('close', () => resolve())));
-    await new Promise<void>((resolve) => (proc.child.stderr!.closed ? resolve() : proc.child.stderr!.once('close', () => resolve())));
-    return { code, stdout: proc.stdout(), stderr: proc.stderr() };
+    return await Promise.race([work, timeout]);
   } finally {
     clearTimeout(timer);
   }

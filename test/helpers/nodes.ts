@@ -9,7 +9,7 @@ import { createServer } from 'node:net';
 import * as oidc from 'openid-client';
 
 import { cli as runCli } from './cli.js';
-import { mainScript, spawnIdport, waitFor, type IdportProcess } from './process.js';
+import { mainScript, spawnIdport, stackLines, waitFor, type IdportProcess } from './process.js';
 
 export interface IdportNode extends IdportProcess {
   name: string;
@@ -58,6 +58,14 @@ export function exitWithin(n: IdportNode, ms: number) {
       timer = setTimeout(() => reject(new Error(`node ${n.name} still running ${ms} ms later${describeNode(n)}`)), ms);
     }),
   ]);
+}
+
+/** SIGTERM to every node: each exits 0 within 10 s, with no stack trace on stderr. */
+export async function expectCleanStop(nodes: IdportNode[]): Promise<void> {
+  for (const n of nodes) n.child.kill('SIGTERM');
+  const exits = await Promise.all(nodes.map((n) => exitWithin(n, 10_000)));
+  for (const exit of exits) expect(exit).toMatchObject({ code: 0, signal: null });
+  expect(stackLines(nodes.map((n) => n.stderr()).join(''))).toEqual([]);
 }
 
 /** Runs `idport …args --json` on the nodes' store and config; resolves with the one JSON object it prints. */
