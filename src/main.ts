@@ -7,7 +7,7 @@ import { ensureKeys } from './keys/key-manager.js';
 import { readKek } from './config/secrets.js';
 import { KeyDecryptionError } from './keys/key-encryption.js';
 import { SealedStoreError } from './keys/sealed-store.js';
-import { startServer, type RunningServer } from './server.js';
+import type { RunningServer } from './server.js';
 import { StoreConnectError } from './storage/errors.js';
 import { openStore, StoreUrlError } from './storage/open-store.js';
 
@@ -50,6 +50,9 @@ async function serve(config: Readonly<Config>, kek: Uint8Array | undefined) {
   // primary that is stopping may signal a worker that is still starting.
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
+  // The server (oidc-provider, every route) is loaded only now, after the configuration was read
+  // and checked: a bad setting ends the process before that, in a fraction of the time.
+  const { startServer } = await import('./server.js');
   const running = (started.server = await startServer(config, { kek }));
   if (cluster.isWorker) reportReady(running.url);
   else announce(running.url, running.store.kind, 1);
