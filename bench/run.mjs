@@ -19,10 +19,12 @@
  *                            throwaway cluster from /usr/lib/postgresql/15/bin (POSTGRES_BIN)
  *            --records=N     before each scenario, fill idport's store with N live sessions, N grants
  *                            and N access tokens of other users (default 0: an empty store)
+ *            --against=DIR   A/B two idport builds: the baseline's place is taken by the idport built
+ *                            in DIR (a checkout or worktree after `npm run build`: DIR/dist)
  *
  * Run `npm run build` first (`npm run bench` does): idport is imported from dist/.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -58,6 +60,7 @@ const { args, usage } = benchCli({
     repeat: { type: 'string' },
     store: { type: 'string' },
     'database-url': { type: 'string' },
+    against: { type: 'string' },
   },
 });
 
@@ -80,6 +83,8 @@ const vus = Number(args.vus ?? 4);
 const cores = os.availableParallelism?.() ?? os.cpus().length;
 const records = Number(args.records ?? 0);
 if (!(Number.isInteger(records) && records >= 0 && records <= 1_000_000)) usage('--records must be an integer 0..1000000');
+const against = args.against ? join(args.against, 'dist') : undefined;
+if (against && !existsSync(join(against, 'server.js'))) usage(`--against: no ${join(against, 'server.js')} (run npm run build in ${args.against})`);
 let quietBudget = Number(args['quiet-wait'] ?? (modeName === 'full' ? 60 : 0));
 
 /** Waits (within the run's budget) until other processes use less than a quarter of a core. */
@@ -214,9 +219,14 @@ async function runOne(scenario, kind, connections, { halfPeak }) {
   const profiling = args.profile === scenario.id;
   let child;
   // idport on PostgreSQL: a new database for every run, dropped after it
-  const database = kind === 'idport' && postgres ? await postgres.database() : undefined;
+  // --against: the baseline's runs are the other idport build's (same store, same fixtures)
+  const other = kind === 'baseline' && against;
+  const server = other ? 'idport' : kind;
+  const database = server === 'idport' && postgres ? await postgres.database() : undefined;
   try {
-    child = await startChild(kind, { env: { ...(scenario.env?.[kind] ?? {}), BENCH_RECORDS: String(records), ...(database ? { BENCH_DATABASE_URL: database.url } : {}) } });
+    child = await startChild(server, {
+      env: { ...(scenario.env?.[server] ?? {}), BENCH_RECORDS: String(records), ...(database ? { BENCH_DATABASE_URL: database.url } : {}), ...(other ? { BENCH_IDPORT_DIST: against } : {}) },
+    });
   } catch (err) {
     await database?.drop();
     return { failed: err.message };
@@ -368,7 +378,7 @@ out.push('');
 out.push(`- machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.platform}`);
 out.push(`- Node ${machine.node}, oidc-provider ${machine.oidcProvider}, autocannon ${machine.autocannon}, idport ${machine.commit}`);
 out.push(`- date: ${machine.date}`);
-out.push(`- idport's store: ${postgres ? `PostgreSQL (${postgres.origin}), a new database per run` : 'SQLite, a new temp file per run'}; the baseline: oidc-provider's in-memory adapter`);
+out.push(`- idport's store: ${postgres ? `PostgreSQL (${postgres.origin}), a new database per run` : 'SQLite, a new temp file per run'}; the baseline: ${against ? `**idport built in ${args.against}** (--against; the targets below then compare two idport builds)` : "oidc-provider's in-memory adapter"}`);
 out.push(
   `- load: ${connectionCounts.join(' and ')} connections (autocannon, keep-alive, same machine), ${mode.warmup} s warm-up + ${mode.duration} s measured per run; ` +
     `code flow: ${vus} virtual users, ${mode.flowWarmup} s warm-up + ${mode.flowDuration} s measured; ` +

@@ -7,13 +7,17 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
-import { createAccountService } from '../../dist/accounts/account-service.js';
-import { loadConfig } from '../../dist/config/load.js';
-import { startServer } from '../../dist/server.js';
 import { clients, jwtResource, jwtScope, machineClient, user } from '../lib/fixtures.mjs';
 import { fillRecords } from '../lib/records.mjs';
 import { fail, serveIpc } from './child-common.mjs';
+
+// BENCH_IDPORT_DIST: another build's dist/ (run.mjs --against), else this checkout's
+const dist = process.env.BENCH_IDPORT_DIST ? pathToFileURL(`${process.env.BENCH_IDPORT_DIST}/`) : new URL('../../dist/', import.meta.url);
+const { createAccountService } = await import(new URL('accounts/account-service.js', dist).href);
+const { loadConfig } = await import(new URL('config/load.js', dist).href);
+const { startServer } = await import(new URL('server.js', dist).href);
 
 const dir = mkdtempSync(join(tmpdir(), 'idport-bench-'));
 
