@@ -33,6 +33,7 @@ import { notFound } from './http/not-found.js';
 import { postToGet } from './http/post-to-get.js';
 import { preparedResponses, type PreparedPath } from './http/prepared-responses.js';
 import { createMetrics, requestRecorder, routeLabels, serveMetrics, type Metrics } from './http/metrics.js';
+import { bySegment, firstSegment } from './http/path-segments.js';
 import { pinHost, pinRequestTarget } from './http/pin-host.js';
 import { observeRequests } from './http/request-log.js';
 import { contentSecurityPolicy, securityHeaders } from './http/security-headers.js';
@@ -54,7 +55,7 @@ import { createProvider } from './provider/create-provider.js';
 import { createSelfServiceRouter } from './self-service/router.js';
 import { auditRegistration } from './registration/audit-registration.js';
 import { createInitialAccessTokens } from './registration/initial-access-tokens.js';
-import { guardRegistration } from './registration/registration-gate.js';
+import { guardRegistration, registrationPath } from './registration/registration-gate.js';
 import type { Store } from './storage/types.js';
 
 export interface AppDeps {
@@ -151,26 +152,30 @@ export async function createApp({ config, store, logger, kek }: AppDeps): Promis
     pinHost(config.issuer),
     securityHeaders({ https: config.issuer.startsWith('https:'), csp: contentSecurityPolicy(config.branding) }),
     errorHandler(pages.showErrorPage, logger),
-    health(store, () => draining),
+    notFound(pages.showErrorPage),
   ];
-  // between the two: discovery and JWKS as prepared once per provider (src/http/prepared-responses.ts)
-  const middleware: Middleware[] = [
-    ...(config.metrics.onPublicPort ? [serveMetrics(metrics.registry)] : []),
-    assets(config.branding),
-    limitDevicePages({ counters: store.counters, limits: config.deviceFlow }),
-    requireDeviceSession({ findSession: (id) => store.model('Session').find(id), sessionCookie }),
-    limitCodeEntries({ counters: store.counters, limits: config.deviceFlow, sessionCookie }),
+  // Everything else of ours serves one first path segment each: one layer for all of it
+  // (src/http/path-segments.ts), so the provider's endpoints pass ours with one lookup. With
+  // discovery and JWKS, prepared once per provider (src/http/prepared-responses.ts), in build().
+  const healthChecks = health(store, () => draining);
+  const deviceFlow = { counters: store.counters, limits: config.deviceFlow, sessionCookie };
+  const segments: [string, Middleware[]][] = [
+    ['/healthz', [healthChecks]],
+    ['/readyz', [healthChecks]],
+    ...(config.metrics.onPublicPort ? [['/metrics', [serveMetrics(metrics.registry)]] as [string, Middleware[]]] : []),
+    ['/assets', [assets(config.branding)]],
+    ['/device', [limitDevicePages(deviceFlow), requireDeviceSession({ findSession: (id) => store.model('Session').find(id), sessionCookie }), limitCodeEntries(deviceFlow)]],
     ...(config.registration.mode === 'off'
       ? []
-      : [guardRegistration({ mode: config.registration.mode, counters: store.counters, tokens: createInitialAccessTokens(store.registrationTokens), requestsPerIpPerMinute: config.registration.requestsPerIpPerMinute, audit })]),
-    postToGet(['/auth', '/session/end']),
-    notFound(pages.showErrorPage),
-    ...(admin ? [under(admin.prefix, onlyWhere(adminOnPublicPort, admin.middleware))] : []),
-    under('/account', selfService.routes() as Middleware),
-    under(interactionPrefix, interactions.routes() as Middleware, interactions.allowedMethods() as Middleware),
-    under(verifyEmailPath, verifyEmail.routes() as Middleware),
-    under(upstreamCallbackPrefix, upstreamCallback.routes() as Middleware),
-    ...(config.passwordReset.enabled ? [under('/reset-password', resetPassword.routes() as Middleware)] : []),
+      : [[registrationPath, [guardRegistration({ mode: config.registration.mode, counters: store.counters, tokens: createInitialAccessTokens(store.registrationTokens), requestsPerIpPerMinute: config.registration.requestsPerIpPerMinute, audit })]] as [string, Middleware[]]]),
+    ['/auth', [postToGet(['/auth'])]],
+    ['/session', [postToGet(['/session/end'])]],
+    ...(admin ? [[firstSegment(admin.prefix), [under(admin.prefix, onlyWhere(adminOnPublicPort, admin.middleware))]] as [string, Middleware[]]] : []),
+    ['/account', [selfService.routes() as Middleware]],
+    [interactionPrefix, [interactions.routes() as Middleware, interactions.allowedMethods() as Middleware]],
+    [verifyEmailPath, [verifyEmail.routes() as Middleware]],
+    [upstreamCallbackPrefix, [upstreamCallback.routes() as Middleware]],
+    ...(config.passwordReset.enabled ? [['/reset-password', [resetPassword.routes() as Middleware]] as [string, Middleware[]]] : []),
   ];
   const build = (k: KeySet) => {
     const provider = createProvider({
@@ -186,8 +191,9 @@ export async function createApp({ config, store, logger, kek }: AppDeps): Promis
       backchannelLogout: backchannel.notify,
     });
     for (const m of front) provider.use(m);
-    provider.use(preparedResponses(publicDocuments));
-    for (const m of middleware) provider.use(m);
+    const prepared = preparedResponses(publicDocuments);
+    const documentSegments = new Set(publicDocuments.map((d) => firstSegment(d.path)));
+    provider.use(bySegment([...segments, ...[...documentSegments].map((segment) => [segment, [prepared]] as const)]));
     provider.on('server_error', (_ctx, err) => logger.error({ err }, 'oidc-provider server_error'));
     auditProviderEvents(provider, audit);
     auditRegistration(provider, audit);
@@ -238,15 +244,12 @@ const onlyWhere = (onPublicPort: boolean, routes: Middleware): Middleware =>
     return onPublicPort || viaAdminListener(ctx.req) ? routes(ctx, next) : next();
   };
 
-/**
- * Our routers, entered only for paths under their prefix: most requests are oidc-provider's and
- * would otherwise be matched against every route of every router on the way.
- */
-function under(prefix: string, routes: Middleware, after?: Middleware): Middleware {
+/** The admin API's routes, entered only under its prefix (its first segment is shared with nothing else). */
+function under(prefix: string, routes: Middleware): Middleware {
   const base = prefix.replace(/\/$/, '');
-  return function ownRoutes(ctx, next) {
+  return function adminRoutes(ctx, next) {
     const { path } = ctx;
     if (path !== base && !path.startsWith(`${base}/`)) return next();
-    return routes(ctx, after ? () => after(ctx, next) : next);
+    return routes(ctx, next);
   };
 }

@@ -37,11 +37,14 @@ export function refuseIf(refusal: Refusal | undefined): void {
  * RFC 6749 §5.2 (and RFC 8693's clients) expect unauthorized_client. Only token exchange's answer
  * is renamed, so the other grants keep theirs.
  */
-export const unauthorizedClientForTokenExchange = (provider: Provider) => async (ctx: KoaContextWithOIDC, next: () => Promise<void>) => {
-  await next();
+export const unauthorizedClientForTokenExchange = (provider: Provider) => (ctx: KoaContextWithOIDC, next: () => Promise<void>) =>
+  // the token endpoint is POST only: every other request passes without a promise of ours
+  ctx.method === 'POST' ? next().then(() => renameRefusal(provider, ctx)) : next();
+
+function renameRefusal(provider: Provider, ctx: KoaContextWithOIDC): void {
   const body = ctx.body as { error?: string; error_description?: string } | undefined;
   if (ctx.oidc?.route !== 'token' || ctx.oidc.params?.grant_type !== tokenExchangeGrant) return;
   if (body?.error !== 'invalid_request' || body.error_description !== 'requested grant type is not allowed for this client') return;
   ctx.body = { error: 'unauthorized_client', error_description: 'this client is not registered for token exchange' };
   provider.emit('token_exchange.error', ctx, new errors.UnauthorizedClient('this client is not registered for token exchange'));
-};
+}
