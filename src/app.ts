@@ -187,7 +187,7 @@ export async function createApp({ config, store, logger, kek }: AppDeps): Promis
       keys: k,
       pages: pages.provider,
       cors: allowRegisteredOrigins,
-      onStoreOperation: (model, op, seconds) => metrics.store.observe({ model, op }, seconds),
+      onStoreOperation: (model, op, seconds) => metrics.store.observe([model, op], seconds),
       backchannelLogout: backchannel.notify,
     });
     for (const m of front) provider.use(m);

@@ -1,7 +1,8 @@
 import type { Middleware, ParameterizedContext } from 'koa';
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Registry } from 'prom-client';
 
 import { noStore } from './no-cache.js';
+import { Timings } from './timings.js';
 
 const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 
@@ -42,10 +43,13 @@ export function createMetrics() {
   // Every outcome is a series from the start (0), so a rate over it is never "no data".
   for (const outcome of ['delivered', 'failed', 'gave_up']) backchannelLogouts.inc({ outcome }, 0);
   const buckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+  // timed on every request and every store call: src/http/timings.ts, not prom-client's Histogram
+  const requests = new Timings('idport_http_request_duration_seconds', 'HTTP request latency', ['route', 'method', 'status'], buckets, registry);
+  requests.counter('idport_http_requests_total', 'HTTP requests', registry);
   return {
     registry,
-    requests: new Counter({ name: 'idport_http_requests_total', help: 'HTTP requests', labelNames: ['route', 'method', 'status'], registers: [registry] }),
-    latency: new Histogram({ name: 'idport_http_request_duration_seconds', help: 'HTTP request latency', labelNames: ['route', 'method', 'status'], buckets, registers: [registry] }),
+    /** latency and count by route, method and status */
+    requests,
     tokens: new Counter({ name: 'idport_tokens_issued_total', help: 'token endpoint successes by grant type', labelNames: ['grant_type'], registers: [registry] }),
     logins: new Counter({ name: 'idport_logins_total', help: 'login attempts by outcome (success, failure, locked, busy)', labelNames: ['outcome'], registers: [registry] }),
     passwordChecks: new Counter({
@@ -55,7 +59,7 @@ export function createMetrics() {
       registers: [registry],
     }),
     backchannelLogouts,
-    store: new Histogram({ name: 'idport_store_operation_duration_seconds', help: 'store operation latency', labelNames: ['model', 'op'], buckets, registers: [registry] }),
+    store: new Timings('idport_store_operation_duration_seconds', 'store operation latency', ['model', 'op'], buckets, registry),
   };
 }
 
@@ -64,9 +68,7 @@ export type Metrics = ReturnType<typeof createMetrics>;
 /** Counts and times a finished request (given to observeRequests, so it sees the final status). */
 export function requestRecorder(metrics: Metrics, routeOf: (path: string) => string) {
   return function recordRequest(ctx: ParameterizedContext, seconds: number): void {
-    const labels = { route: routeOf(ctx.path), method: ctx.method, status: String(ctx.res.statusCode) };
-    metrics.requests.inc(labels);
-    metrics.latency.observe(labels, seconds);
+    metrics.requests.observe([routeOf(ctx.path), ctx.method, String(ctx.res.statusCode)], seconds);
   };
 }
 

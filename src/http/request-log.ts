@@ -12,14 +12,14 @@ export type RequestRecorder = (ctx: ParameterizedContext, seconds: number) => vo
  */
 export function observeRequests(logger: Logger, record: RequestRecorder): Middleware {
   return async function observeRequest(ctx, next) {
-    const started = process.hrtime.bigint();
+    const started = performance.now();
     const requestId = randomUUID();
     ctx.state.requestId = requestId;
     ctx.set('X-Request-Id', requestId);
     try {
       await next();
     } finally {
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const seconds = (performance.now() - started) / 1000;
       record(ctx, seconds);
       if (logger.isLevelEnabled('info')) {
         // The path only: query strings can carry codes and tokens.

@@ -36,8 +36,8 @@ const instrument = (model: string, adapter: Adapter, observe?: Observe): Adapter
     Object.entries(adapter).map(([op, fn]) => [
       op,
       (...args: unknown[]) => {
-        const started = process.hrtime.bigint();
-        const done = () => observe?.(model, op, Number(process.hrtime.bigint() - started) / 1e9);
+        const started = performance.now();
+        const done = () => observe?.(model, op, (performance.now() - started) / 1000);
         let pending: Promise<unknown>;
         try {
           pending = (fn as AdapterMethod)(...args);
