@@ -1,4 +1,4 @@
-import { dictionary } from '@zxcvbn-ts/language-common';
+import { createRequire } from 'node:module';
 
 import type { Config } from '../config/schema.js';
 
@@ -6,10 +6,15 @@ let common: Set<string> | undefined;
 
 /**
  * The ranked list of common passwords shipped by @zxcvbn-ts/language-common (MIT, ~49,000
- * entries, drawn from breach corpora), loaded on first use.
+ * entries, drawn from breach corpora), loaded on first use: a process that never sets a password
+ * (a node serving only tokens) never holds its dictionaries (~2 MB of heap, which V8's heap
+ * sizing multiplies under load).
  */
 function commonPasswords(): Set<string> {
-  common ??= new Set((dictionary['passwords-common'] as string[]).map((p) => p.toLowerCase()));
+  if (!common) {
+    const { dictionary } = createRequire(import.meta.url)('@zxcvbn-ts/language-common') as typeof import('@zxcvbn-ts/language-common');
+    common = new Set((dictionary['passwords-common'] as string[]).map((p) => p.toLowerCase()));
+  }
   return common;
 }
 

@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import nodemailer from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import type { Logger } from 'pino';
 
 import type { Config } from '../config/schema.js';
@@ -34,12 +34,15 @@ export interface Mailer {
  */
 export function createMailer(email: Config['email'], logger: Logger, { production }: { production: boolean }): Mailer {
   if (email.smtpUrl) {
-    const transport = nodemailer.createTransport(email.smtpUrl);
-    const { protocol, host } = new URL(email.smtpUrl);
+    const { smtpUrl } = email;
+    // nodemailer is loaded with the first message: most requests send none (~5 MB resident).
+    let transport: Promise<Transporter> | undefined;
+    const connect = () => (transport ??= import('nodemailer').then(({ default: nodemailer }) => nodemailer.createTransport(smtpUrl)));
+    const { protocol, host } = new URL(smtpUrl);
     return {
       destination: `${protocol}//${host}`,
       async send({ to, subject, text, html }) {
-        await transport.sendMail({ from: email.from, to, subject, text, html });
+        await (await connect()).sendMail({ from: email.from, to, subject, text, html });
       },
     };
   }
