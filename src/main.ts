@@ -9,7 +9,7 @@ import { KeyDecryptionError } from './keys/key-encryption.js';
 import { SealedStoreError } from './keys/sealed-store.js';
 import type { RunningServer } from './server.js';
 import { StoreConnectError } from './storage/errors.js';
-import { openStore, StoreUrlError } from './storage/open-store.js';
+import { openStore, storeKindOf, StoreUrlError } from './storage/open-store.js';
 
 const cli = process.env.npm_lifecycle_event ? 'npx idport' : 'idport';
 
@@ -61,6 +61,7 @@ async function serve(config: Readonly<Config>, kek: Uint8Array | undefined) {
 /** Process entry: config → store → keys → app → listen, alone or as N workers. */
 async function main() {
   const config = loadConfig();
+  storeKindOf(config.databaseUrl); // a URL naming no store we have ends the process here, before the server loads
   const kek = readKek();
   if (cluster.isPrimary) for (const notice of config.notices) process.stdout.write(`idport: ${notice}\n`);
   const count = workerCount(config);

@@ -11,6 +11,25 @@ export class StoreUrlError extends Error {
 
 export type { MongoSettings, PostgresSettings };
 
+const unsupported = (databaseUrl: string) =>
+  new StoreUrlError(
+    `databaseUrl: unsupported scheme in "${databaseUrl.replace(/\/\/[^@/]*@/, '//***@')}" (expected sqlite:PATH, postgres://… or mongodb://…)`,
+  );
+
+/**
+ * Which adapter a DATABASE_URL names, or StoreUrlError (credentials hidden): checked at start
+ * before the server is loaded, so a wrong URL ends the process at once.
+ */
+export function storeKindOf(databaseUrl: string): Store['kind'] {
+  if (databaseUrl.startsWith('sqlite:')) {
+    if (!databaseUrl.slice('sqlite:'.length).replace(/^\/\//, '')) throw new StoreUrlError(`databaseUrl: "${databaseUrl}" names no file (try sqlite:./data/idport.db)`);
+    return 'sqlite';
+  }
+  if (/^postgres(ql)?:\/\//.test(databaseUrl)) return 'postgres';
+  if (/^mongodb(\+srv)?:\/\//.test(databaseUrl)) return 'mongodb';
+  throw unsupported(databaseUrl);
+}
+
 /** Picks and opens the adapter named by a DATABASE_URL. */
 export async function openStore(
   databaseUrl: string,
@@ -18,22 +37,22 @@ export async function openStore(
   mongo: MongoSettings = {},
   postgres: PostgresSettings = {},
 ): Promise<Store> {
-  if (databaseUrl.startsWith('sqlite:')) {
-    const rest = databaseUrl.slice('sqlite:'.length).replace(/^\/\//, '');
-    if (!rest) throw new StoreUrlError(`databaseUrl: "${databaseUrl}" names no file (try sqlite:./data/idport.db)`);
-    const path = rest === ':memory:' ? rest : resolve(rest);
-    return openSqliteStore({ path, ...options });
+  switch (storeKindOf(databaseUrl)) {
+    case 'sqlite': {
+      const rest = databaseUrl.slice('sqlite:'.length).replace(/^\/\//, '');
+      const path = rest === ':memory:' ? rest : resolve(rest);
+      return openSqliteStore({ path, ...options });
+    }
+    // Loaded only when used: the SQLite default never pays for the drivers.
+    case 'postgres': {
+      const { openPostgresStore } = await import('./postgres/pg-store.js');
+      return openPostgresStore({ url: databaseUrl, now: options.now, ...postgres });
+    }
+    case 'mongodb': {
+      const { openMongoStore } = await import('./mongodb/mongo-store.js');
+      return openMongoStore({ url: databaseUrl, now: options.now, ...mongo });
+    }
+    default:
+      throw unsupported(databaseUrl);
   }
-  // Loaded only when used: the SQLite default never pays for the drivers.
-  if (/^postgres(ql)?:\/\//.test(databaseUrl)) {
-    const { openPostgresStore } = await import('./postgres/pg-store.js');
-    return openPostgresStore({ url: databaseUrl, now: options.now, ...postgres });
-  }
-  if (/^mongodb(\+srv)?:\/\//.test(databaseUrl)) {
-    const { openMongoStore } = await import('./mongodb/mongo-store.js');
-    return openMongoStore({ url: databaseUrl, now: options.now, ...mongo });
-  }
-  throw new StoreUrlError(
-    `databaseUrl: unsupported scheme in "${databaseUrl.replace(/\/\/[^@/]*@/, '//***@')}" (expected sqlite:PATH, postgres://… or mongodb://…)`,
-  );
 }
