@@ -151,9 +151,12 @@ export function registerTokenExchange(provider: Provider, { getResourceServerInf
     // its grant is made once its lifetime is known, below
     const token = new provider.AccessToken({ accountId: subject.accountId, client, gty: 'token_exchange', scope } as ConstructorParameters<Provider['AccessToken']>[0]);
     token.resourceServer = new provider.ResourceServer(audience, info);
-    const ttl = lifetimeOf(token.expiration, subject.exp, Math.floor(Date.now() / 1000));
+    const now = Math.floor(Date.now() / 1000);
+    const ttl = lifetimeOf(token.expiration, subject.exp, now);
     if (ttl < 1) refuseIf(badSubject('the subject token has expired'));
-    (token as unknown as { expiresIn: number }).expiresIn = ttl;
+    // exp = iat + expiresIn: iat is the second the lifetime was measured from, or a second that
+    // ticks before the token is saved would let it outlive its subject token by one
+    Object.assign(token as unknown as { iat: number; expiresIn: number }, { iat: now, expiresIn: ttl });
     if (dPoP) token.setThumbprint('jkt', dPoP.thumbprint);
     const grantId = await deriveGrant(subject, client, audience, scope, ttl);
     token.grantId = grantId;
