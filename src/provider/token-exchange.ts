@@ -154,9 +154,10 @@ export function registerTokenExchange(provider: Provider, { getResourceServerInf
     const now = Math.floor(Date.now() / 1000);
     const ttl = lifetimeOf(token.expiration, subject.exp, now);
     if (ttl < 1) refuseIf(badSubject('the subject token has expired'));
-    // exp = iat + expiresIn: iat is the second the lifetime was measured from, or a second that
-    // ticks before the token is saved would let it outlive its subject token by one
-    Object.assign(token as unknown as { iat: number; expiresIn: number }, { iat: now, expiresIn: ttl });
+    // iat and exp are fixed from the second the lifetime was measured in: oidc-provider would
+    // stamp them when the token is saved, and a second ticking before then would let the token
+    // outlive its subject token by one
+    Object.assign(token as unknown as { iat: number; exp: number; expiresIn: number }, { iat: now, exp: now + ttl, expiresIn: ttl });
     if (dPoP) token.setThumbprint('jkt', dPoP.thumbprint);
     const grantId = await deriveGrant(subject, client, audience, scope, ttl);
     token.grantId = grantId;

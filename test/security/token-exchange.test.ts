@@ -219,6 +219,48 @@ describe('exchanged tokens die with the user\'s grant', () => {
   });
 });
 
+describe('an exchanged token never outlives its subject token', () => {
+  /**
+   * Runs `during` with the clock a second ahead from the moment the exchange has written its
+   * derived grant: after it measured the lifetime the subject token has left, before the token
+   * is saved (where oidc-provider would stamp iat from the clock).
+   */
+  async function withSecondTickingBeforeSave<T>(during: () => Promise<T>): Promise<T> {
+    const grants = (server.idport.provider().Grant as unknown as { adapter: { upsert(...args: unknown[]): Promise<void> } }).adapter;
+    const { upsert } = grants;
+    const realNow = Date.now;
+    grants.upsert = async function upsertThenTick(this: unknown, ...args: unknown[]) {
+      await upsert.apply(this, args);
+      Date.now = () => realNow() + 1000;
+    };
+    try {
+      return await during();
+    } finally {
+      grants.upsert = upsert;
+      Date.now = realNow;
+    }
+  }
+
+  test('a second ticking between measuring its lifetime and saving it: exp ≤ the subject token\'s, opaque and JWT', async () => {
+    const user = await cast.signIn();
+    const subjectExp = (await introspect(server, cast.service, user.access_token)).body.exp as number;
+    expect(subjectExp).toBeGreaterThan(Math.floor(Date.now() / 1000));
+
+    const opaque = await withSecondTickingBeforeSave(() => exchange(server, cast.service, user.access_token, { resource: billingApi }));
+    expect(opaque.status).toBe(200);
+    const seen = await introspect(server, cast.billing, opaque.body.access_token as string);
+    expect(seen.body.active).toBe(true);
+    expect(seen.body.exp).toBeLessThanOrEqual(subjectExp);
+    expect((seen.body.exp as number) - (seen.body.iat as number)).toBe(opaque.body.expires_in);
+
+    const jwt = await withSecondTickingBeforeSave(() => exchange(server, cast.service, user.access_token, { resource: reportsApi }));
+    expect(jwt.status).toBe(200);
+    const payload = JSON.parse(Buffer.from((jwt.body.access_token as string).split('.')[1]!, 'base64url').toString()) as { exp: number; iat: number };
+    expect(payload.exp).toBeLessThanOrEqual(subjectExp);
+    expect(payload.exp - payload.iat).toBe(jwt.body.expires_in);
+  });
+});
+
 describe('a DPoP-bound subject token', () => {
   test('its own client must prove the key to exchange it; its API\'s backend, which verified the proof it came with, need not', async () => {
     const app = await addClient(server.store, { grant_types: ['authorization_code', 'refresh_token', tokenExchangeGrant], api_scopes: ['orders:read'] });
