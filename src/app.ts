@@ -159,23 +159,21 @@ export async function createApp({ config, store, logger, kek }: AppDeps): Promis
   // discovery and JWKS, prepared once per provider (src/http/prepared-responses.ts), in build().
   const healthChecks = health(store, () => draining);
   const deviceFlow = { counters: store.counters, limits: config.deviceFlow, sessionCookie };
-  const segments: [string, Middleware[]][] = [
+  const segments: SegmentEntry[] = [
     ['/healthz', [healthChecks]],
     ['/readyz', [healthChecks]],
-    ...(config.metrics.onPublicPort ? [['/metrics', [serveMetrics(metrics.registry)]] as [string, Middleware[]]] : []),
+    ...servedIf(config.metrics.onPublicPort && ['/metrics', [serveMetrics(metrics.registry)]]),
     ['/assets', [assets(config.branding)]],
     ['/device', [limitDevicePages(deviceFlow), requireDeviceSession({ findSession: (id) => store.model('Session').find(id), sessionCookie }), limitCodeEntries(deviceFlow)]],
-    ...(config.registration.mode === 'off'
-      ? []
-      : [[registrationPath, [guardRegistration({ mode: config.registration.mode, counters: store.counters, tokens: createInitialAccessTokens(store.registrationTokens), requestsPerIpPerMinute: config.registration.requestsPerIpPerMinute, audit })]] as [string, Middleware[]]]),
+    ...servedIf(config.registration.mode !== 'off' && [registrationPath, [guardRegistration({ mode: config.registration.mode, counters: store.counters, tokens: createInitialAccessTokens(store.registrationTokens), requestsPerIpPerMinute: config.registration.requestsPerIpPerMinute, audit })]]),
     ['/auth', [postToGet(['/auth'])]],
     ['/session', [postToGet(['/session/end'])]],
-    ...(admin ? [[firstSegment(admin.prefix), [under(admin.prefix, onlyWhere(adminOnPublicPort, admin.middleware))]] as [string, Middleware[]]] : []),
+    ...servedIf(admin && [firstSegment(admin.prefix), [under(admin.prefix, onlyWhere(adminOnPublicPort, admin.middleware))]]),
     ['/account', [selfService.routes() as Middleware]],
     [interactionPrefix, [interactions.routes() as Middleware, interactions.allowedMethods() as Middleware]],
     [verifyEmailPath, [verifyEmail.routes() as Middleware]],
     [upstreamCallbackPrefix, [upstreamCallback.routes() as Middleware]],
-    ...(config.passwordReset.enabled ? [['/reset-password', [resetPassword.routes() as Middleware]] as [string, Middleware[]]] : []),
+    ...servedIf(config.passwordReset.enabled && ['/reset-password', [resetPassword.routes() as Middleware]]),
   ];
   const build = (k: KeySet) => {
     const provider = createProvider({
@@ -237,6 +235,11 @@ const publicDocuments: PreparedPath[] = [
   { path: '/.well-known/oauth-authorization-server', maxAge: 300 },
   { path: '/jwks', maxAge: 60 },
 ];
+
+type SegmentEntry = [segment: string, middleware: Middleware[]];
+
+/** `served && [segment, stack]`: the entry in a list when the segment is served at all. */
+const servedIf = (entry: SegmentEntry | false | undefined): SegmentEntry[] => (entry ? [entry] : []);
 
 /** The admin API on the public port when it is served there; on the admin port always. */
 const onlyWhere = (onPublicPort: boolean, routes: Middleware): Middleware =>
