@@ -76,6 +76,28 @@ describe('oversized requests', () => {
   });
 });
 
+describe('form bodies idport does not read', () => {
+  test('a gzip-encoded form → 400 invalid_request saying why, never a 500 and no login', async () => {
+    const page = await openInteraction(env);
+    const { gzipSync } = await import('node:zlib');
+    const res = await page.ua.request(new URL(`/interaction/${page.uid}/login`, env.url), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-encoding': 'gzip', accept: 'application/json' },
+      body: gzipSync(new URLSearchParams({ csrf: page.csrf, login: alice.username, password: alice.password }).toString()),
+    });
+    expect(res.status).toBe(400);
+    expect(res.headers.get('location')).toBeNull();
+    expect(await res.json()).toEqual({ error: 'invalid_request', error_description: 'the form body could not be read (content encoding gzip is not accepted)' });
+  });
+
+  test('one field sent 1,800 times (within 16 KiB) → 400 "must be a single text value"', async () => {
+    const page = await openInteraction(env);
+    const res = await postInteraction(env, page, 'login', `csrf=${encodeURIComponent(page.csrf)}&password=x&${'login=a&'.repeat(1_800)}`, 'application/json');
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({ error: 'invalid_request', error_description: 'login must be a single text value' });
+  });
+});
+
 describe('operator injection and array shapes in the login form', () => {
   test.each([
     ['login[$ne]=x', 'login[$ne]=x&password=whatever', 'login'],
