@@ -18,8 +18,8 @@ import { createPasswordReset } from './accounts/password-reset.js';
 import { createAccountSessions } from './accounts/account-sessions.js';
 import { createSignupService } from './accounts/signup-service.js';
 import { createApiRegistry } from './apis/api-registry.js';
-import { adminApi } from './admin/admin-api.js';
-import { createAdminApi, adminEnabled } from './admin/create-admin-api.js';
+import { adminApi, adminEnabled, adminPrefix } from './admin/admin-api.js';
+import { loadAdminApi } from './admin/load-admin-api.js';
 import { viaAdminListener } from './admin/admin-listener.js';
 import type { Config } from './config/schema.js';
 import { assets } from './http/assets.js';
@@ -141,7 +141,7 @@ export async function createApp({ config, store, logger, kek }: AppDeps): Promis
   const sessionCookie = () => current.provider.cookieName('session');
   const adminOnPublicPort = adminEnabled(config);
   const admin = adminOnPublicPort || config.admin.port !== null
-    ? createAdminApi({ config, store, accounts, factors: factors.service, sessions, linkCount, apis, audit, logger, kek, jwks: () => keys.jwks, reloadKeys: () => idport.reloadKeys() })
+    ? loadAdminApi({ config, store, accounts, factors: factors.service, sessions, linkCount, apis, audit, logger, kek, jwks: () => keys.jwks, reloadKeys: () => idport.reloadKeys() })
     : undefined;
 
   // One Koa context per request: oidc-provider is itself a Koa app, and provider.use() puts our
@@ -168,7 +168,7 @@ export async function createApp({ config, store, logger, kek }: AppDeps): Promis
     ...servedIf(config.registration.mode !== 'off' && [registrationPath, [guardRegistration({ mode: config.registration.mode, counters: store.counters, tokens: createInitialAccessTokens(store.registrationTokens), requestsPerIpPerMinute: config.registration.requestsPerIpPerMinute, audit })]]),
     ['/auth', [postToGet(['/auth'])]],
     ['/session', [postToGet(['/session/end'])]],
-    ...servedIf(admin && [firstSegment(admin.prefix), [under(admin.prefix, onlyWhere(adminOnPublicPort, admin.middleware))]]),
+    ...servedIf(admin && [firstSegment(adminPrefix), [under(adminPrefix, onlyWhere(adminOnPublicPort, admin))]]),
     ['/account', [selfService.routes() as Middleware]],
     [interactionPrefix, [interactions.routes() as Middleware, interactions.allowedMethods() as Middleware]],
     [verifyEmailPath, [verifyEmail.routes() as Middleware]],

@@ -1,4 +1,16 @@
+import type { Config } from '../config/schema.js';
 import type { ApiRecord } from '../storage/types.js';
+
+/** Where the admin API's routes are. */
+export const adminPrefix = '/admin/v1';
+
+const loopback = new Set(['127.0.0.1', '::1', 'localhost']);
+
+/**
+ * Served on the public port when configured so; unset, only for a server bound to a loopback
+ * address with no separate admin port.
+ */
+export const adminEnabled = (config: Readonly<Config>): boolean => config.admin.enabled ?? (config.admin.port === null && loopback.has(config.host));
 
 /** What the admin API lets a caller do; a client holds them as API scopes (`clients add --scope admin:users:write`). */
 export const adminScopes = [

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 
-import { adminPrefix } from './router.js';
+import { adminPrefix } from './admin-api.js';
 
 const fromAdminListener = new WeakSet<IncomingMessage>();
 

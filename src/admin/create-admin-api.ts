@@ -22,16 +22,9 @@ import { keyRoutes } from './resources/keys.js';
 import { userFactorRoutes } from './resources/user-factors.js';
 import { userSessionRoutes } from './resources/user-sessions.js';
 import { userRoutes } from './resources/users.js';
-import { adminPrefix, createAdminRouter } from './router.js';
+import { adminPrefix } from './admin-api.js';
+import { createAdminRouter } from './router.js';
 import type { AdminRoute } from './routes.js';
-
-const loopback = new Set(['127.0.0.1', '::1', 'localhost']);
-
-/**
- * Served on the public port when configured so; unset, only for a server bound to a loopback
- * address with no separate admin port.
- */
-export const adminEnabled = (config: Readonly<Config>): boolean => config.admin.enabled ?? (config.admin.port === null && loopback.has(config.host));
 
 export interface AdminApiDeps {
   config: Readonly<Config>;

@@ -13,10 +13,10 @@ import { createIdempotency } from './idempotency.js';
 import { createWriteLeases } from './write-lease.js';
 import { openApiDocument } from './openapi.js';
 import { badRequest, Problem } from './problem.js';
+import { adminPrefix } from './admin-api.js';
 import { readJson } from './request-body.js';
 import { routerPath, type AdminRoute } from './routes.js';
 
-export const adminPrefix = '/admin/v1';
 
 export interface AdminRouterDeps {
   issuer: string;

@@ -1,14 +1,10 @@
-import { randomNonce, randomPKCECodeVerifier, randomState } from 'openid-client';
+import { randomBytes } from 'node:crypto';
 
 import type { UpstreamRecord } from '../storage/types.js';
-import { createAppleUpstream } from './apple-upstream.js';
-import { createGitHubUpstream } from './github-upstream.js';
-import { createMicrosoftUpstream } from './microsoft-upstream.js';
-import { createNaverUpstream } from './naver-upstream.js';
-import { createOidcUpstream } from './oidc-upstream.js';
-import { presets, type UpstreamProtocolName } from './presets.js';
+import { presets } from './presets.js';
 import type { UpstreamProfile } from './profile.js';
 import type { UpstreamRegistry } from './upstream-registry.js';
+import type { createProtocols } from './protocols.js';
 import type { Checks, UpstreamProtocol } from './upstream-protocol.js';
 
 /** A sign-in at an upstream in progress: kept in our interaction (the store), never in the browser. */
@@ -24,6 +20,9 @@ export const upstreamSignInSeconds = 600;
 /** The parameters of the upstream's answer that we carry from the callback to the interaction. */
 export const answerParams = ['code', 'state', 'iss', 'error', 'error_description', 'error_uri'] as const;
 
+/** 32 random bytes, base64url: a state, a nonce or a PKCE code verifier (RFC 7636 §4.1: 43 characters). */
+const random = () => randomBytes(32).toString('base64url');
+
 /** `state` is `<interaction uid>.<random>`: the callback finds the interaction from it, the interaction checks all of it. */
 export const interactionOfState = (state: unknown): string | undefined => {
   const match = typeof state === 'string' ? /^([A-Za-z0-9_-]{8,64})\.[A-Za-z0-9_-]{16,128}$/.exec(state) : null;
@@ -35,14 +34,17 @@ export const interactionOfState = (state: unknown): string | undefined => {
  * and who came back. Each upstream's redirect URI is `{issuer}/upstream/{id}/callback`.
  */
 export function createUpstreamSignIn(registry: UpstreamRegistry, issuer: string) {
-  const protocols: Record<UpstreamProtocolName, UpstreamProtocol> = {
-    oidc: createOidcUpstream(registry.clientSecret),
-    github: createGitHubUpstream(registry.clientSecret),
-    naver: createNaverUpstream(registry.clientSecret),
-    apple: createAppleUpstream(registry.privateKey),
-    microsoft: createMicrosoftUpstream(registry.clientSecret),
-  };
-  const protocolOf = (u: UpstreamRecord) => protocols[presets[u.preset]?.protocol ?? 'oidc'];
+  // The protocols (openid-client and all) are loaded by the first sign-in at an upstream.
+  let protocols: Promise<ReturnType<typeof createProtocols>> | undefined;
+  const loadProtocols = () =>
+    import('./protocols.js').then(
+      (m) => m.createProtocols(registry),
+      (err: unknown) => {
+        protocols = undefined;
+        throw err;
+      },
+    );
+  const protocolOf = async (u: UpstreamRecord): Promise<UpstreamProtocol> => (await (protocols ??= loadProtocols()))[presets[u.preset]?.protocol ?? 'oidc'];
   const redirectUri = (u: UpstreamRecord) => `${issuer}/upstream/${u.id}/callback`;
 
   return {
@@ -56,19 +58,19 @@ export function createUpstreamSignIn(registry: UpstreamRegistry, issuer: string)
 
     /** Where the browser goes to sign in at the upstream, and what to keep until it comes back. UpstreamError if unreachable. */
     async start(upstream: UpstreamRecord, uid: string): Promise<{ url: URL; pending: PendingUpstream }> {
-      const pending = { upstreamId: upstream.id, state: `${uid}.${randomState()}`, nonce: randomNonce(), codeVerifier: randomPKCECodeVerifier(), at: Date.now() };
-      const url = await protocolOf(upstream).authorizationUrl(upstream, redirectUri(upstream), pending);
+      const pending = { upstreamId: upstream.id, state: `${uid}.${random()}`, nonce: random(), codeVerifier: random(), at: Date.now() };
+      const url = await (await protocolOf(upstream)).authorizationUrl(upstream, redirectUri(upstream), pending);
       return { url, pending };
     },
 
     /** Who the upstream says signed in, from its answer (the callback's parameters). UpstreamError otherwise. */
-    finish(upstream: UpstreamRecord, answer: URLSearchParams, pending: PendingUpstream): Promise<UpstreamProfile> {
+    async finish(upstream: UpstreamRecord, answer: URLSearchParams, pending: PendingUpstream): Promise<UpstreamProfile> {
       const callbackUrl = new URL(redirectUri(upstream));
       for (const name of answerParams) {
         const value = answer.get(name);
         if (value !== null) callbackUrl.searchParams.set(name, value);
       }
-      return protocolOf(upstream).finish(upstream, callbackUrl, pending);
+      return (await protocolOf(upstream)).finish(upstream, callbackUrl, pending);
     },
   };
 }

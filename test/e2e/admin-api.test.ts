@@ -555,7 +555,7 @@ describe('where the admin API is served', () => {
   });
 
   test('by default only on a loopback interface', async () => {
-    const { adminEnabled } = await import('../../src/admin/create-admin-api.js');
+    const { adminEnabled } = await import('../../src/admin/admin-api.js');
     const { configDefaults } = await import('../../src/config/schema.js');
     const base = configDefaults();
     expect(adminEnabled({ ...base, host: '0.0.0.0' })).toBe(false);

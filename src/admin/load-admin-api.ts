@@ -1,0 +1,24 @@
+import type { Middleware } from 'koa';
+
+import type { AdminApiDeps } from './create-admin-api.js';
+
+/**
+ * The admin API's middleware, its modules loaded on the first request under its prefix: a node
+ * that never serves one never holds its routes and request schemas (~1.4 MB of heap, which V8's
+ * heap sizing multiplies under load). A failed load is tried again by the next request.
+ */
+export function loadAdminApi(deps: AdminApiDeps): Middleware {
+  let loading: Promise<Middleware> | undefined;
+  const load = () =>
+    import('./create-admin-api.js').then(
+      ({ createAdminApi }) => createAdminApi(deps).middleware,
+      (err: unknown) => {
+        loading = undefined;
+        throw err;
+      },
+    );
+  return async function adminApi(ctx, next) {
+    loading ??= load();
+    return (await loading)(ctx, next);
+  };
+}
