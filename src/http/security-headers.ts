@@ -55,14 +55,20 @@ export function setFormCsp(ctx: CspContext, targets: readonly unknown[]): void {
  * its own form_post script); pages with forms narrow form-action with setFormCsp.
  */
 export function securityHeaders({ https, csp = contentSecurityPolicy() }: { https: boolean; csp?: string }): Middleware {
+  const headers: [string, string][] = [
+    ['Content-Security-Policy', csp],
+    ['Referrer-Policy', 'no-referrer'],
+    ['X-Content-Type-Options', 'nosniff'],
+    ['X-Frame-Options', 'DENY'],
+    ['Cross-Origin-Opener-Policy', 'same-origin'],
+    ['Cross-Origin-Resource-Policy', 'same-origin'],
+    ...(https ? [['Strict-Transport-Security', 'max-age=31536000; includeSubDomains'] as [string, string]] : []),
+  ];
+  // Straight to Node's response: Koa's ctx.set builds three arrays and a closure per call, and
+  // this runs first, so no header has been sent yet.
   return function setSecurityHeaders(ctx, next) {
-    ctx.set('Content-Security-Policy', csp);
-    ctx.set('Referrer-Policy', 'no-referrer');
-    ctx.set('X-Content-Type-Options', 'nosniff');
-    ctx.set('X-Frame-Options', 'DENY');
-    ctx.set('Cross-Origin-Opener-Policy', 'same-origin');
-    ctx.set('Cross-Origin-Resource-Policy', 'same-origin');
-    if (https) ctx.set('Strict-Transport-Security', 'max-age=31536000; includeSubDomains');
+    const { res } = ctx;
+    for (const [name, value] of headers) res.setHeader(name, value);
     return next();
   };
 }
