@@ -22,7 +22,6 @@ import { keyRoutes } from './resources/keys.js';
 import { userFactorRoutes } from './resources/user-factors.js';
 import { userSessionRoutes } from './resources/user-sessions.js';
 import { userRoutes } from './resources/users.js';
-import { adminPrefix } from './admin-api.js';
 import { createAdminRouter } from './router.js';
 import type { AdminRoute } from './routes.js';
 
@@ -59,9 +58,9 @@ export function adminRoutes({ config, store, accounts, factors, sessions, linkCo
 }
 
 /** The admin API under /admin/v1, as one middleware for the app. */
-export function createAdminApi(deps: AdminApiDeps): { prefix: string; middleware: Middleware } {
+export function createAdminApi(deps: AdminApiDeps): Middleware {
   const { config, store, audit, logger, jwks } = deps;
-  const middleware = createAdminRouter({
+  return createAdminRouter({
     issuer: config.issuer,
     routes: adminRoutes(deps),
     tokens: createAdminTokens({ issuer: config.issuer, jwks, counters: store.counters }),
@@ -71,5 +70,4 @@ export function createAdminApi(deps: AdminApiDeps): { prefix: string; middleware
     audit,
     logger,
   });
-  return { prefix: adminPrefix, middleware };
 }

@@ -11,7 +11,7 @@ export function loadAdminApi(deps: AdminApiDeps): Middleware {
   let loading: Promise<Middleware> | undefined;
   const load = () =>
     import('./create-admin-api.js').then(
-      ({ createAdminApi }) => createAdminApi(deps).middleware,
+      ({ createAdminApi }) => createAdminApi(deps),
       (err: unknown) => {
         loading = undefined;
         throw err;
