@@ -1,5 +1,6 @@
 import type { Middleware } from 'koa';
 
+import { onFirstUse } from '../on-first-use.js';
 import type { AdminApiDeps } from './create-admin-api.js';
 
 /**
@@ -8,17 +9,8 @@ import type { AdminApiDeps } from './create-admin-api.js';
  * heap sizing multiplies under load). A failed load is tried again by the next request.
  */
 export function loadAdminApi(deps: AdminApiDeps): Middleware {
-  let loading: Promise<Middleware> | undefined;
-  const load = () =>
-    import('./create-admin-api.js').then(
-      ({ createAdminApi }) => createAdminApi(deps),
-      (err: unknown) => {
-        loading = undefined;
-        throw err;
-      },
-    );
+  const routes = onFirstUse(() => import('./create-admin-api.js').then(({ createAdminApi }) => createAdminApi(deps)));
   return async function adminApi(ctx, next) {
-    loading ??= load();
-    return (await loading)(ctx, next);
+    return (await routes())(ctx, next);
   };
 }

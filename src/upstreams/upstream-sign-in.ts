@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 
+import { onFirstUse } from '../on-first-use.js';
 import type { UpstreamRecord } from '../storage/types.js';
 import { presets } from './presets.js';
 import type { UpstreamProfile } from './profile.js';
 import type { UpstreamRegistry } from './upstream-registry.js';
-import type { createProtocols } from './protocols.js';
 import type { Checks, UpstreamProtocol } from './upstream-protocol.js';
 
 /** A sign-in at an upstream in progress: kept in our interaction (the store), never in the browser. */
@@ -35,16 +35,8 @@ export const interactionOfState = (state: unknown): string | undefined => {
  */
 export function createUpstreamSignIn(registry: UpstreamRegistry, issuer: string) {
   // The protocols (openid-client and all) are loaded by the first sign-in at an upstream.
-  let protocols: Promise<ReturnType<typeof createProtocols>> | undefined;
-  const loadProtocols = () =>
-    import('./protocols.js').then(
-      (m) => m.createProtocols(registry),
-      (err: unknown) => {
-        protocols = undefined;
-        throw err;
-      },
-    );
-  const protocolOf = async (u: UpstreamRecord): Promise<UpstreamProtocol> => (await (protocols ??= loadProtocols()))[presets[u.preset]?.protocol ?? 'oidc'];
+  const protocols = onFirstUse(() => import('./protocols.js').then((m) => m.createProtocols(registry)));
+  const protocolOf = async (u: UpstreamRecord): Promise<UpstreamProtocol> => (await protocols())[presets[u.preset]?.protocol ?? 'oidc'];
   const redirectUri = (u: UpstreamRecord) => `${issuer}/upstream/${u.id}/callback`;
 
   return {
