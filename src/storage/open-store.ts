@@ -11,11 +11,6 @@ export class StoreUrlError extends Error {
 
 export type { MongoSettings, PostgresSettings };
 
-const unsupported = (databaseUrl: string) =>
-  new StoreUrlError(
-    `databaseUrl: unsupported scheme in "${databaseUrl.replace(/\/\/[^@/]*@/, '//***@')}" (expected sqlite:PATH, postgres://… or mongodb://…)`,
-  );
-
 /**
  * Which adapter a DATABASE_URL names, or StoreUrlError (credentials hidden): checked at start
  * before the server is loaded, so a wrong URL ends the process at once.
@@ -27,7 +22,9 @@ export function storeKindOf(databaseUrl: string): Store['kind'] {
   }
   if (/^postgres(ql)?:\/\//.test(databaseUrl)) return 'postgres';
   if (/^mongodb(\+srv)?:\/\//.test(databaseUrl)) return 'mongodb';
-  throw unsupported(databaseUrl);
+  throw new StoreUrlError(
+    `databaseUrl: unsupported scheme in "${databaseUrl.replace(/\/\/[^@/]*@/, '//***@')}" (expected sqlite:PATH, postgres://… or mongodb://…)`,
+  );
 }
 
 /** Picks and opens the adapter named by a DATABASE_URL. */
@@ -52,7 +49,5 @@ export async function openStore(
       const { openMongoStore } = await import('./mongodb/mongo-store.js');
       return openMongoStore({ url: databaseUrl, now: options.now, ...mongo });
     }
-    default:
-      throw unsupported(databaseUrl);
   }
 }
