@@ -240,7 +240,7 @@ describe('sqlite query plans', () => {
   });
 });
 
-describe('sqlite cached clients and accounts', () => {
+describe('sqlite cached clients, accounts, tokens and grants', () => {
   const twoStores = () => {
     const dir = tempDir();
     dirs.push(dir);
@@ -288,6 +288,46 @@ describe('sqlite cached clients and accounts', () => {
     await b.clients.upsert({ client_id: 'c1', client_name: 'Two' });
     clock.advance((cacheMaxStaleMs + 1) / 1000);
     expect(await a.clients.find('c1')).toMatchObject({ client_name: 'Two' });
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  test('tokens and grants cached by one process: its next lookup sees what another process changed, with no batch in between', async () => {
+    const { a, b, path } = twoStores();
+    await b.model('Grant').upsert('g1', { jti: 'g1', openid: { scope: 'openid' } }, 60);
+    await b.model('AccessToken').upsert('at1', { jti: 'at1', grantId: 'g1' }, 60);
+    await b.model('AccessToken').upsert('at2', { jti: 'at2', grantId: 'g2' }, 60);
+    await b.model('RefreshToken').upsert('rt1', { jti: 'rt1', grantId: 'g2' }, 60);
+    await b.model('ClientCredentials').upsert('cc1', { jti: 'cc1' }, 60);
+    const look = () =>
+      Promise.all([
+        a.model('Grant').find('g1'),
+        a.model('AccessToken').find('at1'),
+        a.model('AccessToken').find('at2'),
+        a.model('RefreshToken').find('rt1'),
+        a.model('ClientCredentials').find('cc1'),
+      ]);
+    await look();
+    expect(await look()).toEqual([
+      { jti: 'g1', openid: { scope: 'openid' } },
+      { jti: 'at1', grantId: 'g1' },
+      { jti: 'at2', grantId: 'g2' },
+      { jti: 'rt1', grantId: 'g2' },
+      { jti: 'cc1' },
+    ]);
+
+    await b.model('Grant').upsert('g1', { jti: 'g1', openid: { scope: 'openid email' } }, 60);
+    await b.model('AccessToken').destroy('at2');
+    expect(await b.model('RefreshToken').consume('rt1')).toBe(true);
+    // not even through idport: a plain connection, as an operator's sqlite3 shell would
+    const raw = new Database(path);
+    raw.prepare("DELETE FROM oidc_records WHERE model = 'ClientCredentials' AND id = 'cc1'").run();
+    raw.close();
+    const [grant, at1, at2, rt1, cc1] = await look();
+    expect([grant, at1, at2, cc1]).toEqual([{ jti: 'g1', openid: { scope: 'openid email' } }, { jti: 'at1', grantId: 'g1' }, undefined, undefined]);
+    expect(rt1).toMatchObject({ jti: 'rt1', consumed: expect.any(Number) });
+
+    await b.model('Grant').revokeByGrantId('g1');
+    expect(await Promise.all([a.model('Grant').find('g1'), a.model('AccessToken').find('at1')])).toEqual([undefined, undefined]);
     await Promise.all([a.close(), b.close()]);
   });
 

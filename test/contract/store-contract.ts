@@ -196,6 +196,45 @@ export function runStoreContract(adapterName: string, open: OpenStore) {
         expect(await m.find('new')).toBeDefined();
       });
 
+      test('a token or grant read before it changes is read as changed: re-saved, consumed, destroyed, revoked with its grant, expired', async () => {
+        const seed: [string, string, Record<string, unknown>, number][] = [
+          ['Grant', 'g1', { jti: 'g1', accountId: 'a', openid: { scope: 'openid' } }, 60],
+          ['AccessToken', 'at1', { jti: 'at1', grantId: 'g1' }, 60],
+          ['AccessToken', 'at2', { jti: 'at2', grantId: 'g2' }, 60],
+          ['RefreshToken', 'rt1', { jti: 'rt1', grantId: 'g2' }, 60],
+          ['ClientCredentials', 'cc1', { jti: 'cc1' }, 10],
+        ];
+        for (const [model, id, payload, ttl] of seed) await store.model(model).upsert(id, payload, ttl);
+        // each read twice: a store that caches records has them cached now
+        for (const [model, id, payload] of seed) {
+          expect(await store.model(model).find(id)).toEqual(payload);
+          expect(await store.model(model).find(id)).toEqual(payload);
+        }
+        await store.model('Grant').upsert('g1', { jti: 'g1', accountId: 'a', openid: { scope: 'openid email' } }, 60);
+        expect(await store.model('Grant').find('g1')).toEqual({ jti: 'g1', accountId: 'a', openid: { scope: 'openid email' } });
+        clock.advance(1);
+        await store.model('RefreshToken').consume('rt1');
+        expect(await store.model('RefreshToken').find('rt1')).toEqual({ jti: 'rt1', grantId: 'g2', consumed: Math.floor(clock.now() / 1000) });
+        await store.model('AccessToken').destroy('at2');
+        expect(await store.model('AccessToken').find('at2')).toBeUndefined();
+        await store.model('Grant').revokeByGrantId('g1');
+        expect(await store.model('AccessToken').find('at1')).toBeUndefined();
+        expect(await store.model('Grant').find('g1')).toBeUndefined();
+        expect(await store.model('ClientCredentials').find('cc1')).toEqual({ jti: 'cc1' });
+        clock.advance(9);
+        expect(await store.model('ClientCredentials').find('cc1')).toBeUndefined();
+      });
+
+      test('more tokens read than any cache holds: each is still found as stored, and a revoked one is not', async () => {
+        const m = store.model('AccessToken');
+        const ids = Array.from({ length: 1_200 }, (_, i) => `many-${i}`);
+        await Promise.all(ids.map((id, i) => m.upsert(id, { jti: id, n: i }, 60)));
+        for (const id of ids) await m.find(id);
+        await m.destroy('many-1');
+        const again = await Promise.all(ids.map((id) => m.find(id)));
+        expect(again.map((p) => p?.n)).toEqual(ids.map((_, i) => (i === 1 ? undefined : i)));
+      });
+
       test('payloads round-trip unicode and nested values', async () => {
         const payload = { jti: 'x', claims: { name: '김민준 🚀', nested: { a: [1, 'two', null] } } };
         await store.model('Grant').upsert('x', payload, 60);
@@ -800,11 +839,23 @@ export function runStoreContract(adapterName: string, open: OpenStore) {
         expect((await store.accounts.findByLogin('alice'))?.email).toBe('alice@Example.com');
         expect((await store.clients.find('c1'))?.client_name).toBe('One');
         expect((await store.apis.find('urn:api'))?.name).toBe('API');
-        // oidc-provider's payloads are always fresh copies it may change
-        const payload = (await store.model('Session').find('s1'))!;
-        expect(Object.isFrozen(payload)).toBe(false);
-        (payload.nested as Record<string, unknown>).a = 2;
-        expect(await store.model('Session').find('s1')).toEqual({ jti: 's1', nested: { a: 1 } });
+        // oidc-provider's payloads are always fresh copies it may change (a found grant gains
+        // scopes in place), also when read again and again
+        await store.model('Grant').upsert('g1', { jti: 'g1', openid: { scope: 'openid' }, resources: { 'urn:api': 'read' } }, 60);
+        await store.model('AccessToken').upsert('at1', { jti: 'at1', claims: { userinfo: { email: null } } }, 60);
+        for (let i = 0; i < 2; i += 1) {
+          const payload = (await store.model('Session').find('s1'))!;
+          expect(Object.isFrozen(payload)).toBe(false);
+          (payload.nested as Record<string, unknown>).a = 2;
+          expect(await store.model('Session').find('s1')).toEqual({ jti: 's1', nested: { a: 1 } });
+          const grant = (await store.model('Grant').find('g1'))!;
+          (grant.openid as Record<string, unknown>).scope = 'openid admin';
+          (grant.resources as Record<string, unknown>)['urn:other'] = 'write';
+          expect(await store.model('Grant').find('g1')).toEqual({ jti: 'g1', openid: { scope: 'openid' }, resources: { 'urn:api': 'read' } });
+          const token = (await store.model('AccessToken').find('at1'))!;
+          (token.claims as Record<string, Record<string, unknown>>).userinfo!.address = null;
+          expect(await store.model('AccessToken').find('at1')).toEqual({ jti: 'at1', claims: { userinfo: { email: null } } });
+        }
       });
 
       test('once the database is gone, every operation fails with StoreUnavailableError (ERR_STORE_UNAVAILABLE), never another error', async () => {

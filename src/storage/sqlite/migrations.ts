@@ -231,6 +231,21 @@ const migrations: string[] = [
   CREATE INDEX oidc_records_expiry ON oidc_records (expires_at) WHERE expires_at IS NOT NULL;
   CREATE INDEX oidc_records_account ON oidc_records (model, account_id) WHERE account_id IS NOT NULL;
   `,
+  // Change counters for the oidc-provider records each process caches (change-watch.ts: tokens and
+  // grants, read on every userinfo, introspection and refresh). A new record cannot be in any
+  // cache, so only changes and deletions (revocation, consumption, a re-saved grant, the sweep)
+  // move its model's counter.
+  `
+  INSERT INTO change_counters (name, n) VALUES
+    ('oidc:AccessToken', 0), ('oidc:ClientCredentials', 0), ('oidc:RefreshToken', 0), ('oidc:Grant', 0);
+  ${['UPDATE', 'DELETE']
+    .map(
+      (op) => `CREATE TRIGGER oidc_records_${op.toLowerCase()}_counted AFTER ${op} ON oidc_records
+    WHEN OLD.model IN ('AccessToken', 'ClientCredentials', 'RefreshToken', 'Grant')
+    BEGIN UPDATE change_counters SET n = n + 1 WHERE name = 'oidc:' || OLD.model; END;`,
+    )
+    .join('\n  ')}
+  `,
 ];
 
 /** Applies the migrations not applied yet, up to `target` (all by default; tests stop earlier). */

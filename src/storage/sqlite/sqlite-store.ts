@@ -47,7 +47,7 @@ export function openSqliteStore({ path, now = Date.now, backgroundCheckpoints = 
 
   const watch = createChangeWatch(db, { now, maxStaleMs: cacheMaxStaleMs });
   const read = createTurnBatch(db, 'read', { begin: watch.verify });
-  const records = createOidcRecords(db, now, read);
+  const records = createOidcRecords(db, now, read, watch);
   const ping = db.prepare('SELECT 1');
   const sweepCounters = db.prepare('DELETE FROM counters WHERE expires_at <= ?');
   const sweepRegistrationTokens = db.prepare('DELETE FROM registration_tokens WHERE expires_at <= ?');
