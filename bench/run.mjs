@@ -21,6 +21,9 @@
  *                            and N access tokens of other users (default 0: an empty store)
  *            --against=DIR   A/B two idport builds: the baseline's place is taken by the idport built
  *                            in DIR (a checkout or worktree after `npm run build`: DIR/dist)
+ *            --baseline-store=memory|sqlite  the baseline's adapter: oidc-provider's in-memory one
+ *                            (default, the targets' baseline) or a plain durable SQLite adapter
+ *                            (servers/baseline-sqlite-adapter.mjs): the library writing every token too
  *
  * Run `npm run build` first (`npm run bench` does): idport is imported from dist/.
  */
@@ -61,6 +64,7 @@ const { args, usage } = benchCli({
     store: { type: 'string' },
     'database-url': { type: 'string' },
     against: { type: 'string' },
+    'baseline-store': { type: 'string' },
   },
 });
 
@@ -84,6 +88,9 @@ const cores = os.availableParallelism?.() ?? os.cpus().length;
 const records = Number(args.records ?? 0);
 if (!(Number.isInteger(records) && records >= 0 && records <= 1_000_000)) usage('--records must be an integer 0..1000000');
 const against = args.against ? join(args.against, 'dist') : undefined;
+const baselineStore = args['baseline-store'] ?? 'memory';
+if (!['memory', 'sqlite'].includes(baselineStore)) usage('--baseline-store must be memory or sqlite');
+if (against && args['baseline-store']) usage('--baseline-store goes without --against');
 if (against && !existsSync(join(against, 'server.js'))) usage(`--against: no ${join(against, 'server.js')} (run npm run build in ${args.against})`);
 let quietBudget = Number(args['quiet-wait'] ?? (modeName === 'full' ? 60 : 0));
 
@@ -225,7 +232,13 @@ async function runOne(scenario, kind, connections, { halfPeak }) {
   const database = server === 'idport' && postgres ? await postgres.database() : undefined;
   try {
     child = await startChild(server, {
-      env: { ...(scenario.env?.[server] ?? {}), BENCH_RECORDS: String(records), ...(database ? { BENCH_DATABASE_URL: database.url } : {}), ...(other ? { BENCH_IDPORT_DIST: against } : {}) },
+      env: {
+        ...(scenario.env?.[server] ?? {}),
+        BENCH_RECORDS: String(records),
+        ...(database ? { BENCH_DATABASE_URL: database.url } : {}),
+        ...(other ? { BENCH_IDPORT_DIST: against } : {}),
+        ...(server === 'baseline' ? { BENCH_BASELINE_STORE: baselineStore } : {}),
+      },
     });
   } catch (err) {
     await database?.drop();
@@ -382,7 +395,7 @@ out.push('');
 out.push(`- machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.platform}`);
 out.push(`- Node ${machine.node}, oidc-provider ${machine.oidcProvider}, autocannon ${machine.autocannon}, idport ${machine.commit}`);
 out.push(`- date: ${machine.date}`);
-out.push(`- idport's store: ${postgres ? `PostgreSQL (${postgres.origin}), a new database per run` : 'SQLite, a new temp file per run'}; the baseline: ${against ? `**idport built in ${args.against}** (--against; the targets below then compare two idport builds)` : "oidc-provider's in-memory adapter"}`);
+out.push(`- idport's store: ${postgres ? `PostgreSQL (${postgres.origin}), a new database per run` : 'SQLite, a new temp file per run'}; the baseline: ${against ? `**idport built in ${args.against}** (--against; the targets below then compare two idport builds)` : baselineStore === 'sqlite' ? "**a plain durable SQLite adapter** (--baseline-store=sqlite: WAL, synchronous = NORMAL, a transaction per write; bench/servers/baseline-sqlite-adapter.mjs)" : "oidc-provider's in-memory adapter"}`);
 out.push(
   `- load: ${connectionCounts.join(' and ')} connections (autocannon, keep-alive, same machine), ${mode.warmup} s warm-up + ${mode.duration} s measured per run; ` +
     `code flow: ${vus} virtual users, ${mode.flowWarmup} s warm-up + ${mode.flowDuration} s measured; ` +

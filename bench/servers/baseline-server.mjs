@@ -10,6 +10,9 @@
  * log, the interaction uid as its "CSRF token". Their form fields and paths match idport's so one
  * driver runs both.
  *
+ * BENCH_BASELINE_STORE=sqlite gives it a plain durable SQLite adapter (baseline-sqlite-adapter.mjs)
+ * instead of the in-memory one: `node bench/run.mjs --baseline-store=sqlite`.
+ *
  * BENCH_JWT_AT=1 makes access tokens for the resource `urn:bench:api` JWTs signed ES256 via
  * resourceIndicators, as idport does for an API registered with `idport apis add` (its default
  * token format); otherwise resourceIndicators keeps oidc-provider's defaults, as older idport did.
@@ -25,9 +28,11 @@ import Provider from 'oidc-provider';
 import { loadConfig } from '../../dist/config/load.js';
 import { claimsByScope, supportedScopes } from '../../dist/provider/claims.js';
 import { clients, jwtResource, jwtScope, user } from '../lib/fixtures.mjs';
+import { createSqliteAdapter } from './baseline-sqlite-adapter.mjs';
 import { fail, serveIpc } from './child-common.mjs';
 
 const jwtAccessTokens = process.env.BENCH_JWT_AT === '1';
+const durable = process.env.BENCH_BASELINE_STORE === 'sqlite' ? createSqliteAdapter() : undefined;
 const { ttl } = loadConfig({}, {}); // idport's default lifetimes, so both servers issue the same
 
 const signingKey = async (alg) => {
@@ -88,7 +93,8 @@ try {
     : undefined;
 
   const provider = new Provider(issuer, {
-    // no `adapter`: oidc-provider's default in-memory adapter
+    // without one, oidc-provider's default in-memory adapter
+    ...(durable ? { adapter: durable.Adapter } : {}),
     clients: clients.map((c) => ({ ...c })),
     findAccount: async (_ctx, sub) => (sub === account.id ? { accountId: account.id, claims: () => account.claims() } : undefined),
     jwks: { keys: [await signingKey('RS256'), await signingKey('ES256')] }, // idport also publishes both
@@ -197,6 +203,7 @@ try {
       server.close(() => resolve());
       server.closeAllConnections();
     });
+    durable?.close();
   });
   process.send({ type: 'ready', url: issuer, features: { jwtAccessTokens: true } });
 } catch (err) {
