@@ -141,17 +141,17 @@ export function createChangeWatch(db: Database, { now, maxStaleMs }: { now: () =
       const cache: RecordCache = {
         find(id, at, load) {
           let entry = rows.get(id);
-          if (entry === undefined) {
+          if (entry !== undefined) {
+            rows.delete(id); // (set again below: a Map keeps insertion order, so this one is now the newest)
+            if (entry.expiresAt !== null && entry.expiresAt <= at) return undefined;
+          } else {
             const row = load();
             if (row === undefined) return undefined;
             entry = { payload: JSON.parse(row[0]) as OidcPayload, expiresAt: row[1] };
-            // the oldest out first: what is read again and again stays
+            // the least recently read out first: what is read again and again stays
             if (rows.size >= maxRecords) rows.delete(rows.keys().next().value!);
-            rows.set(id, entry);
-          } else if (entry.expiresAt !== null && entry.expiresAt <= at) {
-            rows.delete(id);
-            return undefined;
           }
+          rows.set(id, entry);
           return copyJson(entry.payload) as OidcPayload;
         },
       };
