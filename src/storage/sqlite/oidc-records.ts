@@ -11,13 +11,10 @@ const accountBound = new Set(['Session', 'Grant']);
 /** Prepared statements shared by every oidc-provider model; the model name is a column. */
 export function createOidcRecords(db: Database, now: () => number, read: Batched, watch: ChangeWatch) {
   const notExpired = '(expires_at IS NULL OR expires_at > @now)';
-  const lookup = (where: string) =>
-    db
-      .prepare<[string, string, number], string>(
-        `SELECT CASE WHEN consumed_at IS NULL THEN payload ELSE json_set(payload, '$.consumed', consumed_at / 1000) END
-         FROM oidc_records ${where} AND (expires_at IS NULL OR expires_at > ?) LIMIT 1`,
-      )
-      .pluck();
+  const lookupSql = (where: string, columns = '') =>
+    `SELECT CASE WHEN consumed_at IS NULL THEN payload ELSE json_set(payload, '$.consumed', consumed_at / 1000) END${columns}
+     FROM oidc_records ${where} AND (expires_at IS NULL OR expires_at > ?) LIMIT 1`;
+  const lookup = (where: string) => db.prepare<[string, string, number], string>(lookupSql(where)).pluck();
   const stmts = {
     // positional, as the lookups below: every token, code and session write goes through it
     upsert: db.prepare<[string, string, string, string | null, string | null, string | null, string | null, number | null]>(`
@@ -31,12 +28,7 @@ export function createOidcRecords(db: Database, now: () => number, read: Batched
     // row object (measured: 1.1 vs 2.1 µs a lookup).
     find: lookup('WHERE model = ? AND id = ?'),
     // the same lookup for the cached models, with the expiry the cache checks on each later hit
-    findRow: db
-      .prepare<[string, string, number], RecordRow>(
-        `SELECT CASE WHEN consumed_at IS NULL THEN payload ELSE json_set(payload, '$.consumed', consumed_at / 1000) END, expires_at
-         FROM oidc_records WHERE model = ? AND id = ? AND (expires_at IS NULL OR expires_at > ?) LIMIT 1`,
-      )
-      .raw(),
+    findRow: db.prepare<[string, string, number], RecordRow>(lookupSql('WHERE model = ? AND id = ?', ', expires_at')).raw(),
     // INDEXED BY: without statistics SQLite's planner prefers the primary key's `model` prefix
     // over these partial indexes, i.e. a scan of every session (measured: 0.5 ms a lookup at 20,000
     // sessions), on every userinfo request and every visit to /auth.
