@@ -80,6 +80,37 @@ export function runStoreContract(adapterName: string, open: OpenStore) {
         }
       });
 
+      test('lookups at once of one record, a consumed one, an expired one and a missing one: each answer as if asked alone, and each caller its own copy', async () => {
+        const codes = store.model('AuthorizationCode');
+        await codes.upsert('live', { jti: 'live', nested: { a: 1 } }, 60);
+        await codes.upsert('used', { jti: 'used' }, 60);
+        await codes.upsert('old', { jti: 'old' }, 5);
+        await store.model('Grant').upsert('live', { jti: 'live', model: 'Grant' }, 60);
+        clock.advance(6);
+        expect(await codes.consume('used')).toBe(true);
+        const consumed = Math.floor(clock.now() / 1000);
+        const [a, b, used, old, missing, grant, c] = await Promise.all([
+          codes.find('live'),
+          codes.find('live'),
+          codes.find('used'),
+          codes.find('old'),
+          codes.find('missing'),
+          store.model('Grant').find('live'),
+          codes.find('live'),
+        ]);
+        expect([a, b, c]).toEqual([{ jti: 'live', nested: { a: 1 } }, { jti: 'live', nested: { a: 1 } }, { jti: 'live', nested: { a: 1 } }]);
+        expect(used).toEqual({ jti: 'used', consumed });
+        expect(old).toBeUndefined();
+        expect(missing).toBeUndefined();
+        expect(grant).toEqual({ jti: 'live', model: 'Grant' });
+        // one caller changing what it found changes nobody else's answer
+        (a!.nested as Record<string, unknown>).a = 2;
+        a!.extra = true;
+        expect(b).toEqual({ jti: 'live', nested: { a: 1 } });
+        expect(c).toEqual({ jti: 'live', nested: { a: 1 } });
+        expect(await codes.find('live')).toEqual({ jti: 'live', nested: { a: 1 } });
+      });
+
       test('upsert replaces an existing record', async () => {
         const m = store.model('Session');
         await m.upsert('s1', { jti: 's1', uid: 'u1', v: 1 }, 60);

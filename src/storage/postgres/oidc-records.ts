@@ -1,5 +1,6 @@
 import type { OidcModelStore, OidcPayload } from '../types.js';
 import { isPgKey, type Db } from './db.js';
+import { createRecordLookups, payloadOf, type RecordRow } from './record-lookups.js';
 
 /** Models whose records are found by account (findByAccount). */
 const accountBound = new Set(['Session', 'Grant']);
@@ -9,18 +10,10 @@ export const sweepBatch = 500;
 
 const notExpired = '(expires_at IS NULL OR expires_at > $3)';
 
-interface Row {
-  payload: OidcPayload;
-  consumed_at: number | null;
-}
+type Row = RecordRow;
 
 /** pg parses each `json` value anew: the payload is a fresh object the caller may change. */
-const toPayload = (rows: Row[]): OidcPayload | undefined => {
-  const row = rows[0];
-  if (!row) return undefined;
-  if (row.consumed_at !== null) row.payload.consumed = Math.floor(row.consumed_at / 1000);
-  return row.payload;
-};
+const toPayload = (rows: Row[]): OidcPayload | undefined => (rows[0] ? payloadOf(rows[0]) : undefined);
 
 const lookup = (where: string) => `SELECT payload, consumed_at FROM oidc_records WHERE model = $1 AND ${where} AND ${notExpired} LIMIT 1`;
 
@@ -32,7 +25,6 @@ const sql = {
     ON CONFLICT (model, id) DO UPDATE SET
       payload = excluded.payload, grant_id = excluded.grant_id, user_code = excluded.user_code,
       uid = excluded.uid, account_id = excluded.account_id, expires_at = excluded.expires_at`,
-  find: lookup('id = $2'),
   findByUid: lookup('uid = $2'),
   findByUserCode: lookup('user_code = $2'),
   // One conditional UPDATE: of parallel callers (on any node) exactly one changes the row.
@@ -50,6 +42,7 @@ const sql = {
 const text = (value: unknown) => (typeof value === 'string' ? value : null);
 
 export function createPgOidcRecords(db: Db, now: () => number) {
+  const findById = createRecordLookups(db, now);
   const model = (name: string): OidcModelStore => ({
     async upsert(id, payload, expiresIn) {
       await db.query(sql.upsert, [
@@ -65,7 +58,7 @@ export function createPgOidcRecords(db: Db, now: () => number) {
     },
     // Values no store may look up (over 1,024 characters, or holding NUL) are simply not found.
     async find(id) {
-      return isPgKey(id) ? toPayload((await db.query<Row>(sql.find, [name, id, now()])).rows) : undefined;
+      return isPgKey(id) ? findById(name, id) : undefined;
     },
     async findByUid(uid) {
       return isPgKey(uid) ? toPayload((await db.query<Row>(sql.findByUid, [name, uid, now()])).rows) : undefined;
