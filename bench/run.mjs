@@ -4,7 +4,7 @@
  * oidc-provider BASELINE with an equivalent configuration, each server in its own process, load
  * from this process on 127.0.0.1 only, every run bounded in time. See bench/README.md.
  *
- *   node bench/run.mjs                 full run: 5 interleaved repeats at 10 and 50 connections (~35 minutes)
+ *   node bench/run.mjs                 full run: 5 interleaved repeats at 10 and 50 connections (~40 minutes)
  *   node bench/run.mjs --quick         smoke run (~1 minute)
  *   node bench/run.mjs --self-check    every scenario ~1 s; exit 1 if any request failed
  *   options: --only=id,id  --connections=N[,N]  --vus=N  --profile=ID  --json=FILE
