@@ -41,4 +41,42 @@ if (server) {
       }
     });
   });
+
+  describe('postgres turn batches', () => {
+    test('saves in one turn share one statement, yet a save the database refuses fails alone; of two saves of one key the later is kept', async () => {
+      const url = await server.schema();
+      const store = await openPostgresStore({ url });
+      const watcher = new pg.Client({ connectionString: url });
+      try {
+        const tokens = store.model('AccessToken');
+        const results = await Promise.allSettled([
+          tokens.upsert('a', { jti: 'a' }, 60),
+          // PostgreSQL's TEXT cannot hold NUL: this record is refused by the database
+          tokens.upsert('bad', { jti: 'bad', grantId: 'g\u0000' }, 60),
+          tokens.upsert('b', { jti: 'b', v: 1 }, 60),
+          tokens.upsert('b', { jti: 'b', v: 2 }, 60),
+        ]);
+        expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+        expect(await tokens.find('a')).toEqual({ jti: 'a' });
+        expect(await tokens.find('bad')).toBeUndefined();
+        expect(await tokens.find('b')).toEqual({ jti: 'b', v: 2 });
+
+        // 20 saves in one turn: one INSERT statement (counted by a statement-level trigger)
+        await watcher.connect();
+        await watcher.query(`
+          CREATE TABLE insert_statements (n INTEGER NOT NULL);
+          INSERT INTO insert_statements VALUES (0);
+          CREATE FUNCTION count_insert_statement() RETURNS trigger LANGUAGE plpgsql AS
+            $$ BEGIN UPDATE insert_statements SET n = n + 1; RETURN NULL; END $$;
+          CREATE TRIGGER count_insert_statements AFTER INSERT ON oidc_records FOR EACH STATEMENT EXECUTE FUNCTION count_insert_statement();`);
+        await Promise.all(Array.from({ length: 20 }, (_, i) => tokens.upsert(`t${i}`, { jti: `t${i}` }, 60)));
+        expect((await watcher.query<{ n: number }>('SELECT n FROM insert_statements')).rows[0]!.n).toBe(1);
+        const found = await Promise.all(Array.from({ length: 20 }, (_, i) => tokens.find(`t${i}`)));
+        expect(found.map((f) => f?.jti)).toEqual(Array.from({ length: 20 }, (_, i) => `t${i}`));
+      } finally {
+        await watcher.end().catch(() => undefined);
+        await store.close();
+      }
+    });
+  });
 }

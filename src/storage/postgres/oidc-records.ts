@@ -1,6 +1,7 @@
 import type { OidcModelStore, OidcPayload } from '../types.js';
 import { isPgKey, type Db } from './db.js';
 import { createRecordLookups, payloadOf, type RecordRow } from './record-lookups.js';
+import { createRecordUpserts } from './record-upserts.js';
 
 /** Models whose records are found by account (findByAccount). */
 const accountBound = new Set(['Session', 'Grant']);
@@ -18,13 +19,6 @@ const toPayload = (rows: Row[]): OidcPayload | undefined => (rows[0] ? payloadOf
 const lookup = (where: string) => `SELECT payload, consumed_at FROM oidc_records WHERE model = $1 AND ${where} AND ${notExpired} LIMIT 1`;
 
 const sql = {
-  // A re-save keeps consumed_at, as in SQLite: saving a consumed code again does not revive it.
-  upsert: `
-    INSERT INTO oidc_records (model, id, payload, grant_id, user_code, uid, account_id, expires_at, consumed_at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL)
-    ON CONFLICT (model, id) DO UPDATE SET
-      payload = excluded.payload, grant_id = excluded.grant_id, user_code = excluded.user_code,
-      uid = excluded.uid, account_id = excluded.account_id, expires_at = excluded.expires_at`,
   findByUid: lookup('uid = $2'),
   findByUserCode: lookup('user_code = $2'),
   // One conditional UPDATE: of parallel callers (on any node) exactly one changes the row.
@@ -43,9 +37,10 @@ const text = (value: unknown) => (typeof value === 'string' ? value : null);
 
 export function createPgOidcRecords(db: Db, now: () => number) {
   const findById = createRecordLookups(db, now);
+  const save = createRecordUpserts(db);
   const model = (name: string): OidcModelStore => ({
-    async upsert(id, payload, expiresIn) {
-      await db.query(sql.upsert, [
+    upsert(id, payload, expiresIn) {
+      return save([
         name,
         id,
         JSON.stringify(payload),

@@ -1,5 +1,6 @@
 import type { OidcPayload } from '../types.js';
 import type { Db } from './db.js';
+import { turnQueue } from './turn-queue.js';
 
 /** A stored record as pg returns it. */
 export interface RecordRow {
@@ -38,17 +39,13 @@ const batchFind = `
   JOIN oidc_records r ON r.model = k.model AND r.id = k.id
   WHERE r.expires_at IS NULL OR r.expires_at > $3`;
 
-const keyOf = (model: string, id: string) => `${model}\u0000${id}`;
+export const keyOf = (model: string, id: string) => `${model}\u0000${id}`;
 
 /** pg parses each `json` value anew; a second caller of the same key gets a copy (as JSON.parse makes it). */
 const copy = (payload: OidcPayload): OidcPayload => JSON.parse(JSON.stringify(payload)) as OidcPayload;
 
 export function createRecordLookups(db: Db, now: () => number) {
-  let queue: Pending[] = [];
-
-  const flush = async () => {
-    const batch = queue;
-    queue = [];
+  const enqueue = turnQueue<Pending>(async (batch) => {
     let rows: Row[];
     try {
       ({ rows } = await db.query<Row>(batchFind, [batch.map((p) => p.model), batch.map((p) => p.id), now()]));
@@ -69,12 +66,8 @@ export function createRecordLookups(db: Db, now: () => number) {
       p.resolve(payloadOf(row, given.has(key) ? copy(row.payload) : row.payload));
       given.add(key);
     }
-  };
+  });
 
   /** The live record of `model` with this id, or undefined; settles with the turn's batch. */
-  return (model: string, id: string) =>
-    new Promise<OidcPayload | undefined>((resolve, reject) => {
-      queue.push({ model, id, resolve, reject });
-      if (queue.length === 1) setImmediate(() => void flush());
-    });
+  return (model: string, id: string) => new Promise<OidcPayload | undefined>((resolve, reject) => enqueue({ model, id, resolve, reject }));
 }
