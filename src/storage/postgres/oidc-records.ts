@@ -11,10 +11,8 @@ export const sweepBatch = 500;
 
 const notExpired = '(expires_at IS NULL OR expires_at > $3)';
 
-type Row = RecordRow;
-
 /** pg parses each `json` value anew: the payload is a fresh object the caller may change. */
-const toPayload = (rows: Row[]): OidcPayload | undefined => (rows[0] ? payloadOf(rows[0]) : undefined);
+const toPayload = (rows: RecordRow[]): OidcPayload | undefined => (rows[0] ? payloadOf(rows[0]) : undefined);
 
 const lookup = (where: string) => `SELECT payload, consumed_at FROM oidc_records WHERE model = $1 AND ${where} AND ${notExpired} LIMIT 1`;
 
@@ -56,10 +54,10 @@ export function createPgOidcRecords(db: Db, now: () => number) {
       return isPgKey(id) ? findById(name, id) : undefined;
     },
     async findByUid(uid) {
-      return isPgKey(uid) ? toPayload((await db.query<Row>(sql.findByUid, [name, uid, now()])).rows) : undefined;
+      return isPgKey(uid) ? toPayload((await db.query<RecordRow>(sql.findByUid, [name, uid, now()])).rows) : undefined;
     },
     async findByUserCode(userCode) {
-      return isPgKey(userCode) ? toPayload((await db.query<Row>(sql.findByUserCode, [name, userCode, now()])).rows) : undefined;
+      return isPgKey(userCode) ? toPayload((await db.query<RecordRow>(sql.findByUserCode, [name, userCode, now()])).rows) : undefined;
     },
     async consume(id) {
       return isPgKey(id) && (await db.query(sql.consume, [name, id, now()])).rowCount === 1;

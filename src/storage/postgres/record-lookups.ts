@@ -26,13 +26,6 @@ interface Pending {
   reject(err: unknown): void;
 }
 
-/**
- * Every lookup by (model, id) made in one event-loop turn, as one query: what a request finds
- * alongside others (introspection looks a token up as three models at once; concurrent requests
- * each look up their token) costs one round trip and one statement, not one each. Rows are
- * matched back by key; a key asked for twice in a batch gets its own copy each time, since callers
- * change what they find (oidc-provider adds scopes to a found grant in place).
- */
 const batchFind = `
   SELECT r.model, r.id, r.payload, r.consumed_at
   FROM unnest($1::text[], $2::text[]) AS k(model, id)
@@ -44,6 +37,13 @@ export const keyOf = (model: string, id: string) => `${model}\u0000${id}`;
 /** pg parses each `json` value anew; a second caller of the same key gets a copy (as JSON.parse makes it). */
 const copy = (payload: OidcPayload): OidcPayload => JSON.parse(JSON.stringify(payload)) as OidcPayload;
 
+/**
+ * Every lookup by (model, id) made in one event-loop turn, as one query: what a request finds
+ * alongside others (introspection looks a token up as three models at once; concurrent requests
+ * each look up their token) costs one round trip and one statement, not one each. Rows are
+ * matched back by key; a key asked for twice in a batch gets its own copy each time, since callers
+ * change what they find (oidc-provider adds scopes to a found grant in place).
+ */
 export function createRecordLookups(db: Db, now: () => number) {
   const enqueue = turnQueue<Pending>(async (batch) => {
     let rows: Row[];

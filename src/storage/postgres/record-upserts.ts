@@ -24,7 +24,7 @@ const onConflict = `
     uid = excluded.uid, account_id = excluded.account_id, expires_at = excluded.expires_at`;
 
 /** One record. */
-export const upsertOne = `
+const upsertOne = `
   INSERT INTO oidc_records (${upsertColumns}, consumed_at)
   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL)${onConflict}`;
 
