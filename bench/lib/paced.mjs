@@ -28,6 +28,9 @@ export async function paced(url, spec, seconds, connections, rate, { warmup = 1 
   const agent = new http.Agent({ keepAlive: true, maxSockets: connections, maxFreeSockets: connections });
   const { hostname, port } = new URL(url);
   const bodies = spec.bodies ?? [];
+  const interval = 1000 / rate;
+  const warmupCount = Math.round(rate * warmup);
+  const total = warmupCount + Math.round(rate * seconds);
   const latencies = [];
   let errors = 0;
 
@@ -52,9 +55,6 @@ export async function paced(url, spec, seconds, connections, rate, { warmup = 1 
       req.end(body);
     });
 
-  const interval = 1000 / rate;
-  const warmupCount = Math.round(rate * warmup);
-  const total = warmupCount + Math.round(rate * seconds);
   const pending = [];
   const start = performance.now();
   let sent = 0;

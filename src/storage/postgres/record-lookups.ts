@@ -1,6 +1,6 @@
 import type { OidcPayload } from '../types.js';
 import type { Db } from './db.js';
-import { turnQueue } from './turn-queue.js';
+import { turnQueue } from '../turn-queue.js';
 
 /** A stored record as pg returns it. */
 export interface RecordRow {

@@ -1,7 +1,7 @@
 import type { Db } from './db.js';
 import { isOutage } from './outage.js';
 import { keyOf } from './record-lookups.js';
-import { turnQueue } from './turn-queue.js';
+import { turnQueue } from '../turn-queue.js';
 
 /** One record's values, in the order of `upsertColumns` (and of the single upsert's parameters). */
 export type UpsertValues = [

@@ -1,5 +1,6 @@
 import type { Database } from 'better-sqlite3';
 
+import { turnQueue } from '../turn-queue.js';
 import { asStoreError } from './outage.js';
 
 interface Pending {
@@ -39,16 +40,13 @@ export interface Batched {
  * `begin` runs first inside each batch's transaction (the read batch verifies cached rows there).
  */
 export function createTurnBatch(db: Database, kind: 'read' | 'write', { begin }: { begin?: () => void } = {}): Batched {
-  let queue: Pending[] = [];
   const runAll = db.transaction((batch: Pending[]) => {
     begin?.();
     return batch.map((item) => item.run());
   });
   const runBatch = kind === 'write' ? runAll.immediate : runAll;
 
-  const flush = () => {
-    const batch = queue;
-    queue = [];
+  const push = turnQueue<Pending>((batch) => {
     if (!batch.some((item) => item.sql)) {
       for (const item of batch) item.resolve(item.run());
       return;
@@ -67,13 +65,10 @@ export function createTurnBatch(db: Database, kind: 'read' | 'write', { begin }:
       return;
     }
     batch.forEach((item, i) => item.resolve(results[i]));
-  };
+  });
 
   const enqueue = <T>(run: () => T, sql: boolean) =>
-    new Promise<T>((resolve, reject) => {
-      queue.push({ run, sql, resolve: resolve as (value: unknown) => void, reject });
-      if (queue.length === 1) setImmediate(flush);
-    });
+    new Promise<T>((resolve, reject) => push({ run, sql, resolve: resolve as (value: unknown) => void, reject }));
   const batched = <T>(run: () => T) => enqueue(run, true);
   batched.later = <T>(value: T) => enqueue(() => value, false);
   return batched;

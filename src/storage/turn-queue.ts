@@ -1,8 +1,9 @@
 /**
  * Collects what callers ask for during one event-loop turn and hands it to `flush` as one batch
- * when the turn ends (setImmediate). `flush` settles every item itself and must not throw.
+ * when the turn ends (setImmediate): the SQLite store's read and write batches, PostgreSQL's
+ * lookups and saves. `flush` settles every item itself and must not throw (nor reject).
  */
-export function turnQueue<T>(flush: (batch: T[]) => Promise<void>): (item: T) => void {
+export function turnQueue<T>(flush: (batch: T[]) => void | Promise<void>): (item: T) => void {
   let queue: T[] = [];
   return (item) => {
     queue.push(item);
