@@ -1,3 +1,4 @@
+import { copyJson } from '../copy-json.js';
 import type { OidcPayload } from '../types.js';
 import type { Db } from './db.js';
 import { turnQueue } from '../turn-queue.js';
@@ -34,9 +35,6 @@ const batchFind = `
 
 export const keyOf = (model: string, id: string) => `${model}\u0000${id}`;
 
-/** pg parses each `json` value anew; a second caller of the same key gets a copy (as JSON.parse makes it). */
-const copy = (payload: OidcPayload): OidcPayload => JSON.parse(JSON.stringify(payload)) as OidcPayload;
-
 /**
  * Every lookup by (model, id) made in one event-loop turn, as one query: what a request finds
  * alongside others (introspection looks a token up as three models at once; concurrent requests
@@ -63,7 +61,7 @@ export function createRecordLookups(db: Db, now: () => number) {
         p.resolve(undefined);
         continue;
       }
-      p.resolve(payloadOf(row, given.has(key) ? copy(row.payload) : row.payload));
+      p.resolve(payloadOf(row, given.has(key) ? (copyJson(row.payload) as OidcPayload) : row.payload));
       given.add(key);
     }
   });
