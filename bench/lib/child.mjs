@@ -24,7 +24,8 @@ const kib = (status, field) => {
   return m ? Number(m[1]) * 1024 : undefined;
 };
 
-export async function startChild(kind, { env = {}, execArgv = [], startTimeoutMs = 30_000 } = {}) {
+/** `onStdout` sees all of the child's standard output (e.g. V8's --trace-gc-nvp lines), not only the last chunks kept for errors. */
+export async function startChild(kind, { env = {}, execArgv = [], startTimeoutMs = 30_000, onStdout } = {}) {
   const output = [];
   const child = fork(scripts[kind], [], {
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
@@ -36,6 +37,7 @@ export async function startChild(kind, { env = {}, execArgv = [], startTimeoutMs
     if (output.length > 200) output.shift();
   };
   child.stdout.on('data', keep);
+  if (onStdout) child.stdout.on('data', (chunk) => onStdout(String(chunk)));
   child.stderr.on('data', keep);
   let exited = false;
   const exit = new Promise((resolve) => child.once('exit', (code, signal) => { exited = true; resolve({ code, signal }); }));
