@@ -9,17 +9,17 @@ import type { ParameterizedContext } from 'koa';
  * pair in the old generation, so when the request is over, that dead pair still holds the closure,
  * and through it the whole request (the context, Node's request and response, their headers, the
  * models found), through every young-generation collection until the next full one. Each
- * collection copies all of it again, and the second promotes it. Measured at 2,500 userinfo or
- * introspection requests per second: about 9 KB promoted per request, and 3–4 ms collections every
- * ~70 ms (bench/README.md, round seven). The pair cannot be reached from here, so what it leads to
- * is emptied instead: the context's links to the request, and what oidc-provider found and parsed
- * for it (the models, the parameters, the body).
+ * collection copies all of it again, and the second promotes it. Measured at 2,000 userinfo or
+ * introspection requests a second (`node bench/gc.mjs`): about 7.5 KB promoted per request, and
+ * 3–4 ms collections (bench/README.md, round seven). The pair cannot be reached from here, so
+ * what it leads to is emptied instead: the context's links to the request, and what oidc-provider
+ * found and parsed for it (the models, the parameters, the body).
  *
  * When: on the response's 'close' (it has been written, or the connection is gone), registered
  * from the outermost middleware after the whole chain has returned. Koa writes the response after
- * that, synchronously, so before any 'close'. Koa's own listener (on-finished) fires on 'finish',
- * before 'close', or on the socket's 'error' and 'close', after this one. With no error, it
- * does not touch the context.
+ * that, synchronously, so before any 'close'. Koa's own listener (on-finished) fires on the
+ * response's 'finish' or the socket's 'error', both before 'close', or on the socket's 'close',
+ * after this one but then with no error, when it does not touch the context.
  */
 export function releaseAfterResponse(ctx: ParameterizedContext): void {
   if (!Object.hasOwn(ctx, 'oidc')) return; // none of oidc-provider's routes ran: nothing old holds it
