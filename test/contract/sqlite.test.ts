@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 
 import { migrate } from '../../src/storage/sqlite/migrations.js';
-import { createTurnBatch } from '../../src/storage/sqlite/turn-batch.js';
+import { createBatchMeter, createTurnBatch, inStepFrom } from '../../src/storage/sqlite/turn-batch.js';
 import { cacheMaxStaleMs, openSqliteStore } from '../../src/storage/sqlite/sqlite-store.js';
 import { tempDir } from '../helpers/server.js';
 import { runStoreContract, TestClock } from './store-contract.js';
@@ -102,15 +102,26 @@ describe('sqlite turn batches', () => {
     db.close();
   });
 
-  test('later values settle with the next batch, in order; a batch of only those opens no transaction', async () => {
+  test('while batches are full, later values settle with the next batch, in order; a batch of only those opens no transaction', async () => {
     const db = new Database(':memory:');
-    const read = createTurnBatch(db, 'read', { begin: () => order.push('begin') });
+    db.exec('CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER NOT NULL)');
+    const meter = createBatchMeter();
+    const read = createTurnBatch(db, 'read', { begin: () => order.push('begin'), meter });
+    const write = createTurnBatch(db, 'write', { meter });
     const order: string[] = [];
+    // full write batches fill the meter the read batch decides by
+    const insert = db.prepare('INSERT INTO t VALUES (?, 0)');
+    for (let round = 0; round < 12; round += 1) {
+      await Promise.all(Array.from({ length: inStepFrom * 2 }, (_, i) => write(() => insert.run(`${round}:${i}`))));
+    }
+    expect(meter.full()).toBe(true);
+
     const settled: string[] = [];
     const all = Promise.all([
       read.later('cached').then((v) => settled.push(v)),
       read(() => (order.push('query'), 'queried')).then((v) => settled.push(v)),
     ]);
+    await Promise.resolve();
     expect(settled).toEqual([]); // nothing answers before the batch
     await all;
     expect(settled).toEqual(['cached', 'queried']);
@@ -119,6 +130,28 @@ describe('sqlite turn batches', () => {
     order.length = 0;
     expect(await read.later('alone')).toBe('alone');
     expect(order).toEqual([]);
+    db.close();
+  });
+
+  test('while batches are small, later values settle at once, before the batch runs', async () => {
+    const db = new Database(':memory:');
+    const meter = createBatchMeter();
+    const read = createTurnBatch(db, 'read', { begin: () => order.push('begin'), meter });
+    const order: string[] = [];
+    for (let round = 0; round < 30; round += 1) meter.note(inStepFrom * 4);
+    expect(meter.full()).toBe(true);
+    // batches of one read each bring the average down
+    for (let round = 0; round < 30 && meter.full(); round += 1) await read(() => 1);
+    expect(meter.full()).toBe(false);
+
+    order.length = 0;
+    const queried = read(() => (order.push('query'), 'queried'));
+    const cached = read.later('cached').then((v) => (order.push(v), v));
+    await Promise.resolve();
+    expect(order).toEqual(['cached']); // answered before the batch began
+    expect(await Promise.all([cached, queried])).toEqual(['cached', 'queried']);
+    expect(order).toEqual(['cached', 'begin', 'query']);
+    db.close();
   });
 
   test('writes asked for in one turn commit together, in order, each caller getting its own result', async () => {

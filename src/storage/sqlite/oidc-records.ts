@@ -3,13 +3,13 @@ import type { Database } from 'better-sqlite3';
 import type { OidcModelStore, OidcPayload } from '../types.js';
 import { isStoreKey } from '../lookup-key.js';
 import { cachedRecordModels, type ChangeWatch, type RecordRow } from './change-watch.js';
-import { createTurnBatch, type Batched } from './turn-batch.js';
+import { createTurnBatch, type BatchMeter, type Batched } from './turn-batch.js';
 
 /** Models whose records are found by account (findByAccount). */
 const accountBound = new Set(['Session', 'Grant']);
 
 /** Prepared statements shared by every oidc-provider model; the model name is a column. */
-export function createOidcRecords(db: Database, now: () => number, read: Batched, watch: ChangeWatch) {
+export function createOidcRecords(db: Database, now: () => number, read: Batched, watch: ChangeWatch, meter?: BatchMeter) {
   const notExpired = '(expires_at IS NULL OR expires_at > @now)';
   const lookupSql = (where: string, columns = '') =>
     `SELECT CASE WHEN consumed_at IS NULL THEN payload ELSE json_set(payload, '$.consumed', consumed_at / 1000) END${columns}
@@ -50,7 +50,7 @@ export function createOidcRecords(db: Database, now: () => number, read: Batched
 
   const toPayload = (json: string | undefined) => (json === undefined ? undefined : (JSON.parse(json) as OidcPayload));
 
-  const write = createTurnBatch(db, 'write');
+  const write = createTurnBatch(db, 'write', { meter });
 
   const model = (name: string): OidcModelStore => {
     const cache = cachedRecordModels.has(name) ? watch.records(name) : undefined;

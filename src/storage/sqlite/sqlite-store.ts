@@ -15,7 +15,7 @@ import { migrate } from './migrations.js';
 import { mapOutages } from './outage.js';
 import { createOidcRecords } from './oidc-records.js';
 import { createSqliteRegistrationTokens } from './registration-tokens.js';
-import { createTurnBatch } from './turn-batch.js';
+import { createBatchMeter, createTurnBatch } from './turn-batch.js';
 import { createSqliteUpstreamLinks, createSqliteUpstreams } from './upstreams.js';
 
 export interface SqliteOptions {
@@ -46,8 +46,9 @@ export function openSqliteStore({ path, now = Date.now, backgroundCheckpoints = 
   const checkpointer = path === ':memory:' || !backgroundCheckpoints ? undefined : startCheckpointer(db, path);
 
   const watch = createChangeWatch(db, { now, maxStaleMs: cacheMaxStaleMs });
-  const read = createTurnBatch(db, 'read', { begin: watch.verify });
-  const records = createOidcRecords(db, now, read, watch);
+  const meter = createBatchMeter();
+  const read = createTurnBatch(db, 'read', { begin: watch.verify, meter });
+  const records = createOidcRecords(db, now, read, watch, meter);
   const ping = db.prepare('SELECT 1');
   const sweepCounters = db.prepare('DELETE FROM counters WHERE expires_at <= ?');
   const sweepRegistrationTokens = db.prepare('DELETE FROM registration_tokens WHERE expires_at <= ?');

@@ -15,10 +15,12 @@ export interface Batched {
   /** Runs a statement in the next batch; the promise settles with what it returned. */
   <T>(run: () => T): Promise<T>;
   /**
-   * Settles with `value` together with the next batch, touching no database: for an answer known
-   * already (a cached row). Answering at once instead measured slower on every token endpoint:
-   * requests that skip the wait reach their next batched read or write out of step with the
-   * others, so batches get smaller and more of them run.
+   * An answer known already (a cached row), touching no database: settles together with the next
+   * batch while batches are large (`inStepFrom`), else at once. With many requests in flight the
+   * wait keeps them in step, so their next batched reads and writes meet in fewer, larger batches
+   * (answering at once measured 6–11% more CPU per request at 50 connections). With few, batches
+   * stay small anyway and the wait only costs a turn of the event loop per cached row (waiting
+   * measured 4–7% more CPU at 10 connections). See bench/README.md, round eight.
    */
   later<T>(value: T): Promise<T>;
 }
@@ -39,7 +41,34 @@ export interface Batched {
  *
  * `begin` runs first inside each batch's transaction (the read batch verifies cached rows there).
  */
-export function createTurnBatch(db: Database, kind: 'read' | 'write', { begin }: { begin?: () => void } = {}): Batched {
+/** Items per batch (moving average) from which `later` waits for the batch. */
+export const inStepFrom = 20;
+
+/**
+ * How full a store's batches are: the moving average of items per batch, over its read and its
+ * write batches together (about the last 8). What `later` decides by.
+ */
+export interface BatchMeter {
+  note(items: number): void;
+  /** whether batches average `inStepFrom` items or more */
+  full(): boolean;
+}
+
+export function createBatchMeter(): BatchMeter {
+  let perBatch = 0;
+  return {
+    note(items) {
+      perBatch += (items - perBatch) / 8;
+    },
+    full: () => perBatch >= inStepFrom,
+  };
+}
+
+export function createTurnBatch(
+  db: Database,
+  kind: 'read' | 'write',
+  { begin, meter = createBatchMeter() }: { begin?: () => void; meter?: BatchMeter } = {},
+): Batched {
   const runAll = db.transaction((batch: Pending[]) => {
     begin?.();
     return batch.map((item) => item.run());
@@ -47,6 +76,7 @@ export function createTurnBatch(db: Database, kind: 'read' | 'write', { begin }:
   const runBatch = kind === 'write' ? runAll.immediate : runAll;
 
   const push = turnQueue<Pending>((batch) => {
+    meter.note(batch.length);
     if (!batch.some((item) => item.sql)) {
       for (const item of batch) item.resolve(item.run());
       return;
@@ -70,6 +100,6 @@ export function createTurnBatch(db: Database, kind: 'read' | 'write', { begin }:
   const enqueue = <T>(run: () => T, sql: boolean) =>
     new Promise<T>((resolve, reject) => push({ run, sql, resolve: resolve as (value: unknown) => void, reject }));
   const batched = <T>(run: () => T) => enqueue(run, true);
-  batched.later = <T>(value: T) => enqueue(() => value, false);
+  batched.later = <T>(value: T) => (meter.full() ? enqueue(() => value, false) : Promise.resolve(value));
   return batched;
 }
