@@ -109,12 +109,12 @@ describe('sqlite turn batches', () => {
     const read = createTurnBatch(db, 'read', { begin: () => order.push('begin'), meter });
     const write = createTurnBatch(db, 'write', { meter });
     const order: string[] = [];
-    // full write batches fill the meter the read batch decides by
+    // full batches of statements (here writes) fill the meter the read batch decides by
     const insert = db.prepare('INSERT INTO t VALUES (?, 0)');
     for (let round = 0; round < 12; round += 1) {
       await Promise.all(Array.from({ length: inStepFrom * 2 }, (_, i) => write(() => insert.run(`${round}:${i}`))));
     }
-    expect(meter.full()).toBe(true);
+    expect(meter.waits()).toBe(true);
 
     const settled: string[] = [];
     const all = Promise.all([
@@ -133,16 +133,15 @@ describe('sqlite turn batches', () => {
     db.close();
   });
 
-  test('while batches are small, later values settle at once, before the batch runs', async () => {
+  test('while batches are small and mostly statements, later values settle at once, before the batch runs', async () => {
     const db = new Database(':memory:');
     const meter = createBatchMeter();
     const read = createTurnBatch(db, 'read', { begin: () => order.push('begin'), meter });
     const order: string[] = [];
-    for (let round = 0; round < 30; round += 1) meter.note(inStepFrom * 4);
-    expect(meter.full()).toBe(true);
-    // batches of one read each bring the average down
-    for (let round = 0; round < 30 && meter.full(); round += 1) await read(() => 1);
-    expect(meter.full()).toBe(false);
+    expect(meter.waits()).toBe(true); // before anything was asked: wait, as with full batches
+    // small batches, two statements for each cached answer (as userinfo at 10 connections)
+    for (let round = 0; round < 40; round += 1) await Promise.all([read(() => 1), read(() => 2), read.later(3)]);
+    expect(meter.waits()).toBe(false);
 
     order.length = 0;
     const queried = read(() => (order.push('query'), 'queried'));
@@ -151,6 +150,24 @@ describe('sqlite turn batches', () => {
     expect(order).toEqual(['cached']); // answered before the batch began
     expect(await Promise.all([cached, queried])).toEqual(['cached', 'queried']);
     expect(order).toEqual(['cached', 'begin', 'query']);
+    db.close();
+  });
+
+  test('while mostly cached answers are asked for, later values wait for the batch again', async () => {
+    const db = new Database(':memory:');
+    const meter = createBatchMeter();
+    const read = createTurnBatch(db, 'read', { meter });
+    for (let round = 0; round < 40; round += 1) await Promise.all([read(() => 1), read(() => 2), read.later(3)]);
+    expect(meter.waits()).toBe(false);
+    // then only cached answers (as JWT access tokens for cached clients): no statement at all
+    for (let round = 0; round < 40 && !meter.waits(); round += 1) await read.later(round);
+    expect(meter.waits()).toBe(true);
+    let settled = false;
+    const cached = read.later('cached').then(() => (settled = true));
+    await Promise.resolve();
+    expect(settled).toBe(false);
+    await cached;
+    expect(settled).toBe(true);
     db.close();
   });
 

@@ -17,8 +17,8 @@ export const cachedRecordModels: ReadonlySet<string> = new Set(['AccessToken', '
 export interface RowCache<T> {
   /**
    * The row with this id: the cached one if the change counters were verified within the
-   * staleness bound (answered with the next read batch), else `load()` run in that batch and
-   * remembered when found. Rows are frozen: every caller shares them.
+   * staleness bound (answered through `read.later`, without a query), else `load()` run in the
+   * next read batch and remembered when found. Rows are frozen: every caller shares them.
    */
   find(id: string, load: () => T | undefined): Promise<T | undefined>;
   /** Forgets everything (after a write through this process). */
@@ -61,7 +61,7 @@ const deepFreeze = <T>(value: T): T => {
  * moved.
  *
  * - Clients, accounts and APIs (read on most requests, changed rarely): a cached row is served
- *   (with the next batch, but without a query) only if a batch verified the counters within
+ *   (through `read.later`, without a query) only if a batch verified the counters within
  *   `maxStaleMs`; under load that is always the case, and an idle process asks the database
  *   again. So a change made through this process applies at once, and one made by another
  *   process (the CLI, another worker) within `maxStaleMs`.

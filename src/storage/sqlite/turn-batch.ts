@@ -16,13 +16,48 @@ export interface Batched {
   <T>(run: () => T): Promise<T>;
   /**
    * An answer known already (a cached row), touching no database: settles together with the next
-   * batch while batches are large (`inStepFrom`), else at once. With many requests in flight the
-   * wait keeps them in step, so their next batched reads and writes meet in fewer, larger batches
-   * (answering at once measured 6–11% more CPU per request at 50 connections). With few, batches
-   * stay small anyway and the wait only costs a turn of the event loop per cached row (waiting
-   * measured 4–7% more CPU at 10 connections). See bench/README.md, round eight.
+   * batch, or at once, as the batch meter says (`BatchMeter.waits`). The wait keeps requests in
+   * step: their next reads and writes meet in fewer, larger batches, and their answers leave
+   * together. It pays while batches are full, and while they carry mostly cached answers (a
+   * request that runs no statement, e.g. for a JWT access token, would otherwise answer on its
+   * own). With small batches of statements, each request meets the next batch through its own
+   * lookups anyway, and the wait only costs a turn of the event loop per cached row. See
+   * bench/README.md, round eight.
    */
   later<T>(value: T): Promise<T>;
+}
+
+/** Items per batch (moving average) from which `later` waits for the batch. */
+export const inStepFrom = 20;
+
+/**
+ * What a store is asked, as `later` decides by: the moving average of items per batch (about the
+ * last 8 batches, reads and writes together), and the share of statements among everything asked
+ * (statements and cached answers, whether a cached answer waited or not; about the last 32).
+ */
+export interface BatchMeter {
+  asked(statement: boolean): void;
+  ran(items: number): void;
+  /**
+   * Whether a cached answer should wait for the next batch: while batches are full (`inStepFrom`
+   * items or more), or while at most half of what is asked is statements (and before anything
+   * was). Otherwise each request meets the next batch through its own statements anyway.
+   */
+  waits(): boolean;
+}
+
+export function createBatchMeter(): BatchMeter {
+  let perBatch = 0;
+  let statementShare = 0;
+  return {
+    asked(statement) {
+      statementShare += ((statement ? 1 : 0) - statementShare) / 32;
+    },
+    ran(items) {
+      perBatch += (items - perBatch) / 8;
+    },
+    waits: () => perBatch >= inStepFrom || statementShare <= 0.5,
+  };
 }
 
 /**
@@ -41,29 +76,6 @@ export interface Batched {
  *
  * `begin` runs first inside each batch's transaction (the read batch verifies cached rows there).
  */
-/** Items per batch (moving average) from which `later` waits for the batch. */
-export const inStepFrom = 20;
-
-/**
- * How full a store's batches are: the moving average of items per batch, over its read and its
- * write batches together (about the last 8). What `later` decides by.
- */
-export interface BatchMeter {
-  note(items: number): void;
-  /** whether batches average `inStepFrom` items or more */
-  full(): boolean;
-}
-
-export function createBatchMeter(): BatchMeter {
-  let perBatch = 0;
-  return {
-    note(items) {
-      perBatch += (items - perBatch) / 8;
-    },
-    full: () => perBatch >= inStepFrom,
-  };
-}
-
 export function createTurnBatch(
   db: Database,
   kind: 'read' | 'write',
@@ -76,7 +88,7 @@ export function createTurnBatch(
   const runBatch = kind === 'write' ? runAll.immediate : runAll;
 
   const push = turnQueue<Pending>((batch) => {
-    meter.note(batch.length);
+    meter.ran(batch.length);
     if (!batch.some((item) => item.sql)) {
       for (const item of batch) item.resolve(item.run());
       return;
@@ -99,7 +111,13 @@ export function createTurnBatch(
 
   const enqueue = <T>(run: () => T, sql: boolean) =>
     new Promise<T>((resolve, reject) => push({ run, sql, resolve: resolve as (value: unknown) => void, reject }));
-  const batched = <T>(run: () => T) => enqueue(run, true);
-  batched.later = <T>(value: T) => (meter.full() ? enqueue(() => value, false) : Promise.resolve(value));
+  const batched = <T>(run: () => T) => {
+    meter.asked(true);
+    return enqueue(run, true);
+  };
+  batched.later = <T>(value: T) => {
+    meter.asked(false);
+    return meter.waits() ? enqueue(() => value, false) : Promise.resolve(value);
+  };
   return batched;
 }
