@@ -8,8 +8,11 @@ import { createTurnBatch, type BatchMeter, type Batched } from './turn-batch.js'
 /** Models whose records are found by account (findByAccount). */
 const accountBound = new Set(['Session', 'Grant']);
 
-/** Prepared statements shared by every oidc-provider model; the model name is a column. */
-export function createOidcRecords(db: Database, now: () => number, read: Batched, watch: ChangeWatch, meter?: BatchMeter) {
+/**
+ * Prepared statements shared by every oidc-provider model; the model name is a column. `meter` is
+ * the one the read batch uses: the store's reads and writes are measured together.
+ */
+export function createOidcRecords(db: Database, now: () => number, read: Batched, watch: ChangeWatch, meter: BatchMeter) {
   const notExpired = '(expires_at IS NULL OR expires_at > @now)';
   const lookupSql = (where: string, columns = '') =>
     `SELECT CASE WHEN consumed_at IS NULL THEN payload ELSE json_set(payload, '$.consumed', consumed_at / 1000) END${columns}
