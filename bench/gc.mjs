@@ -64,7 +64,8 @@ let pendingLine = '';
 const collections = [];
 const child = await startChild(args.server, {
   execArgv: ['--trace-gc-nvp'],
-  env: args.against ? { BENCH_IDPORT_DIST: join(args.against, 'dist') } : {},
+  // the scenario's own settings for this server (cc-jwt: the baseline's JWT access tokens)
+  env: { ...(scenario.env?.[args.server] ?? {}), ...(args.against ? { BENCH_IDPORT_DIST: join(args.against, 'dist') } : {}) },
   onStdout(chunk) {
     const lines = (pendingLine + chunk).split('\n');
     pendingLine = lines.pop() ?? '';

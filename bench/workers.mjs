@@ -26,7 +26,7 @@ import { clearTimeout, setTimeout } from 'node:timers';
 
 import autocannon from 'autocannon';
 
-import { benchCli, root } from './lib/cli.mjs';
+import { benchCli, root, startFlags } from './lib/cli.mjs';
 import { fmt, table } from './lib/stats.mjs';
 
 const { args, usage } = benchCli({
@@ -199,7 +199,7 @@ process.on('SIGTERM', () => process.exit(143));
 
 async function startServer(workers, databaseUrl, startTimeoutMs = 30_000) {
   const port = await freePort();
-  const child = spawn(process.execPath, [join(root, 'dist/main.js')], {
+  const child = spawn(process.execPath, [...startFlags, join(root, 'dist/main.js')], {
     cwd: root,
     env: { ...baseEnv(), DATABASE_URL: databaseUrl, HOST: '127.0.0.1', PORT: String(port), WORKERS: workers },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -7,6 +7,36 @@ import { listenMetrics, scrapeCluster } from './http/metrics-server.js';
 export const workerCount = (config: Pick<Config, 'workers'>) =>
   config.workers === 'auto' ? availableParallelism() : config.workers;
 
+/**
+ * V8's helper threads for each worker (`--v8-pool-size`): the cores the workers leave free, shared
+ * among them, at least one. Node's default is 4 on any machine, so N workers on N cores would run
+ * 4N threads that all wake up for a full collection's concurrent marking and take the cores from
+ * the requests of every worker (bench/README.md, "Round nine").
+ */
+export const helperThreadsPerWorker = (cores: number, workers: number) =>
+  Math.max(1, Math.floor((cores - workers) / workers));
+
+/** The `--v8-pool-size` value in a list of Node flags (`=N` or ` N`), the last one winning. */
+function poolSizeIn(flags: readonly string[]): number | undefined {
+  let size: number | undefined;
+  flags.forEach((flag, i) => {
+    if (flag === '--v8-pool-size') size = Number(flags[i + 1]);
+    else if (flag.startsWith('--v8-pool-size=')) size = Number(flag.slice('--v8-pool-size='.length));
+  });
+  return size;
+}
+
+/**
+ * A worker's Node flags: the primary's, with V8's pool sized for `helpers` threads. An operator's
+ * own non-zero `--v8-pool-size` (on the command line or in NODE_OPTIONS) is kept as it is; `0`
+ * (how `npm start` runs: "as many as the machine has cores, less one") is resolved per worker.
+ */
+export function workerExecArgv(execArgv: readonly string[], nodeOptions: string | undefined, helpers: number): string[] {
+  const chosen = poolSizeIn(execArgv) ?? poolSizeIn(nodeOptions?.trim().split(/\s+/) ?? []);
+  if (chosen !== undefined && chosen !== 0) return [...execArgv];
+  return [...execArgv, `--v8-pool-size=${helpers}`];
+}
+
 export interface PrimaryOptions {
   count: number;
   /** serve the workers' summed metrics here */
@@ -30,6 +60,9 @@ export function runPrimary({ count, metrics, onReady, log }: PrimaryOptions): vo
   // Let the kernel hand connections to live workers: with Node's default round-robin the primary
   // can pass a new connection to a worker that just died, and that connection then hangs.
   cluster.schedulingPolicy = cluster.SCHED_NONE;
+  cluster.setupPrimary({
+    execArgv: workerExecArgv(process.execArgv, process.env.NODE_OPTIONS, helperThreadsPerWorker(availableParallelism(), count)),
+  });
   const recentDeaths: number[] = [];
 
   const fork = () => {

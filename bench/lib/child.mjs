@@ -7,6 +7,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { clearInterval, clearTimeout, setInterval, setTimeout } from 'node:timers';
 import { fileURLToPath } from 'node:url';
 
+import { startFlags } from './cli.mjs';
+
 const scripts = {
   idport: fileURLToPath(new URL('../servers/idport-server.mjs', import.meta.url)),
   baseline: fileURLToPath(new URL('../servers/baseline-server.mjs', import.meta.url)),
@@ -24,13 +26,18 @@ const kib = (status, field) => {
   return m ? Number(m[1]) * 1024 : undefined;
 };
 
-/** `onStdout` sees all of the child's standard output (e.g. V8's --trace-gc-nvp lines), not only the last chunks kept for errors. */
+/**
+ * Both servers run with the Node flags of `npm start` (startFlags), then `execArgv`: the same
+ * runtime for idport and the bare library, so what differs between them is the code.
+ * `onStdout` sees all of the child's standard output (e.g. V8's --trace-gc-nvp lines), not only the
+ * last chunks kept for errors.
+ */
 export async function startChild(kind, { env = {}, execArgv = [], startTimeoutMs = 30_000, onStdout } = {}) {
   const output = [];
   const child = fork(scripts[kind], [], {
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     env: { ...process.env, NODE_ENV: 'production', ...env },
-    execArgv,
+    execArgv: [...startFlags, ...execArgv],
   });
   const keep = (chunk) => {
     output.push(String(chunk));

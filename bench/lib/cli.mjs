@@ -9,6 +9,15 @@ import { parseArgs } from 'node:util';
 
 export const root = fileURLToPath(new URL('../..', import.meta.url));
 
+/**
+ * The Node flags `npm start` runs idport with (package.json's start script, between `node` and the
+ * script), so every server under test runs as a deployment does.
+ */
+export const startFlags = (() => {
+  const start = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).scripts.start.split(/\s+/);
+  return start.slice(1, start.indexOf('dist/main.js'));
+})();
+
 /** `name` prefixes usage errors; `dist` is the built file the script needs; `npmScript` runs the build first. */
 export function benchCli({ script, name, options, dist, npmScript }) {
   const usage = (msg) => {

@@ -6,11 +6,12 @@
  * drains everything and leaves no process behind.
  */
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { get } from 'node:http';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { helperThreadsPerWorker } from '../../src/cluster.js';
 import { mainScript, sleep, spawnIdport, stackLines, waitFor, type IdportProcess } from '../helpers/process.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'idport-workers-'));
@@ -95,6 +96,11 @@ describe('WORKERS=2', () => {
     workers = childPids(pid);
     expect(workers).toHaveLength(2);
     for (const w of workers) workerPids.add(w);
+    // each worker's V8 pool is its share of the free cores (the last --v8-pool-size is Node's)
+    for (const w of workers) {
+      const flags = readFileSync(`/proc/${w}/cmdline`, 'utf8').split('\0').filter((f) => f.startsWith('--v8-pool-size'));
+      expect(flags.at(-1)).toBe(`--v8-pool-size=${helperThreadsPerWorker(availableParallelism(), 2)}`);
+    }
 
     const ok = await Promise.all(Array.from({ length: 20 }, () => healthz(origin)));
     expect(ok).toEqual(Array(20).fill(200));
