@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 /**
  * idport WORKERS=1 against WORKERS=auto on the token endpoint (client_credentials, opaque token,
- * client_secret_basic). For each setting: `node dist/main.js` as a child on a fresh temporary
- * SQLite store, 127.0.0.1 and a free port; a machine client added with the CLI
- * (`bin/idport.js clients add --grant-type client_credentials --json`) against the same
+ * client_secret_basic). For each setting: `node dist/main.js` (with npm start's Node flags) as a
+ * child on a fresh temporary SQLite store, 127.0.0.1 and a free port; a machine client added with
+ * the CLI (`bin/idport.js clients add --grant-type client_credentials --json`) against the same
  * DATABASE_URL; 2 s warm-up; then autocannon for a bounded time. Reports req/s, p50/p99, failed
  * requests (any makes the exit status 1), the server's CPU (primary + workers, from /proc), peak
  * RSS per worker (VmHWM), this load generator's own CPU, then SIGTERMs the server and checks that
@@ -480,7 +480,7 @@ out.push(`- machine: ${machine.cpu}, ${machine.cores} cores (WORKERS=auto = ${co
 out.push(`- Node ${machine.node}, autocannon ${machine.autocannon}, idport ${machine.commit}`);
 out.push(`- date: ${machine.date}`);
 out.push(
-  `- server: node dist/main.js, fresh temp SQLite store, NODE_ENV=production, LOG_LEVEL=warn, 127.0.0.1; client added with \`idport clients add --grant-type client_credentials\`; ` +
+  `- server: node ${[...startFlags, 'dist/main.js'].join(' ')} (as npm start), fresh temp SQLite store, NODE_ENV=production, LOG_LEVEL=warn, 127.0.0.1; client added with \`idport clients add --grant-type client_credentials\`; ` +
     `load: autocannon in this process, ${connections} connections, keep-alive, ${warmup} s warm-up + ${duration} s measured per setting`,
 );
 out.push('');
