@@ -2,6 +2,7 @@ import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 
 import { storeRegisteredClient } from '../clients/registered-clients.js';
 import type { Store } from '../storage/types.js';
+import { heldLookups } from './held-lookups.js';
 import { withSessionInfo } from './session-info.js';
 
 /** A store outage becomes OAuth's temporarily_unavailable with HTTP 503, never a 500. */
@@ -71,31 +72,80 @@ function clientAdapter(store: Store, registration: RegistrationOptions): Adapter
   };
 }
 
+/** Models oidc-provider checks against their grant and session right after finding them. */
+const boundModels = new Set(['AccessToken', 'RefreshToken']);
+
 function modelAdapter(store: Store, name: string): Adapter {
   const records = store.model(name);
   const prepare = name === 'Session' ? withSessionInfo : (payload: AdapterPayload) => payload;
+  const find = boundModels.has(name)
+    ? (id: string) =>
+        records.findBound(id).then((found) => {
+          if (!found) return undefined;
+          heldLookups.hold(found);
+          return found.token as AdapterPayload;
+        })
+    : (id: string) => records.find(id) as Promise<AdapterPayload | undefined>;
   return {
-    upsert: (id, payload, expiresIn) => records.upsert(id, prepare(payload), expiresIn),
-    find: (id) => records.find(id) as Promise<AdapterPayload | undefined>,
+    upsert: (id, payload, expiresIn) => {
+      heldLookups.drop();
+      return records.upsert(id, prepare(payload), expiresIn);
+    },
+    find,
     findByUid: (uid) => records.findByUid(uid) as Promise<AdapterPayload | undefined>,
     findByUserCode: (userCode) => records.findByUserCode(userCode) as Promise<AdapterPayload | undefined>,
     async consume(id) {
+      heldLookups.drop();
       if (await records.consume(id)) return;
       const payload = await records.find(id);
       if (typeof payload?.grantId === 'string') await records.revokeByGrantId(payload.grantId);
       throw new errors.InvalidGrant(`${name === 'AuthorizationCode' ? 'authorization code' : 'token'} already consumed`);
     },
-    destroy: (id) => records.destroy(id),
-    revokeByGrantId: (grantId) => records.revokeByGrantId(grantId),
+    destroy: (id) => {
+      heldLookups.drop();
+      return records.destroy(id);
+    },
+    revokeByGrantId: (grantId) => {
+      heldLookups.drop();
+      return records.revokeByGrantId(grantId);
+    },
   };
+}
+
+/**
+ * Answers a request's `Grant.find` and `Session.findByUid` from what its token's lookup brought
+ * along (held-lookups.ts), before the timed adapter: an answer held is not a store operation.
+ */
+function withHeldAnswers(name: string, adapter: Adapter): Adapter {
+  if (name === 'Grant') {
+    return {
+      ...adapter,
+      find(id) {
+        const answer = heldLookups.take('Grant', id);
+        return answer.held ? Promise.resolve(answer.value) : adapter.find(id);
+      },
+    };
+  }
+  if (name === 'Session') {
+    return {
+      ...adapter,
+      findByUid(uid) {
+        const answer = heldLookups.take('Session', uid);
+        return answer.held ? Promise.resolve(answer.value) : adapter.findByUid(uid);
+      },
+    };
+  }
+  return adapter;
 }
 
 /**
  * oidc-provider's adapter factory over our store. Clients come from the clients table, so a
  * client the CLI adds is usable at once. `consume` is atomic in the store; the loser of a race
  * gets invalid_grant and the grant is revoked, as for any reuse. Store outages become 503s, and
- * every call is timed for the store-latency metric.
+ * every call that reaches the store is timed for the store-latency metric (a grant or session
+ * answered from its token's lookup does not: withHeldAnswers).
  */
 export function createAdapterFactory(store: Store, observe?: Observe, registration: RegistrationOptions = {}) {
-  return (name: string): Adapter => instrument(name, name === 'Client' ? clientAdapter(store, registration) : modelAdapter(store, name), observe);
+  return (name: string): Adapter =>
+    name === 'Client' ? instrument(name, clientAdapter(store, registration), observe) : withHeldAnswers(name, instrument(name, modelAdapter(store, name), observe));
 }

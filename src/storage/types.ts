@@ -18,12 +18,28 @@ export interface OidcPayload {
   consumed?: number;
 }
 
+/** A token and what it is bound to: its grant, and the session it expires with (`boundKeys`). */
+export interface BoundRecords {
+  token: OidcPayload;
+  /** the live Grant the token's `grantId` names; undefined when it has none or the grant is gone */
+  grant: OidcPayload | undefined;
+  /** the live Session whose uid is the token's `sessionUid`, when it expires with it (else undefined) */
+  session: OidcPayload | undefined;
+}
+
 /** oidc-provider's adapter contract, for one model (Session, AccessToken, Grant, …). */
 export interface OidcModelStore {
   upsert(id: string, payload: OidcPayload, expiresIn?: number): Promise<void>;
   find(id: string): Promise<OidcPayload | undefined>;
   findByUid(uid: string): Promise<OidcPayload | undefined>;
   findByUserCode(userCode: string): Promise<OidcPayload | undefined>;
+  /**
+   * `find(id)` and, when found, the records it is bound to (`boundKeys`), each as `Grant.find` and
+   * `Session.findByUid` would answer it: read at one moment where the database allows (SQLite: one
+   * read batch; PostgreSQL: one statement). oidc-provider checks an access or refresh token against
+   * both right after finding it.
+   */
+  findBound(id: string): Promise<BoundRecords | undefined>;
   /** Marks the record consumed. Atomic: resolves true for exactly one of parallel callers. */
   consume(id: string): Promise<boolean>;
   destroy(id: string): Promise<void>;

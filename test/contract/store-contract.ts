@@ -196,6 +196,75 @@ export function runStoreContract(adapterName: string, open: OpenStore) {
         expect(await store.model('AccessToken').find('other')).toBeDefined();
       });
 
+      test('findBound: the token as find answers it, its live grant, and its live session only when it expires with it', async () => {
+        await store.model('Grant').upsert('g1', { jti: 'g1', accountId: 'a', clientId: 'c' }, 60);
+        await store.model('Session').upsert('s1', { jti: 's1', uid: 'u1', accountId: 'a' }, 60);
+        await store.model('Session').upsert('s2', { jti: 's2', uid: 'u2', accountId: 'b' }, 60);
+        const bound = { jti: 'at1', grantId: 'g1', sessionUid: 'u1', expiresWithSession: true };
+        await store.model('AccessToken').upsert('at1', bound, 60);
+        // bound to a session by uid, never by a session's id, nor by another model's uid
+        await store.model('Interaction').upsert('u9', { jti: 'u9', uid: 'u9' }, 60);
+        await store.model('AccessToken').upsert('at-id', { jti: 'at-id', sessionUid: 's1', expiresWithSession: true }, 60);
+        await store.model('AccessToken').upsert('at-other-model', { jti: 'at-other-model', sessionUid: 'u9', expiresWithSession: true }, 60);
+        // offline tokens outlive their session: their session is not looked up
+        await store.model('RefreshToken').upsert('rt1', { jti: 'rt1', grantId: 'g1', sessionUid: 'u1', expiresWithSession: false }, 60);
+        await store.model('AccessToken').upsert('at-truthy', { jti: 'at-truthy', sessionUid: 'u1', expiresWithSession: 'yes' }, 60);
+        await store.model('AccessToken').upsert('at-gone', { jti: 'at-gone', grantId: 'g-missing', sessionUid: 'u-missing', expiresWithSession: true }, 60);
+        await store.model('AccessToken').upsert('at-bare', { jti: 'at-bare' }, 60);
+
+        const grant = { jti: 'g1', accountId: 'a', clientId: 'c' };
+        const session = { jti: 's1', uid: 'u1', accountId: 'a' };
+        expect(await store.model('AccessToken').findBound('at1')).toEqual({ token: bound, grant, session });
+        expect(await store.model('AccessToken').findBound('at-id')).toEqual({ token: { jti: 'at-id', sessionUid: 's1', expiresWithSession: true }, grant: undefined, session: undefined });
+        expect((await store.model('AccessToken').findBound('at-other-model'))?.session).toBeUndefined();
+        expect(await store.model('RefreshToken').findBound('rt1')).toEqual({ token: { jti: 'rt1', grantId: 'g1', sessionUid: 'u1', expiresWithSession: false }, grant, session: undefined });
+        expect((await store.model('AccessToken').findBound('at-truthy'))?.session).toBeUndefined();
+        expect(await store.model('AccessToken').findBound('at-gone')).toEqual({ token: { jti: 'at-gone', grantId: 'g-missing', sessionUid: 'u-missing', expiresWithSession: true }, grant: undefined, session: undefined });
+        expect(await store.model('AccessToken').findBound('at-bare')).toEqual({ token: { jti: 'at-bare' }, grant: undefined, session: undefined });
+        // the token is found in its own model only; missing, over-long and expired tokens are not found
+        expect(await store.model('RefreshToken').findBound('at1')).toBeUndefined();
+        expect(await store.model('AccessToken').findBound('missing')).toBeUndefined();
+        expect(await store.model('AccessToken').findBound('x'.repeat(2_000))).toBeUndefined();
+
+        // a consumed token comes back marked, as find marks it
+        clock.advance(1);
+        expect(await store.model('RefreshToken').consume('rt1')).toBe(true);
+        expect((await store.model('RefreshToken').findBound('rt1'))?.token).toEqual(await store.model('RefreshToken').find('rt1'));
+        expect((await store.model('RefreshToken').findBound('rt1'))?.token.consumed).toBe(Math.floor(clock.now() / 1000));
+
+        // each caller its own copy: changing one answer changes nothing stored
+        const first = (await store.model('AccessToken').findBound('at1'))!;
+        (first.grant as Record<string, unknown>).clientId = 'changed';
+        (first.session as Record<string, unknown>).accountId = 'changed';
+        first.token.grantId = 'changed';
+        expect(await store.model('AccessToken').findBound('at1')).toEqual({ token: bound, grant, session });
+
+        // what changes is read as changed: a re-saved grant, an ended session, a revoked grant
+        await store.model('Grant').upsert('g1', { ...grant, clientId: 'c2' }, 60);
+        expect((await store.model('AccessToken').findBound('at1'))?.grant).toEqual({ ...grant, clientId: 'c2' });
+        await store.model('Session').destroy('s1');
+        expect(await store.model('AccessToken').findBound('at1')).toEqual({ token: bound, grant: { ...grant, clientId: 'c2' }, session: undefined });
+        await store.model('Session').upsert('s1', session, 60);
+        await store.model('Grant').destroy('g1');
+        expect(await store.model('AccessToken').findBound('at1')).toEqual({ token: bound, grant: undefined, session });
+        await store.model('Grant').revokeByGrantId('g1');
+        expect(await store.model('AccessToken').findBound('at1')).toBeUndefined();
+      });
+
+      test('findBound: a grant or session past its expiry is not found, nor a token past its own', async () => {
+        await store.model('Grant').upsert('g1', { jti: 'g1' }, 10);
+        await store.model('Session').upsert('s1', { jti: 's1', uid: 'u1' }, 20);
+        const token = { jti: 'at1', grantId: 'g1', sessionUid: 'u1', expiresWithSession: true };
+        await store.model('AccessToken').upsert('at1', token, 30);
+        expect(await store.model('AccessToken').findBound('at1')).toEqual({ token, grant: { jti: 'g1' }, session: { jti: 's1', uid: 'u1' } });
+        clock.advance(10);
+        expect(await store.model('AccessToken').findBound('at1')).toEqual({ token, grant: undefined, session: { jti: 's1', uid: 'u1' } });
+        clock.advance(10);
+        expect(await store.model('AccessToken').findBound('at1')).toEqual({ token, grant: undefined, session: undefined });
+        clock.advance(10);
+        expect(await store.model('AccessToken').findBound('at1')).toBeUndefined();
+      });
+
       test('findByAccount finds live sessions and grants of one account, with their ids', async () => {
         await store.model('Session').upsert('s1', { jti: 's1', accountId: 'acct1', uid: 'u1' }, 60);
         await store.model('Session').upsert('s2', { jti: 's2', accountId: 'acct2' }, 60);

@@ -4,6 +4,7 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 let server: TestServer;
 beforeAll(async () => {
   server = await startTestServer({ metrics: { port: 0, host: '127.0.0.1', onPublicPort: true } });
+  await addUser(server.store);
 });
 afterAll(() => server.stop());
 
@@ -19,7 +20,6 @@ const value = (text: string, series: string) => {
 };
 
 test('Prometheus metrics: requests by route and status, tokens by grant type, logins by outcome, store latency, process', async () => {
-  await addUser(server.store);
   const client = await addClient(server.store);
   const config = await discover(server.url, client.client_id, client.client_secret);
   await loginAndRedeem(config, server.url);
@@ -35,6 +35,23 @@ test('Prometheus metrics: requests by route and status, tokens by grant type, lo
   expect(text).toMatch(/^idport_process_resident_memory_bytes /m);
   // routes are a fixed set: ids in paths never become labels
   expect(text).not.toMatch(/route="\/interaction/);
+});
+
+test('userinfo asks the store once: its token, with the grant and session it is bound to (no store operation of its own for either)', async () => {
+  const client = await addClient(server.store);
+  const config = await discover(server.url, client.client_id, client.client_secret);
+  const { tokens } = await loginAndRedeem(config, server.url);
+  const counts = async () => {
+    const text = await scrape(`${server.url}/metrics`);
+    const count = (model: string, op: string) => value(text, `idport_store_operation_duration_seconds_count{model="${model}",op="${op}"}`) ?? 0;
+    return { token: count('AccessToken', 'find'), grant: count('Grant', 'find'), session: count('Session', 'findByUid') };
+  };
+  const before = await counts();
+  for (let i = 0; i < 3; i += 1) {
+    const res = await fetch(`${server.url}/me`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
+    expect(res.status).toBe(200);
+  }
+  expect(await counts()).toEqual({ token: before.token + 3, grant: before.grant, session: before.session });
 });
 
 test('a separate metrics port serves only /metrics', async () => {

@@ -261,6 +261,64 @@ describe('userinfo', () => {
     expect(((await res.json()) as { sub: string }).sub).toEqual(expect.any(String));
   });
 
+  // A token's grant and session are read with it, in one store lookup (held-lookups.ts): what
+  // that lookup finds, and nothing older, decides.
+  const me = (token: string) => fetch(`${env.url}/me`, { headers: { authorization: `Bearer ${token}` } });
+  const freshAccess = async () => {
+    const { code, verifier } = await freshCode(env);
+    const token = (await redeem(env, code, verifier)).body.access_token as string;
+    const payload = (await env.server.store.model('AccessToken').find(token))!;
+    expect(payload).toMatchObject({ grantId: expect.any(String), sessionUid: expect.any(String), expiresWithSession: true });
+    return { token, grantId: payload.grantId!, sessionUid: payload.sessionUid as string };
+  };
+
+  test('a token whose session has ended → 401 invalid_token at userinfo, inactive at introspection', async () => {
+    const { token, sessionUid } = await freshAccess();
+    expect((await me(token)).status).toBe(200); // control: read once, with its session
+    const session = (await env.server.store.model('Session').findByUid(sessionUid))!;
+    await env.server.store.model('Session').destroy(session.jti as string);
+    const res = await me(token);
+    expect(res.status).toBe(401);
+    expect(((await res.json()) as { error: string }).error).toBe('invalid_token');
+    expect(await isActive(env, token)).toBe(false);
+  });
+
+  test('a token whose grant is gone (the token itself still stored) → 401 invalid_token at userinfo, inactive at introspection', async () => {
+    const { token, grantId } = await freshAccess();
+    expect((await me(token)).status).toBe(200);
+    expect(await isActive(env, token)).toBe(true);
+    await env.server.store.model('Grant').destroy(grantId);
+    expect(await env.server.store.model('AccessToken').find(token)).toBeDefined();
+    const res = await me(token);
+    expect(res.status).toBe(401);
+    expect(((await res.json()) as { error: string }).error).toBe('invalid_token');
+    expect(await isActive(env, token)).toBe(false);
+  });
+
+  test("a request refused after reading its token leaves nothing for the next: the grant removed in between is missed by no one", async () => {
+    const { token, grantId } = await freshAccess();
+    // read with the token, then refused before its grant is looked up (a scope it was not granted)
+    const refused = await fetch(`${env.url}/me?scope=${encodeURIComponent('openid phone')}`, { headers: { authorization: `Bearer ${token}` } });
+    expect(refused.status).toBe(403);
+    expect(((await refused.json()) as { error: string }).error).toBe('insufficient_scope');
+    await env.server.store.model('Grant').destroy(grantId);
+    expect((await me(token)).status).toBe(401);
+    expect(await isActive(env, token)).toBe(false);
+  });
+
+  test('many requests with one token at once, while its session ends: each answers 200 or 401, never an error, and all after the end are 401', async () => {
+    const { token, sessionUid } = await freshAccess();
+    const session = (await env.server.store.model('Session').findByUid(sessionUid))!;
+    const during = await Promise.all([
+      ...Array.from({ length: 20 }, () => me(token).then((r) => r.status)),
+      env.server.store.model('Session').destroy(session.jti as string).then(() => 'ended'),
+      ...Array.from({ length: 20 }, () => me(token).then((r) => r.status)),
+    ]);
+    expect(during.filter((s) => s !== 200 && s !== 401 && s !== 'ended')).toEqual([]);
+    const after = await Promise.all(Array.from({ length: 10 }, () => me(token).then((r) => r.status)));
+    expect(after).toEqual(Array(10).fill(401));
+  });
+
   test('a forged access token → 401 invalid_token with WWW-Authenticate Bearer', async () => {
     const res = await fetch(`${env.url}/me`, { headers: { authorization: `Bearer ${'x'.repeat(43)}` } });
     expect(res.status).toBe(401);

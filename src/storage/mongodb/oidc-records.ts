@@ -1,5 +1,6 @@
 import type { Db } from 'mongodb';
 
+import { boundKeys } from '../bound-keys.js';
 import { isStoreKey } from '../lookup-key.js';
 import type { OidcModelStore, OidcPayload } from '../types.js';
 import { accountBoundModels, collectionFor, grantBoundModels } from './indexes.js';
@@ -32,6 +33,8 @@ export function createMongoOidcRecords(db: Db, now: () => number) {
 
   const model = (name: string): OidcModelStore => {
     const records = collection(name);
+    // A value no store may look up (over 1,024 characters) is simply not found: no query is sent.
+    const find = async (id: string) => (isStoreKey(id) ? toPayload(await records.findOne(liveById(id, new Date(now())))) : undefined);
     return {
       async upsert(id, payload, expiresIn) {
         const doc = {
@@ -45,10 +48,17 @@ export function createMongoOidcRecords(db: Db, now: () => number) {
         // replaceOne keeps consumedAt out of the payload; a re-save starts unconsumed, like SQLite.
         await records.replaceOne({ _id: asKey(id, 'id') }, { ...doc, consumedAt: null }, { upsert: true });
       },
-      // A value no store may look up (over 1,024 characters) is simply not found: no query is sent.
-      async find(id) {
-        if (!isStoreKey(id)) return undefined;
-        return toPayload(await records.findOne(liveById(id, new Date(now()))));
+      find,
+      // Three lookups, the grant's and the session's at once: MongoDB reads each at its own moment.
+      async findBound(id) {
+        const token = await find(id);
+        if (!token) return undefined;
+        const { grantId, sessionUid } = boundKeys(token);
+        const [grant, session] = await Promise.all([
+          grantId === undefined ? undefined : model('Grant').find(grantId),
+          sessionUid === undefined ? undefined : model('Session').findByUid(sessionUid),
+        ]);
+        return { token, grant, session };
       },
       async findByUid(uid) {
         if (!isStoreKey(uid)) return undefined;

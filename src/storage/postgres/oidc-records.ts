@@ -1,3 +1,4 @@
+import { boundKeys } from '../bound-keys.js';
 import type { OidcModelStore, OidcPayload } from '../types.js';
 import { isPgKey, type Db } from './db.js';
 import { createRecordLookups, payloadOf, type RecordRow } from './record-lookups.js';
@@ -16,8 +17,27 @@ const toPayload = (rows: RecordRow[]): OidcPayload | undefined => (rows[0] ? pay
 
 const lookup = (where: string) => `SELECT payload, consumed_at FROM oidc_records WHERE model = $1 AND ${where} AND ${notExpired} LIMIT 1`;
 
+/** A record's payload and consumed_at under a prefix (`grant_`, `session_`), NULLs when absent. */
+const boundRow = (row: Record<string, unknown>, prefix: string): RecordRow | undefined =>
+  row[`${prefix}payload`] === null ? undefined : { payload: row[`${prefix}payload`] as OidcPayload, consumed_at: row[`${prefix}consumed_at`] as number | null };
+
 const sql = {
   findByUid: lookup('uid = $2'),
+  // The token, its grant and its session (boundKeys: only when it expires with it) in one statement,
+  // so from one snapshot. The JavaScript side drops a bound key no lookup would take (isPgKey).
+  findBound: `
+    SELECT t.payload, t.consumed_at, g.payload AS grant_payload, g.consumed_at AS grant_consumed_at,
+           s.payload AS session_payload, s.consumed_at AS session_consumed_at
+    FROM oidc_records t
+    LEFT JOIN LATERAL (
+      SELECT payload, consumed_at FROM oidc_records
+      WHERE model = 'Grant' AND id = t.payload->>'grantId' AND ${notExpired} LIMIT 1
+    ) g ON true
+    LEFT JOIN LATERAL (
+      SELECT payload, consumed_at FROM oidc_records
+      WHERE model = 'Session' AND uid = t.payload->>'sessionUid' AND t.payload->>'expiresWithSession' = 'true' AND ${notExpired} LIMIT 1
+    ) s ON true
+    WHERE t.model = $1 AND t.id = $2 AND (t.expires_at IS NULL OR t.expires_at > $3)`,
   findByUserCode: lookup('user_code = $2'),
   // One conditional UPDATE: of parallel callers (on any node) exactly one changes the row.
   consume: `UPDATE oidc_records SET consumed_at = $3 WHERE model = $1 AND id = $2 AND consumed_at IS NULL AND ${notExpired}`,
@@ -55,6 +75,16 @@ export function createPgOidcRecords(db: Db, now: () => number) {
     },
     async findByUid(uid) {
       return isPgKey(uid) ? toPayload((await db.query<RecordRow>(sql.findByUid, [name, uid, now()])).rows) : undefined;
+    },
+    async findBound(id) {
+      if (!isPgKey(id)) return undefined;
+      const [row] = (await db.query<RecordRow & Record<string, unknown>>(sql.findBound, [name, id, now()])).rows;
+      if (!row) return undefined;
+      const token = payloadOf(row);
+      const { grantId, sessionUid } = boundKeys(token);
+      const grant = isPgKey(grantId) ? boundRow(row, 'grant_') : undefined;
+      const session = isPgKey(sessionUid) ? boundRow(row, 'session_') : undefined;
+      return { token, grant: grant && payloadOf(grant), session: session && payloadOf(session) };
     },
     async findByUserCode(userCode) {
       return isPgKey(userCode) ? toPayload((await db.query<RecordRow>(sql.findByUserCode, [name, userCode, now()])).rows) : undefined;

@@ -1,8 +1,9 @@
 import type { Database } from 'better-sqlite3';
 
-import type { OidcModelStore, OidcPayload } from '../types.js';
+import type { BoundRecords, OidcModelStore, OidcPayload } from '../types.js';
+import { boundKeys } from '../bound-keys.js';
 import { isStoreKey } from '../lookup-key.js';
-import { cachedRecordModels, type ChangeWatch, type RecordRow } from './change-watch.js';
+import { cachedRecordModels, type ChangeWatch, type RecordCache, type RecordRow } from './change-watch.js';
 import { createTurnBatch, type BatchMeter, type Batched } from './turn-batch.js';
 
 /** Models whose records are found by account (findByAccount). */
@@ -55,6 +56,11 @@ export function createOidcRecords(db: Database, now: () => number, read: Batched
 
   const write = createTurnBatch(db, 'write', { meter });
 
+  const grants = watch.records('Grant');
+  /** Runs inside a read batch: the record as the lookup answers it, from the cache when it holds it. */
+  const findIn = (name: string, cache: RecordCache | undefined, id: string, at: number) =>
+    cache ? cache.find(id, at, () => stmts.findRow.get(name, id, at)) : toPayload(stmts.find.get(name, id, at));
+
   const model = (name: string): OidcModelStore => {
     const cache = cachedRecordModels.has(name) ? watch.records(name) : undefined;
     return {
@@ -78,13 +84,26 @@ export function createOidcRecords(db: Database, now: () => number, read: Batched
       // Values no store may look up (over 1,024 characters) are simply not found, in every adapter.
       find(id) {
         if (!isStoreKey(id)) return Promise.resolve(undefined);
-        if (cache) {
-          return read(() => {
-            const at = now();
-            return cache.find(id, at, () => stmts.findRow.get(name, id, at));
-          });
-        }
+        if (cache) return read(() => findIn(name, cache, id, now()));
         return read(() => stmts.find.get(name, id, now())).then(toPayload);
+      },
+      // One batch item for up to three lookups. Each bound record read counts as a statement asked
+      // (the batch meter): it stands for a lookup its request no longer makes.
+      findBound(id) {
+        if (!isStoreKey(id)) return Promise.resolve(undefined);
+        return read((): BoundRecords | undefined => {
+          const at = now();
+          const token = findIn(name, cache, id, at);
+          if (token === undefined) return undefined;
+          const { grantId, sessionUid } = boundKeys(token);
+          if (grantId !== undefined) meter.asked(true);
+          if (sessionUid !== undefined) meter.asked(true);
+          return {
+            token,
+            grant: grantId === undefined ? undefined : findIn('Grant', grants, grantId, at),
+            session: sessionUid === undefined ? undefined : toPayload(stmts.findByUid.get('Session', sessionUid, at)),
+          };
+        });
       },
       findByUid(uid) {
         if (!isStoreKey(uid)) return Promise.resolve(undefined);

@@ -1,0 +1,62 @@
+import Provider, { type AdapterPayload } from 'oidc-provider';
+
+import type { BoundRecords } from '../storage/types.js';
+import { boundKeys } from '../storage/bound-keys.js';
+
+/**
+ * What a token lookup brought along for the rest of its request (Store `findBound`): the token's
+ * grant and session, handed to that request's next `Grant.find` and `Session.findByUid` instead
+ * of asking the store again. oidc-provider checks every access and refresh token it finds against
+ * both (userinfo, introspection, the refresh grant), so a request saves two trips to the store
+ * (SQLite: two read batches, each a turn of the event loop later) and is judged on one snapshot.
+ *
+ * - Per request: kept on oidc-provider's request context (its AsyncLocalStorage), never shared.
+ * - Each answer is given once, for exactly the key it was read for.
+ * - Dropped when the request writes through the adapter: a request reads its own writes.
+ */
+export interface HeldLookups {
+  /** Keeps the token's grant and session for the current request (nothing outside one). */
+  hold(found: BoundRecords): void;
+  /**
+   * The held answer for `Grant.find(id)` or `Session.findByUid(uid)` in this request, taken (a
+   * second lookup asks the store); `held: false` when there is none. The answer may be undefined:
+   * the grant or session was not there when the token was read.
+   */
+  take(model: 'Grant' | 'Session', key: string): { held: true; value: AdapterPayload | undefined } | { held: false };
+  /** Forgets what the current request holds (before it writes). */
+  drop(): void;
+}
+
+const keyOf = (model: 'Grant' | 'Session', key: string) => `${model}\u0000${key}`;
+
+/** `request()`: the current request's context, or undefined outside one. */
+export function createHeldLookups(request: () => object | undefined): HeldLookups {
+  const held = new WeakMap<object, Map<string, AdapterPayload | undefined>>();
+  return {
+    hold(found) {
+      const ctx = request();
+      if (!ctx) return;
+      const { grantId, sessionUid } = boundKeys(found.token);
+      const answers = new Map<string, AdapterPayload | undefined>();
+      if (grantId !== undefined) answers.set(keyOf('Grant', grantId), found.grant as AdapterPayload | undefined);
+      if (sessionUid !== undefined) answers.set(keyOf('Session', sessionUid), found.session as AdapterPayload | undefined);
+      held.set(ctx, answers);
+    },
+    take(model, key) {
+      const ctx = request();
+      const answers = ctx ? held.get(ctx) : undefined;
+      const k = keyOf(model, key);
+      if (!answers?.has(k)) return { held: false };
+      const value = answers.get(k);
+      answers.delete(k);
+      return { held: true, value };
+    },
+    drop() {
+      const ctx = request();
+      if (ctx) held.delete(ctx);
+    },
+  };
+}
+
+/** Per oidc-provider request: its AsyncLocalStorage context (outside its routes, none). */
+export const heldLookups = createHeldLookups(() => Provider.ctx);
