@@ -9,13 +9,16 @@ const token = { jti: 'at', grantId: 'g1', sessionUid: 'u1', expiresWithSession: 
 const grant = { jti: 'g1', accountId: 'a' };
 const session = { jti: 's1', uid: 'u1', accountId: 'a' };
 
+/** A request as Koa gives it: with its own `state`. */
+const request = () => ({ state: {} });
+
 function requests() {
-  let current: object | undefined;
+  let current: { state?: Record<symbol, unknown> } | undefined;
   const lookups = createHeldLookups(() => current);
   return {
     lookups,
     /** runs `fn` as request `ctx` */
-    as<T>(ctx: object | undefined, fn: () => T): T {
+    as<T>(ctx: { state?: Record<symbol, unknown> } | undefined, fn: () => T): T {
       current = ctx;
       try {
         return fn();
@@ -28,7 +31,7 @@ function requests() {
 
 test('the request that read the token gets its grant and session, once each', () => {
   const { lookups, as } = requests();
-  const mine = {};
+  const mine = request();
   as(mine, () => lookups.hold({ token, grant, session }));
   expect(as(mine, () => lookups.take('Session', 'u1'))).toEqual({ held: true, value: session });
   expect(as(mine, () => lookups.take('Grant', 'g1'))).toEqual({ held: true, value: grant });
@@ -39,8 +42,8 @@ test('the request that read the token gets its grant and session, once each', ()
 
 test('another request, or code outside any request, never gets them', () => {
   const { lookups, as } = requests();
-  const mine = {};
-  const other = {};
+  const mine = request();
+  const other = request();
   as(mine, () => lookups.hold({ token, grant, session }));
   expect(as(other, () => lookups.take('Grant', 'g1'))).toEqual({ held: false });
   expect(as(other, () => lookups.take('Session', 'u1'))).toEqual({ held: false });
@@ -52,9 +55,20 @@ test('another request, or code outside any request, never gets them', () => {
   expect(as(mine, () => lookups.take('Grant', 'g1'))).toEqual({ held: true, value: grant });
 });
 
+test('a released request (its state let go) holds nothing and gets nothing, without failing', () => {
+  const { lookups, as } = requests();
+  const mine: { state?: Record<symbol, unknown> } = request();
+  as(mine, () => lookups.hold({ token, grant, session }));
+  mine.state = undefined;
+  expect(as(mine, () => lookups.take('Grant', 'g1'))).toEqual({ held: false });
+  as(mine, () => lookups.hold({ token, grant, session }));
+  as(mine, () => lookups.drop());
+  expect(as(mine, () => lookups.take('Session', 'u1'))).toEqual({ held: false });
+});
+
 test('only for the key and model they were read for', () => {
   const { lookups, as } = requests();
-  const mine = {};
+  const mine = request();
   as(mine, () => lookups.hold({ token, grant, session }));
   expect(as(mine, () => lookups.take('Grant', 'u1'))).toEqual({ held: false });
   expect(as(mine, () => lookups.take('Session', 'g1'))).toEqual({ held: false });
@@ -64,7 +78,7 @@ test('only for the key and model they were read for', () => {
 
 test('a grant or session that was not there is held as not there', () => {
   const { lookups, as } = requests();
-  const mine = {};
+  const mine = request();
   as(mine, () => lookups.hold({ token, grant: undefined, session: undefined }));
   expect(as(mine, () => lookups.take('Grant', 'g1'))).toEqual({ held: true, value: undefined });
   expect(as(mine, () => lookups.take('Session', 'u1'))).toEqual({ held: true, value: undefined });
@@ -72,7 +86,7 @@ test('a grant or session that was not there is held as not there', () => {
 
 test('a token not bound to its session (offline) holds no session answer', () => {
   const { lookups, as } = requests();
-  const mine = {};
+  const mine = request();
   as(mine, () => lookups.hold({ token: { ...token, expiresWithSession: false }, grant, session: undefined }));
   expect(as(mine, () => lookups.take('Session', 'u1'))).toEqual({ held: false });
   expect(as(mine, () => lookups.take('Grant', 'g1'))).toEqual({ held: true, value: grant });
@@ -80,8 +94,8 @@ test('a token not bound to its session (offline) holds no session answer', () =>
 
 test('after the request writes, it asks the store again; a later token lookup holds anew', () => {
   const { lookups, as } = requests();
-  const mine = {};
-  const other = {};
+  const mine = request();
+  const other = request();
   as(mine, () => lookups.hold({ token, grant, session }));
   as(other, () => lookups.hold({ token, grant, session }));
   as(mine, () => lookups.drop());
