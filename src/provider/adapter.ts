@@ -72,8 +72,13 @@ function clientAdapter(store: Store, registration: RegistrationOptions): Adapter
   };
 }
 
-/** Models oidc-provider checks against their grant and session right after finding them. */
-const boundModels = new Set(['AccessToken', 'RefreshToken']);
+/**
+ * Models found with their grant and session (Store findBound, held-lookups.ts): access tokens,
+ * which oidc-provider checks against both right after finding them (userinfo, introspection).
+ * Refresh tokens are checked so too, but finding them this way cost the refresh grant 8% more
+ * CPU at 10 connections (bench/README.md, round ten), so they are found alone.
+ */
+const boundModels = new Set(['AccessToken']);
 
 function modelAdapter(store: Store, name: string): Adapter {
   const records = store.model(name);

@@ -6,9 +6,9 @@ import { boundKeys } from '../storage/bound-keys.js';
 /**
  * What a token lookup brought along for the rest of its request (Store `findBound`): the token's
  * grant and session, handed to that request's next `Grant.find` and `Session.findByUid` instead
- * of asking the store again. oidc-provider checks every access and refresh token it finds against
- * both (userinfo, introspection, the refresh grant), so a request saves two trips to the store
- * (SQLite: two read batches, each a turn of the event loop later) and is judged on one snapshot.
+ * of asking the store again. oidc-provider checks every access token it finds against both
+ * (userinfo, introspection), so a request saves two trips to the store (SQLite: two read batches,
+ * each a turn of the event loop later) and is judged on one snapshot.
  *
  * - Per request: kept in the state of oidc-provider's request context (its AsyncLocalStorage),
  *   never shared, and let go with that state when the request is (release-request.ts). (A
