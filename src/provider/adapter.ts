@@ -117,30 +117,24 @@ function modelAdapter(store: Store, name: string): Adapter {
   };
 }
 
+/** The lookup a held answer stands in for, by model (held-lookups.ts). */
+const heldLookup = { Grant: 'find', Session: 'findByUid' } as const;
+
 /**
  * Answers a request's `Grant.find` and `Session.findByUid` from what its token's lookup brought
  * along (held-lookups.ts), before the timed adapter: an answer held is not a store operation.
  */
 function withHeldAnswers(name: string, adapter: Adapter): Adapter {
-  if (name === 'Grant') {
-    return {
-      ...adapter,
-      find(id) {
-        const answer = heldLookups.take('Grant', id);
-        return answer.held ? Promise.resolve(answer.value) : adapter.find(id);
-      },
-    };
-  }
-  if (name === 'Session') {
-    return {
-      ...adapter,
-      findByUid(uid) {
-        const answer = heldLookups.take('Session', uid);
-        return answer.held ? Promise.resolve(answer.value) : adapter.findByUid(uid);
-      },
-    };
-  }
-  return adapter;
+  if (name !== 'Grant' && name !== 'Session') return adapter;
+  const op = heldLookup[name];
+  const ask = adapter[op];
+  return {
+    ...adapter,
+    [op]: (key: string) => {
+      const answer = heldLookups.take(name, key);
+      return answer.held ? Promise.resolve(answer.value) : ask(key);
+    },
+  };
 }
 
 /**

@@ -271,16 +271,20 @@ describe('userinfo', () => {
     expect(payload).toMatchObject({ grantId: expect.any(String), sessionUid: expect.any(String), expiresWithSession: true });
     return { token, grantId: payload.grantId!, sessionUid: payload.sessionUid as string };
   };
+  /** refused at userinfo (401 invalid_token) and inactive at introspection */
+  const expectRefused = async (token: string) => {
+    const res = await me(token);
+    expect(res.status).toBe(401);
+    expect(((await res.json()) as { error: string }).error).toBe('invalid_token');
+    expect(await isActive(env, token)).toBe(false);
+  };
 
   test('a token whose session has ended → 401 invalid_token at userinfo, inactive at introspection', async () => {
     const { token, sessionUid } = await freshAccess();
     expect((await me(token)).status).toBe(200); // control: read once, with its session
     const session = (await env.server.store.model('Session').findByUid(sessionUid))!;
     await env.server.store.model('Session').destroy(session.jti as string);
-    const res = await me(token);
-    expect(res.status).toBe(401);
-    expect(((await res.json()) as { error: string }).error).toBe('invalid_token');
-    expect(await isActive(env, token)).toBe(false);
+    await expectRefused(token);
   });
 
   test('a token whose grant is gone (the token itself still stored) → 401 invalid_token at userinfo, inactive at introspection', async () => {
@@ -289,10 +293,7 @@ describe('userinfo', () => {
     expect(await isActive(env, token)).toBe(true);
     await env.server.store.model('Grant').destroy(grantId);
     expect(await env.server.store.model('AccessToken').find(token)).toBeDefined();
-    const res = await me(token);
-    expect(res.status).toBe(401);
-    expect(((await res.json()) as { error: string }).error).toBe('invalid_token');
-    expect(await isActive(env, token)).toBe(false);
+    await expectRefused(token);
   });
 
   test("a request refused after reading its token leaves nothing for the next: the grant removed in between is missed by no one", async () => {
@@ -302,8 +303,7 @@ describe('userinfo', () => {
     expect(refused.status).toBe(403);
     expect(((await refused.json()) as { error: string }).error).toBe('insufficient_scope');
     await env.server.store.model('Grant').destroy(grantId);
-    expect((await me(token)).status).toBe(401);
-    expect(await isActive(env, token)).toBe(false);
+    await expectRefused(token);
   });
 
   test('many requests with one token at once, while its session ends: each answers 200 or 401, never an error, and all after the end are 401', async () => {
