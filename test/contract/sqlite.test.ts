@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -61,6 +61,22 @@ describe('sqlite across processes (what several nodes on one file do)', () => {
     const race = `let wins = 0; for (let i = 0; i < 5; i++) if (await store.registrationTokens.use('hash-iat')) wins++; console.log(wins);`;
     const results = await Promise.all([inProcess(db, race), inProcess(db, race), inProcess(db, race)]);
     expect(results.map(Number).reduce((a, b) => a + b, 0)).toBe(5);
+  });
+
+  test('a process opening a new file while another holds its write lock waits for it, not fails', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const db = join(dir, 'idport.db');
+    // Another process creating the same file at the same moment: it holds the write lock on the
+    // empty file while this one switches it to WAL (which SQLite does not wait for on its own).
+    writeFileSync(db, '', { mode: 0o600 });
+    const other = new Database(db);
+    other.exec('BEGIN IMMEDIATE');
+    const opened = inProcess(db, `console.log((await store.keys.list('signing')).length);`);
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    other.exec('COMMIT');
+    other.close();
+    expect(await opened).toBe('0');
   });
 
   test('processes bootstrapping keys at once end with one key set', async () => {

@@ -17,6 +17,7 @@ import { createOidcRecords } from './oidc-records.js';
 import { createSqliteRegistrationTokens } from './registration-tokens.js';
 import { createBatchMeter, createTurnBatch } from './turn-batch.js';
 import { createSqliteUpstreamLinks, createSqliteUpstreams } from './upstreams.js';
+import { busyTimeoutMs, useWal } from './wal-mode.js';
 
 export interface SqliteOptions {
   /** file path, or ':memory:' */
@@ -36,10 +37,10 @@ export const cacheMaxStaleMs = 100;
 export function openSqliteStore({ path, now = Date.now, backgroundCheckpoints = true }: SqliteOptions): Store {
   if (path !== ':memory:') prepareDatabaseFile(path);
   const db = new Database(path);
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
   // Several processes may share the file: wait for the write lock rather than fail.
-  db.pragma('busy_timeout = 5000');
+  db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+  useWal(db);
+  db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
   migrate(db);
   // WAL checkpoints in a worker thread, not inside whichever request's commit crosses the threshold.
