@@ -3,22 +3,22 @@
  * never to another request, once, for exactly the key they were read for, and not after the
  * request writes.
  */
-import { createHeldLookups } from '../../src/provider/held-lookups.js';
+import { createHeldLookups, type RequestWithState } from '../../src/provider/held-lookups.js';
 
 const token = { jti: 'at', grantId: 'g1', sessionUid: 'u1', expiresWithSession: true };
 const grant = { jti: 'g1', accountId: 'a' };
 const session = { jti: 's1', uid: 'u1', accountId: 'a' };
 
 /** A request as Koa gives it: with its own `state`. */
-const request = () => ({ state: {} });
+const request = (): RequestWithState => ({ state: {} });
 
 function requests() {
-  let current: { state?: Record<symbol, unknown> } | undefined;
+  let current: RequestWithState | undefined;
   const lookups = createHeldLookups(() => current);
   return {
     lookups,
     /** runs `fn` as request `ctx` */
-    as<T>(ctx: { state?: Record<symbol, unknown> } | undefined, fn: () => T): T {
+    as<T>(ctx: RequestWithState | undefined, fn: () => T): T {
       current = ctx;
       try {
         return fn();
@@ -57,7 +57,7 @@ test('another request, or code outside any request, never gets them', () => {
 
 test('a released request (its state let go) holds nothing and gets nothing, without failing', () => {
   const { lookups, as } = requests();
-  const mine: { state?: Record<symbol, unknown> } = request();
+  const mine: RequestWithState = request();
   as(mine, () => lookups.hold({ token, grant, session }));
   mine.state = undefined;
   expect(as(mine, () => lookups.take('Grant', 'g1'))).toEqual({ held: false });
