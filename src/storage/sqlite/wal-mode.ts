@@ -12,8 +12,8 @@ const pause = new Int32Array(new SharedArrayBuffer(4));
  * "database is locked" at once and failed to start. The switch is tried again, a few ms apart,
  * until the busy timeout. Synchronous like the rest of opening a store: it runs once, at start.
  */
-export function useWal(db: Database, { timeoutMs = busyTimeoutMs } = {}): void {
-  const deadline = Date.now() + timeoutMs;
+export function useWal(db: Database): void {
+  const deadline = Date.now() + busyTimeoutMs;
   for (;;) {
     try {
       db.pragma('journal_mode = WAL');
