@@ -89,16 +89,23 @@ if (server) {
     const outcomes: Outcome[] = [];
     let phase: Phase = 'before';
     let running = true;
+    /** requests sent and not answered yet, by the phase they were sent in */
+    const inFlight: Record<Phase, number> = { before: 0, during: 0, after: 0 };
     const loops = Array.from({ length: parallel }, async () => {
       // bounded: at most 400 requests per loop whatever happens
       for (let i = 0; running && i < 400; i += 1) {
-        outcomes.push(await tokenRequest(phase));
+        const sentIn = phase;
+        inFlight[sentIn] += 1;
+        outcomes.push(await tokenRequest(sentIn));
+        inFlight[sentIn] -= 1;
         await sleep(5);
       }
     });
     return {
       outcomes,
       setPhase: (p: Phase) => void (phase = p),
+      /** resolves once every request sent in `p` has its answer */
+      answered: (p: Phase) => waitFor(`the requests sent ${p} to be answered`, hangBoundMs * 2, () => (inFlight[p] === 0 ? true : undefined)),
       stop: async () => {
         running = false;
         await Promise.all(loops);
@@ -131,8 +138,10 @@ if (server) {
       const t = (traffic = load(4));
       await waitFor('some tokens before the outage', 10_000, () => (t.outcomes.filter((o) => o.status === 200).length >= 20 ? true : undefined));
 
-      // from here on a request may meet the database stopping or stopped
+      // from here on a request may meet the database stopping or stopped; those sent before are
+      // answered first, so a 'before' request never meets the stop
       t.setPhase('during');
+      await t.answered('before');
       await outage.begin();
       let restarted = false;
       try {
