@@ -29,10 +29,12 @@ export function registrationFeatures(mode: Config['registration']['mode']): Pick
 
 /**
  * How oidc-provider fetches what clients name (jwks_uri; sector_identifier_uri is refused at
- * registration): with an https issuer, through its own guard, which refuses special-use addresses
- * (loopback, private, link-local) where the runtime lets it install one (Node 22 and later; it
- * warns when it cannot). With a plain-http issuer (development) that guard is left out, so that an
- * RP on this machine can serve its keys from 127.0.0.1.
+ * registration): with an https issuer, through its own guard, which closes a connection to a
+ * special-use address (loopback, private, link-local) before anything is sent. It builds the
+ * guard on Node's own fetch dispatcher; where it cannot find one (inside jest's module sandbox)
+ * it warns and fetches unguarded, so test/security/fetch-guard.test.ts runs real processes. With
+ * a plain-http issuer (development) the guard is left out, so that an RP on this machine can
+ * serve its keys from 127.0.0.1.
  */
 export function clientFetch(production: boolean): NonNullable<Configuration['fetch']> {
   return (url, options) => {
