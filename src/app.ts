@@ -93,7 +93,7 @@ export async function createApp({ config, store, logger, kek }: AppDeps): Promis
   // Logout tokens to the clients of every session that ends (src/logout/): end_session through the
   // provider, and sessions our own code ends (credential changes, /account's session list).
   const backchannel = createBackchannelLogout({
-    target: providerTargets(() => current.provider),
+    target: providerTargets(() => current.provider, store.clients),
     timing: config.backchannelLogout,
     audit,
     logger,

@@ -5,7 +5,9 @@ import type { Config } from '../config/schema.js';
 import { createDeliveryQueue, type AttemptResult, type Outcome } from './delivery-queue.js';
 import type { LogoutSubject } from './logout-token.js';
 import type { FindTarget } from './logout-targets.js';
+import { postLogoutToken, type PostAnswer } from './post-logout-token.js';
 import { clientsOfSession, type EndedSession } from './session-clients.js';
+import { SpecialUseAddressError } from './special-use-addresses.js';
 
 /** Why a session ended, as the audit events say it. */
 export type LogoutReason = 'end_session' | 'session_ended' | 'credential_change';
@@ -28,7 +30,7 @@ export interface BackchannelLogoutDeps {
 const retryable = (status: number) => status === 408 || status === 425 || status === 429 || status >= 500;
 
 /** Retry-After in seconds (an HTTP date is not worth the parsing here). */
-const retryAfterMs = (value: string | null) => (value && /^\d{1,6}$/.test(value) ? Number(value) * 1000 : undefined);
+const retryAfterMs = (value: string | undefined) => (value && /^\d{1,6}$/.test(value) ? Number(value) * 1000 : undefined);
 
 /**
  * Back-Channel Logout 1.0: a signed Logout Token POSTed (form body `logout_token`) to the
@@ -37,7 +39,9 @@ const retryAfterMs = (value: string | null) => (value && /^\d{1,6}$/.test(value)
  * a credential change or account removal. Deliveries go through an in-memory queue
  * (delivery-queue.ts), so no sign-out waits for a client. 2xx is delivered; 408, 425, 429, 5xx,
  * timeouts and connection errors are retried; any other answer (400: the client refused the token)
- * fails at once. Each final outcome is audited (client id, subject, attempts; never the token).
+ * fails at once, and so does a URI the target guards that reaches a special-use address (a client
+ * that registered itself naming an address inside the network idport runs in: nothing is sent).
+ * Each final outcome is audited (client id, subject, attempts; never the token).
  */
 export function createBackchannelLogout({ target, timing, audit, logger, onOutcome }: BackchannelLogoutDeps) {
   const counts: Record<Outcome, number> = { delivered: 0, failed: 0, gave_up: 0 };
@@ -52,16 +56,16 @@ export function createBackchannelLogout({ target, timing, audit, logger, onOutco
     } catch (err) {
       return { kind: 'refused', detail: `cannot sign: ${(err as Error).message}` };
     }
-    const res = await fetch(found.uri, {
-      method: 'POST',
-      redirect: 'manual',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', 'user-agent': 'idport back-channel logout' },
-      body: new URLSearchParams({ logout_token: token }),
-      signal,
-    });
-    await res.body?.cancel().catch(() => undefined);
+    let res: PostAnswer;
+    try {
+      res = await postLogoutToken(found.uri, token, { signal, guard: found.guard });
+    } catch (err) {
+      // A URI the client chose that reaches a special-use address: never sent, and never will be.
+      if (err instanceof SpecialUseAddressError) return { kind: 'refused', detail: err.message };
+      throw err;
+    }
     if (res.status >= 200 && res.status < 300) return { kind: 'delivered', status: res.status };
-    if (retryable(res.status)) return { kind: 'retry', detail: `HTTP ${res.status}`, retryAfterMs: retryAfterMs(res.headers.get('retry-after')) };
+    if (retryable(res.status)) return { kind: 'retry', detail: `HTTP ${res.status}`, retryAfterMs: retryAfterMs(res.retryAfter) };
     return { kind: 'refused', detail: `HTTP ${res.status}` };
   }
 

@@ -2,26 +2,45 @@ import { randomUUID } from 'node:crypto';
 import { importJWK, SignJWT } from 'jose';
 import type Provider from 'oidc-provider';
 
+import { clientOrigin, originKey } from '../clients/registered-clients.js';
 import type { KeySet } from '../keys/key-manager.js';
-import type { ClientMetadata, Store } from '../storage/types.js';
+import type { ClientMetadata, ClientStore, Store } from '../storage/types.js';
 import { backchannelLogoutEvent, signLogoutToken, type LogoutSubject } from './logout-token.js';
 
 /** Where one client's logout tokens go, and how they are signed for it. */
 export interface LogoutTarget {
   uri: string;
+  /** the URI may not reach a special-use address (guardsUri) */
+  guard: boolean;
   sign(subject: LogoutSubject): Promise<string>;
 }
+
+/**
+ * A client that registered itself (RFC 7591), under an https issuer, chose its URI without the
+ * operator: it may not point idport's requests into the network idport runs in. A client the
+ * operator added (`idport clients`, the admin API) may have its logout endpoint on a private
+ * network; with a plain-http issuer (development) no URI is guarded, as with jwks_uri
+ * (src/provider/registration.ts).
+ */
+export const guardsUri = (issuer: string, client: Record<string, unknown>): boolean => issuer.startsWith('https:') && clientOrigin(client) === 'registration';
 
 /** A client's target, or undefined when it has no backchannel_logout_uri (or is gone). */
 export type FindTarget = (clientId: string) => Promise<LogoutTarget | undefined>;
 
-/** In the server: the client as the current provider loads it, signed as oidc-provider signs its ID tokens. */
-export function providerTargets(provider: () => Provider): FindTarget {
+/**
+ * In the server: the client as the current provider loads it, signed as oidc-provider signs its ID
+ * tokens; where it came from read from the store (oidc-provider does not keep our origin mark).
+ */
+export function providerTargets(provider: () => Provider, clients: Pick<ClientStore, 'find'>): FindTarget {
   return async (clientId) => {
     const current = provider();
     const client = await current.Client.find(clientId);
     const uri = client?.backchannelLogoutUri;
-    return uri ? { uri, sign: (subject) => signLogoutToken(current, client, subject) } : undefined;
+    if (!uri) return undefined;
+    const stored = await clients.find(clientId);
+    // a client gone from the store between the two lookups counts as self-registered: guarded
+    const guard = guardsUri(current.issuer, stored ?? { [originKey]: 'registration' });
+    return { uri, guard, sign: (subject) => signLogoutToken(current, client, subject) };
   };
 }
 
@@ -34,7 +53,7 @@ export function storeTargets(store: Store, issuer: string, keys: () => Promise<K
   return async (clientId) => {
     const client = await store.clients.find(clientId);
     const uri = client?.backchannel_logout_uri;
-    return typeof uri === 'string' ? { uri, sign: async (subject) => signWithKeySet(await keys(), issuer, client!, subject) } : undefined;
+    return typeof uri === 'string' ? { uri, guard: guardsUri(issuer, client!), sign: async (subject) => signWithKeySet(await keys(), issuer, client!, subject) } : undefined;
   };
 }
 
